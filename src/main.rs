@@ -1,0 +1,132 @@
+//! The `hubspot-mcp` command line: parse, set up tracing, call into the library.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use hubspot_mcp::config::Config;
+use hubspot_mcp::sandbox::oauth::{StaticToken, TokenKind};
+use hubspot_mcp::sandbox::seed::RecordCounts;
+use hubspot_mcp::sandbox::{AppKind, Sandbox};
+
+/// HubSpot CRM as safe, rate-aware agent tools.
+#[derive(Debug, Parser)]
+#[command(name = "hubspot-mcp", version, about)]
+struct Cli {
+    /// A TOML configuration file (see README.md, "Configuration").
+    #[arg(long, global = true, env = "HUBSPOT_MCP_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the local HubSpot-compatible sandbox until Ctrl-C.
+    Sandbox(SandboxArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct SandboxArgs {
+    /// Address to listen on; port 0 picks a free one.
+    #[arg(long)]
+    addr: Option<SocketAddr>,
+    /// Seed of the generated data (the same seed gives the same portal).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Number of contacts; other types scale with it (default 5000: 1000 companies, 2000 deals, 3000 tickets).
+    #[arg(long)]
+    records: Option<usize>,
+    /// The kind of app whose limits to enforce.
+    #[arg(long, value_enum)]
+    app_kind: Option<AppKind>,
+    /// Accept this private-app token (otherwise one is generated and printed).
+    #[arg(long, env = "HUBSPOT_MCP_SANDBOX_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// OAuth access-token lifetime in seconds.
+    #[arg(long)]
+    expires_in: Option<i64>,
+    /// Rotate refresh tokens on every refresh.
+    #[arg(long)]
+    rotate_refresh_tokens: bool,
+    /// Milliseconds before a write is visible to search.
+    #[arg(long)]
+    search_lag_ms: Option<i64>,
+    /// Send Retry-After on 429s.
+    #[arg(long)]
+    retry_after: bool,
+    /// Turn every rate limit off.
+    #[arg(long)]
+    no_limits: bool,
+    /// `accountType` reported by /account-info/v3/details.
+    #[arg(long)]
+    account_type: Option<String>,
+    /// Deliver webhooks for every change to this URL.
+    #[arg(long)]
+    webhook_url: Option<String>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let config = Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Sandbox(args) => run_sandbox(config, args).await,
+    }
+}
+
+async fn run_sandbox(config: Config, args: SandboxArgs) -> anyhow::Result<()> {
+    let mut c = config.sandbox;
+    if let Some(a) = args.addr {
+        c.addr = a;
+    }
+    if let Some(s) = args.seed {
+        c.seed = s;
+    }
+    if let Some(n) = args.records {
+        c.records = RecordCounts::scaled(n);
+    }
+    if let Some(k) = args.app_kind {
+        c.app_kind = k;
+    }
+    if let Some(e) = args.expires_in {
+        c.oauth.expires_in_secs = e;
+    }
+    if let Some(l) = args.search_lag_ms {
+        c.search_lag_ms = l;
+    }
+    if let Some(t) = args.account_type {
+        c.account_type = t;
+    }
+    c.oauth.rotate_refresh_tokens |= args.rotate_refresh_tokens;
+    c.retry_after |= args.retry_after;
+    c.limits_enabled &= !args.no_limits;
+    let given = args.token.is_some();
+    if let Some(t) = args.token {
+        c.static_tokens.insert(0, StaticToken { token: t, kind: TokenKind::PrivateApp, scopes: None });
+    }
+    if let Some(url) = args.webhook_url {
+        c.webhooks = c.webhooks.subscribe_all();
+        c.webhooks.target_url = Some(url);
+    }
+    let kind = c.app_kind;
+    let (client_id, portal) = (c.oauth.client_id.clone(), c.portal_id);
+    let sandbox = Sandbox::start(c).await.context("starting the sandbox")?;
+    println!("{}", sandbox.base_url());
+    if !given {
+        // Printed once so that a script can probe the sandbox with curl; never logged.
+        println!("token: {}", sandbox.token());
+    }
+    eprintln!(
+        "sandbox: portal {portal}, app kind {kind:?} ({} requests / 10 s), OAuth client id {client_id}. Ctrl-C stops it.",
+        kind.burst()
+    );
+    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    sandbox.shutdown().await;
+    Ok(())
+}

@@ -230,9 +230,13 @@ pub fn run(store: &Store, ty: &ObjectType, req: &SearchRequest, limits: &SearchL
     }
     if let Some((name, desc)) = &sort {
         let def = store.property(&ty.id, name);
+        // Records without a value sort last in either direction.
         hits.sort_by(|a, b| {
-            let o = compare_values(def, a.1.get(name), b.1.get(name));
-            let o = if *desc { o.reverse() } else { o };
+            let (x, y) = (a.1.get(name).filter(|v| !v.is_empty()), b.1.get(name).filter(|v| !v.is_empty()));
+            let o = match (x, y) {
+                (Some(x), Some(y)) if *desc => compare_present(def, y, x),
+                _ => compare_values(def, x, y),
+            };
             o.then(a.0.id.cmp(&b.0.id))
         });
     }

@@ -1,1 +1,10 @@
+//! Integration tests: one binary, a module per area. Every test starts its own sandbox on
+//! 127.0.0.1:0 and asserts on what it answers and what its request log saw.
 
+mod cli;
+mod sandbox_api;
+mod sandbox_limits;
+mod sandbox_oauth;
+mod sandbox_search;
+mod sandbox_webhooks;
+mod support;

@@ -23,14 +23,17 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Self { data_dir: PathBuf::from(".hubspot-mcp"), sandbox: SandboxConfig::default() }
+        Self {
+            data_dir: PathBuf::from(".hubspot-mcp"),
+            sandbox: SandboxConfig::default(),
+        }
     }
 }
 
 /// Why configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid configuration: {0}. Check the TOML file and HUBSPOT_MCP_* variables named here.")]
-pub struct ConfigError(#[from] Box<figment::Error>);
+pub struct ConfigError(String);
 
 impl Config {
     /// Loads defaults, then `file` (if given; it must exist), then the environment.
@@ -41,12 +44,15 @@ impl Config {
         let mut fig = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = file {
             if !path.exists() {
-                return Err(ConfigError(Box::new(figment::Error::from(format!("config file {} does not exist", path.display())))));
+                return Err(ConfigError(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
             }
             fig = fig.merge(Toml::file(path));
         }
         fig = fig.merge(Env::prefixed("HUBSPOT_MCP_").split("__"));
-        fig.extract().map_err(|e| ConfigError(Box::new(e)))
+        fig.extract().map_err(|e| ConfigError(e.to_string()))
     }
 }
 
@@ -57,7 +63,10 @@ mod tests {
     #[test]
     fn file_then_environment_override_defaults() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("hubspot-mcp.toml", "data_dir = \"/tmp/x\"\n[sandbox]\nseed = 7\napp_kind = \"public\"\n")?;
+            jail.create_file(
+                "hubspot-mcp.toml",
+                "data_dir = \"/tmp/x\"\n[sandbox]\nseed = 7\napp_kind = \"public\"\n",
+            )?;
             jail.set_env("HUBSPOT_MCP_SANDBOX__SEED", "9");
             let c = Config::load(Some(Path::new("hubspot-mcp.toml"))).map_err(|e| e.to_string())?;
             assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));

@@ -71,7 +71,9 @@ struct SandboxArgs {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let config = Config::load(cli.config.as_deref())?;
@@ -108,7 +110,14 @@ async fn run_sandbox(config: Config, args: SandboxArgs) -> anyhow::Result<()> {
     c.limits_enabled &= !args.no_limits;
     let given = args.token.is_some();
     if let Some(t) = args.token {
-        c.static_tokens.insert(0, StaticToken { token: t, kind: TokenKind::PrivateApp, scopes: None });
+        c.static_tokens.insert(
+            0,
+            StaticToken {
+                token: t,
+                kind: TokenKind::PrivateApp,
+                scopes: None,
+            },
+        );
     }
     if let Some(url) = args.webhook_url {
         c.webhooks = c.webhooks.subscribe_all();
@@ -126,7 +135,9 @@ async fn run_sandbox(config: Config, args: SandboxArgs) -> anyhow::Result<()> {
         "sandbox: portal {portal}, app kind {kind:?} ({} requests / 10 s), OAuth client id {client_id}. Ctrl-C stops it.",
         kind.burst()
     );
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
     sandbox.shutdown().await;
     Ok(())
 }

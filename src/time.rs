@@ -53,8 +53,10 @@ impl ManualClock {
 
     /// Moves time forward by `by`.
     pub fn advance(&self, by: Duration) {
-        self.now
-            .fetch_add(i64::try_from(by.as_millis()).unwrap_or(i64::MAX), Ordering::SeqCst);
+        self.now.fetch_add(
+            i64::try_from(by.as_millis()).unwrap_or(i64::MAX),
+            Ordering::SeqCst,
+        );
     }
 
     /// Sets the time to `ms` since the epoch.

@@ -28,7 +28,10 @@ pub fn pair_routes() -> Router<Arc<Shared>> {
         .route("/{from}/{to}/batch/create", post(batch_create))
         .route("/{from}/{to}/batch/associate/default", post(batch_default))
         .route("/{from}/{to}/batch/archive", post(batch_archive))
-        .route("/{from}/{to}/batch/labels/archive", post(batch_labels_archive))
+        .route(
+            "/{from}/{to}/batch/labels/archive",
+            post(batch_labels_archive),
+        )
         .route("/{from}/{to}/labels", get(labels).post(create_label))
         .route("/{from}/{to}/labels/{type_id}", delete(delete_label))
 }
@@ -37,16 +40,27 @@ pub fn pair_routes() -> Router<Arc<Shared>> {
 pub fn record_routes() -> Router<Arc<Shared>> {
     Router::new()
         .route("/{t}/{id}/associations/{to}", get(list_for_record))
-        .route("/{t}/{id}/associations/default/{to}/{to_id}", put(put_default))
-        .route("/{t}/{id}/associations/{to}/{to_id}", put(put_labelled).delete(remove))
+        .route(
+            "/{t}/{id}/associations/default/{to}/{to_id}",
+            put(put_default),
+        )
+        .route(
+            "/{t}/{id}/associations/{to}/{to_id}",
+            put(put_labelled).delete(remove),
+        )
 }
 
 fn pair(store: &Store, from: &str, to: &str) -> Result<(String, String), HsError> {
-    Ok((store.resolve_type(from)?.id.clone(), store.resolve_type(to)?.id.clone()))
+    Ok((
+        store.resolve_type(from)?.id.clone(),
+        store.resolve_type(to)?.id.clone(),
+    ))
 }
 
 fn parse_id(raw: &str) -> Result<u64, HsError> {
-    raw.trim().parse().map_err(|_| HsError::validation(format!("{raw:?} is not a record id.")))
+    raw.trim()
+        .parse()
+        .map_err(|_| HsError::validation(format!("{raw:?} is not a record id.")))
 }
 
 #[derive(Debug, Deserialize)]
@@ -64,16 +78,31 @@ struct ReadInput {
 
 fn check_size<T>(inputs: &[T], max: usize) -> Result<(), HsError> {
     if inputs.len() > max {
-        return Err(HsError::validation(format!("Batch of {} inputs is too large: at most {max} inputs are allowed per request.", inputs.len())));
+        return Err(HsError::validation(format!(
+            "Batch of {} inputs is too large: at most {max} inputs are allowed per request.",
+            inputs.len()
+        )));
     }
     Ok(())
 }
 
-fn types_json(store: &Store, from: &str, to: &str, types: &[super::model::AssocType]) -> Vec<Value> {
-    types.iter().map(|t| store.assoc_type_json(from, to, *t)).collect()
+fn types_json(
+    store: &Store,
+    from: &str,
+    to: &str,
+    types: &[super::model::AssocType],
+) -> Vec<Value> {
+    types
+        .iter()
+        .map(|t| store.assoc_type_json(from, to, *t))
+        .collect()
 }
 
-async fn batch_read(State(s): State<Arc<Shared>>, Path((from, to)): Path<(String, String)>, body: Bytes) -> Result<Response, HsError> {
+async fn batch_read(
+    State(s): State<Arc<Shared>>,
+    Path((from, to)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, HsError> {
     let input: Inputs<ReadInput> = parse_json(&body)?;
     check_size(&input.inputs, s.config.assoc_batch_max)?;
     let store = s.store.read();
@@ -88,7 +117,11 @@ async fn batch_read(State(s): State<Arc<Shared>>, Path((from, to)): Path<(String
             continue;
         }
         let all = store.associations(&f, id, &t);
-        let offset: usize = i.after.as_deref().map(|a| a.parse().unwrap_or(0)).unwrap_or(0);
+        let offset: usize = i
+            .after
+            .as_deref()
+            .map(|a| a.parse().unwrap_or(0))
+            .unwrap_or(0);
         let slice: Vec<Value> = all
             .iter()
             .skip(offset)
@@ -110,7 +143,13 @@ async fn batch_read(State(s): State<Arc<Shared>>, Path((from, to)): Path<(String
         return Ok(Json(body).into_response());
     }
     body["numErrors"] = json!(missing.len());
-    body["errors"] = json!([HsError::not_found(format!("No {} associations found for the given ids.", to)).with_sub_category("crm.associations.NO_ASSOCIATIONS_FOUND").with_context("fromObjectId", missing).into_standard_error()]);
+    body["errors"] =
+        json!([
+            HsError::not_found(format!("No {} associations found for the given ids.", to))
+                .with_sub_category("crm.associations.NO_ASSOCIATIONS_FOUND")
+                .with_context("fromObjectId", missing)
+                .into_standard_error()
+        ]);
     Ok((StatusCode::MULTI_STATUS, Json(body)).into_response())
 }
 
@@ -128,13 +167,21 @@ fn created_json(store: &Store, f: &str, t: &str, from: u64, to: u64) -> Value {
         .into_iter()
         .filter(|(id, _)| *id == to)
         .flat_map(|(_, types)| types)
-        .filter_map(|ty| store.assoc_def(f, t, ty.type_id).and_then(|d| d.label.clone()))
+        .filter_map(|ty| {
+            store
+                .assoc_def(f, t, ty.type_id)
+                .and_then(|d| d.label.clone())
+        })
         .map(Value::String)
         .collect();
     json!({"fromObjectTypeId": f, "fromObjectId": from, "toObjectTypeId": t, "toObjectId": to, "labels": labels})
 }
 
-async fn batch_create(State(s): State<Arc<Shared>>, Path((from, to)): Path<(String, String)>, body: Bytes) -> Result<Response, HsError> {
+async fn batch_create(
+    State(s): State<Arc<Shared>>,
+    Path((from, to)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, HsError> {
     let input: Inputs<CreateInput> = parse_json(&body)?;
     check_size(&input.inputs, s.config.batch_max)?;
     let now = s.clock.now_ms();
@@ -165,14 +212,43 @@ struct DefaultInput {
     to: IdRef,
 }
 
-fn associate_default(store: &mut Store, f: &str, t: &str, a: u64, b: u64, now: i64) -> Result<Value, HsError> {
-    let def = store.default_assoc(f, t).cloned().ok_or_else(|| HsError::validation(format!("No default association type exists between {f} and {t}.")))?;
-    let cat = super::model::AssocCategory::parse(&def.category).unwrap_or(super::model::AssocCategory::HubspotDefined);
-    store.associate(f, a, t, b, super::model::AssocType { category: cat, type_id: def.type_id }, now, true)?;
-    Ok(json!({"from": {"id": a.to_string()}, "to": {"id": b.to_string()}, "associationSpec": {"associationCategory": def.category, "associationTypeId": def.type_id}}))
+fn associate_default(
+    store: &mut Store,
+    f: &str,
+    t: &str,
+    a: u64,
+    b: u64,
+    now: i64,
+) -> Result<Value, HsError> {
+    let def = store.default_assoc(f, t).cloned().ok_or_else(|| {
+        HsError::validation(format!(
+            "No default association type exists between {f} and {t}."
+        ))
+    })?;
+    let cat = super::model::AssocCategory::parse(&def.category)
+        .unwrap_or(super::model::AssocCategory::HubspotDefined);
+    store.associate(
+        f,
+        a,
+        t,
+        b,
+        super::model::AssocType {
+            category: cat,
+            type_id: def.type_id,
+        },
+        now,
+        true,
+    )?;
+    Ok(
+        json!({"from": {"id": a.to_string()}, "to": {"id": b.to_string()}, "associationSpec": {"associationCategory": def.category, "associationTypeId": def.type_id}}),
+    )
 }
 
-async fn batch_default(State(s): State<Arc<Shared>>, Path((from, to)): Path<(String, String)>, body: Bytes) -> Result<Response, HsError> {
+async fn batch_default(
+    State(s): State<Arc<Shared>>,
+    Path((from, to)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, HsError> {
     let input: Inputs<DefaultInput> = parse_json(&body)?;
     check_size(&input.inputs, s.config.batch_max)?;
     let now = s.clock.now_ms();
@@ -192,7 +268,11 @@ struct ArchiveInput {
     to: Vec<IdRef>,
 }
 
-async fn batch_archive(State(s): State<Arc<Shared>>, Path((from, to)): Path<(String, String)>, body: Bytes) -> Result<Response, HsError> {
+async fn batch_archive(
+    State(s): State<Arc<Shared>>,
+    Path((from, to)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, HsError> {
     let input: Inputs<ArchiveInput> = parse_json(&body)?;
     check_size(&input.inputs, s.config.batch_max)?;
     let now = s.clock.now_ms();
@@ -208,7 +288,11 @@ async fn batch_archive(State(s): State<Arc<Shared>>, Path((from, to)): Path<(Str
     })
 }
 
-async fn batch_labels_archive(State(s): State<Arc<Shared>>, Path((from, to)): Path<(String, String)>, body: Bytes) -> Result<Response, HsError> {
+async fn batch_labels_archive(
+    State(s): State<Arc<Shared>>,
+    Path((from, to)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, HsError> {
     let input: Inputs<CreateInput> = parse_json(&body)?;
     check_size(&input.inputs, s.config.batch_max)?;
     let now = s.clock.now_ms();
@@ -216,13 +300,23 @@ async fn batch_labels_archive(State(s): State<Arc<Shared>>, Path((from, to)): Pa
         let (f, t) = pair(store, &from, &to)?;
         for i in &input.inputs {
             let keys: Vec<_> = i.types.iter().map(|x| x.key()).collect();
-            store.dissociate(&f, parse_id(&i.from.id)?, &t, parse_id(&i.to.id)?, Some(&keys), now);
+            store.dissociate(
+                &f,
+                parse_id(&i.from.id)?,
+                &t,
+                parse_id(&i.to.id)?,
+                Some(&keys),
+                now,
+            );
         }
         Ok(StatusCode::NO_CONTENT.into_response())
     })
 }
 
-async fn labels(State(s): State<Arc<Shared>>, Path((from, to)): Path<(String, String)>) -> Result<Response, HsError> {
+async fn labels(
+    State(s): State<Arc<Shared>>,
+    Path((from, to)): Path<(String, String)>,
+) -> Result<Response, HsError> {
     let store = s.store.read();
     let (f, t) = pair(&store, &from, &to)?;
     let results: Vec<Value> = store
@@ -244,7 +338,11 @@ struct LabelBody {
     inverse_label: Option<String>,
 }
 
-async fn create_label(State(s): State<Arc<Shared>>, Path((from, to)): Path<(String, String)>, body: Bytes) -> Result<Response, HsError> {
+async fn create_label(
+    State(s): State<Arc<Shared>>,
+    Path((from, to)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, HsError> {
     let input: LabelBody = parse_json(&body)?;
     if input.label.trim().is_empty() {
         return Err(HsError::validation("label must not be empty."));
@@ -252,11 +350,17 @@ async fn create_label(State(s): State<Arc<Shared>>, Path((from, to)): Path<(Stri
     let _ = input.name;
     s.mutate(|store| {
         let (f, t) = pair(store, &from, &to)?;
-        if store.assoc_defs.iter().any(|d| d.from_type == f && d.to_type == t && d.label.as_deref() == Some(input.label.as_str())) {
-            return Err(HsError::conflict(format!("A label {:?} already exists between {f} and {t}.", input.label)));
+        if store.assoc_defs.iter().any(|d| {
+            d.from_type == f && d.to_type == t && d.label.as_deref() == Some(input.label.as_str())
+        }) {
+            return Err(HsError::conflict(format!(
+                "A label {:?} already exists between {f} and {t}.",
+                input.label
+            )));
         }
         let id = store.create_label(&f, &t, &input.label, input.inverse_label.as_deref());
-        let mut results = vec![json!({"category": "USER_DEFINED", "typeId": id, "label": input.label})];
+        let mut results =
+            vec![json!({"category": "USER_DEFINED", "typeId": id, "label": input.label})];
         if let Some(inv) = &input.inverse_label {
             results.push(json!({"category": "USER_DEFINED", "typeId": id + 1, "label": inv}));
         }
@@ -264,19 +368,35 @@ async fn create_label(State(s): State<Arc<Shared>>, Path((from, to)): Path<(Stri
     })
 }
 
-async fn delete_label(State(s): State<Arc<Shared>>, Path((from, to, type_id)): Path<(String, String, u32)>) -> Result<Response, HsError> {
+async fn delete_label(
+    State(s): State<Arc<Shared>>,
+    Path((from, to, type_id)): Path<(String, String, u32)>,
+) -> Result<Response, HsError> {
     s.mutate(|store| {
         let (f, t) = pair(store, &from, &to)?;
-        let def = store.assoc_def(&f, &t, type_id).cloned().ok_or_else(|| HsError::not_found(format!("No label with typeId {type_id} between {f} and {t}.")))?;
+        let def = store.assoc_def(&f, &t, type_id).cloned().ok_or_else(|| {
+            HsError::not_found(format!(
+                "No label with typeId {type_id} between {f} and {t}."
+            ))
+        })?;
         if def.category != "USER_DEFINED" {
-            return Err(HsError::validation("HubSpot-defined association types cannot be deleted."));
+            return Err(HsError::validation(
+                "HubSpot-defined association types cannot be deleted.",
+            ));
         }
-        store.assoc_defs.retain(|d| !(d.type_id == type_id || d.type_id == def.inverse_type_id) || d.category != "USER_DEFINED");
+        store.assoc_defs.retain(|d| {
+            !(d.type_id == type_id || d.type_id == def.inverse_type_id)
+                || d.category != "USER_DEFINED"
+        });
         Ok(StatusCode::NO_CONTENT.into_response())
     })
 }
 
-async fn list_for_record(State(s): State<Arc<Shared>>, Path((t, id, to)): Path<(String, String, String)>, RawQuery(q): RawQuery) -> Result<Response, HsError> {
+async fn list_for_record(
+    State(s): State<Arc<Shared>>,
+    Path((t, id, to)): Path<(String, String, String)>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, HsError> {
     let q = Query::parse(q.as_deref());
     let limit = q.number("limit", 500, 500)?.max(1);
     let store = s.store.read();
@@ -294,7 +414,9 @@ async fn list_for_record(State(s): State<Arc<Shared>>, Path((t, id, to)): Path<(
             next = Some(*to_id);
             break;
         }
-        results.push(json!({"toObjectId": to_id, "associationTypes": types_json(&store, &f, &tt, types)}));
+        results.push(
+            json!({"toObjectId": to_id, "associationTypes": types_json(&store, &f, &tt, types)}),
+        );
     }
     let mut body = json!({"results": results});
     if let Some(n) = next {
@@ -303,7 +425,11 @@ async fn list_for_record(State(s): State<Arc<Shared>>, Path((t, id, to)): Path<(
     Ok(Json(body).into_response())
 }
 
-async fn put_labelled(State(s): State<Arc<Shared>>, Path((t, id, to, to_id)): Path<(String, String, String, String)>, body: Bytes) -> Result<Response, HsError> {
+async fn put_labelled(
+    State(s): State<Arc<Shared>>,
+    Path((t, id, to, to_id)): Path<(String, String, String, String)>,
+    body: Bytes,
+) -> Result<Response, HsError> {
     let specs: Vec<AssocSpec> = parse_json(&body)?;
     if specs.is_empty() {
         return Err(HsError::validation("The body must list at least one association type: [{\"associationCategory\":…, \"associationTypeId\":…}]."));
@@ -315,11 +441,18 @@ async fn put_labelled(State(s): State<Arc<Shared>>, Path((t, id, to, to_id)): Pa
         for spec in &specs {
             store.associate(&f, a, &tt, b, spec.key(), now, true)?;
         }
-        Ok((StatusCode::CREATED, Json(created_json(store, &f, &tt, a, b))).into_response())
+        Ok((
+            StatusCode::CREATED,
+            Json(created_json(store, &f, &tt, a, b)),
+        )
+            .into_response())
     })
 }
 
-async fn put_default(State(s): State<Arc<Shared>>, Path((t, id, to, to_id)): Path<(String, String, String, String)>) -> Result<Response, HsError> {
+async fn put_default(
+    State(s): State<Arc<Shared>>,
+    Path((t, id, to, to_id)): Path<(String, String, String, String)>,
+) -> Result<Response, HsError> {
     let now = s.clock.now_ms();
     s.mutate(|store| {
         let (f, tt) = pair(store, &t, &to)?;
@@ -328,7 +461,10 @@ async fn put_default(State(s): State<Arc<Shared>>, Path((t, id, to, to_id)): Pat
     })
 }
 
-async fn remove(State(s): State<Arc<Shared>>, Path((t, id, to, to_id)): Path<(String, String, String, String)>) -> Result<Response, HsError> {
+async fn remove(
+    State(s): State<Arc<Shared>>,
+    Path((t, id, to, to_id)): Path<(String, String, String, String)>,
+) -> Result<Response, HsError> {
     let now = s.clock.now_ms();
     s.mutate(|store| {
         let (f, tt) = pair(store, &t, &to)?;

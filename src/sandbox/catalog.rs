@@ -19,6 +19,7 @@ fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| (*s).to_string()).collect()
 }
 
+#[allow(clippy::too_many_arguments)]
 fn object_type(
     id: &str,
     name: &str,
@@ -30,8 +31,16 @@ fn object_type(
     scopes: (&str, &str),
 ) -> ObjectType {
     let custom = id.starts_with("2-");
-    let modified = if name == "contacts" { "lastmodifieddate" } else { "hs_lastmodifieddate" };
-    let created = if custom { "hs_createdate" } else { "createdate" };
+    let modified = if name == "contacts" {
+        "lastmodifieddate"
+    } else {
+        "hs_lastmodifieddate"
+    };
+    let created = if custom {
+        "hs_createdate"
+    } else {
+        "createdate"
+    };
     ObjectType {
         id: id.into(),
         name: name.into(),
@@ -41,7 +50,11 @@ fn object_type(
         default_properties: strings(defaults),
         searchable_properties: strings(searchable),
         primary_display_property: primary.into(),
-        required_properties: if custom { vec![primary.to_string()] } else { Vec::new() },
+        required_properties: if custom {
+            vec![primary.to_string()]
+        } else {
+            Vec::new()
+        },
         read_scope: scopes.0.into(),
         write_scope: scopes.1.into(),
         custom,
@@ -58,8 +71,23 @@ pub fn object_types() -> Vec<ObjectType> {
             "contacts",
             "contact",
             ("Contact", "Contacts"),
-            &["firstname", "lastname", "email", "lastmodifieddate", "hs_object_id", "createdate"],
-            &["firstname", "lastname", "email", "phone", "mobilephone", "company", "hs_additional_emails"],
+            &[
+                "firstname",
+                "lastname",
+                "email",
+                "lastmodifieddate",
+                "hs_object_id",
+                "createdate",
+            ],
+            &[
+                "firstname",
+                "lastname",
+                "email",
+                "phone",
+                "mobilephone",
+                "company",
+                "hs_additional_emails",
+            ],
             "email",
             ("crm.objects.contacts.read", "crm.objects.contacts.write"),
         ),
@@ -68,7 +96,13 @@ pub fn object_types() -> Vec<ObjectType> {
             "companies",
             "company",
             ("Company", "Companies"),
-            &["name", "domain", "createdate", "hs_lastmodifieddate", "hs_object_id"],
+            &[
+                "name",
+                "domain",
+                "createdate",
+                "hs_lastmodifieddate",
+                "hs_object_id",
+            ],
             &["name", "domain", "website", "phone"],
             "name",
             ("crm.objects.companies.read", "crm.objects.companies.write"),
@@ -78,7 +112,16 @@ pub fn object_types() -> Vec<ObjectType> {
             "deals",
             "deal",
             ("Deal", "Deals"),
-            &["dealname", "amount", "closedate", "pipeline", "dealstage", "createdate", "hs_lastmodifieddate", "hs_object_id"],
+            &[
+                "dealname",
+                "amount",
+                "closedate",
+                "pipeline",
+                "dealstage",
+                "createdate",
+                "hs_lastmodifieddate",
+                "hs_object_id",
+            ],
             &["dealname"],
             "dealname",
             ("crm.objects.deals.read", "crm.objects.deals.write"),
@@ -88,7 +131,16 @@ pub fn object_types() -> Vec<ObjectType> {
             "tickets",
             "ticket",
             ("Ticket", "Tickets"),
-            &["subject", "content", "hs_pipeline", "hs_pipeline_stage", "hs_ticket_priority", "createdate", "hs_lastmodifieddate", "hs_object_id"],
+            &[
+                "subject",
+                "content",
+                "hs_pipeline",
+                "hs_pipeline_stage",
+                "hs_ticket_priority",
+                "createdate",
+                "hs_lastmodifieddate",
+                "hs_object_id",
+            ],
             &["subject", "content"],
             "subject",
             ("tickets", "tickets"),
@@ -98,7 +150,14 @@ pub fn object_types() -> Vec<ObjectType> {
             "notes",
             "note",
             ("Note", "Notes"),
-            &["hs_note_body", "hs_timestamp", "hubspot_owner_id", "createdate", "hs_lastmodifieddate", "hs_object_id"],
+            &[
+                "hs_note_body",
+                "hs_timestamp",
+                "hubspot_owner_id",
+                "createdate",
+                "hs_lastmodifieddate",
+                "hs_object_id",
+            ],
             &["hs_note_body"],
             "hs_note_body",
             ("crm.objects.contacts.read", "crm.objects.contacts.write"),
@@ -108,7 +167,17 @@ pub fn object_types() -> Vec<ObjectType> {
             "tasks",
             "task",
             ("Task", "Tasks"),
-            &["hs_task_subject", "hs_task_body", "hs_task_status", "hs_task_priority", "hs_timestamp", "hubspot_owner_id", "createdate", "hs_lastmodifieddate", "hs_object_id"],
+            &[
+                "hs_task_subject",
+                "hs_task_body",
+                "hs_task_status",
+                "hs_task_priority",
+                "hs_timestamp",
+                "hubspot_owner_id",
+                "createdate",
+                "hs_lastmodifieddate",
+                "hs_object_id",
+            ],
             &["hs_task_subject", "hs_task_body"],
             "hs_task_subject",
             ("crm.objects.contacts.read", "crm.objects.contacts.write"),
@@ -118,7 +187,13 @@ pub fn object_types() -> Vec<ObjectType> {
             CUSTOM_OBJECT_NAME,
             "project",
             ("Project", "Projects"),
-            &["project_name", "project_status", "hs_createdate", "hs_lastmodifieddate", "hs_object_id"],
+            &[
+                "project_name",
+                "project_status",
+                "hs_createdate",
+                "hs_lastmodifieddate",
+                "hs_object_id",
+            ],
             &["project_name", "project_code"],
             "project_name",
             ("crm.objects.custom.read", "crm.objects.custom.write"),
@@ -128,17 +203,58 @@ pub fn object_types() -> Vec<ObjectType> {
 
 fn system_props(created: &str, modified: &str) -> Vec<PropertyDef> {
     vec![
-        PropertyDef::builtin("hs_object_id", "Record ID", "number", "number", "properties").read_only().unique(),
+        PropertyDef::builtin(
+            "hs_object_id",
+            "Record ID",
+            "number",
+            "number",
+            "properties",
+        )
+        .read_only()
+        .unique(),
         PropertyDef::builtin(created, "Create Date", "datetime", "date", "properties").read_only(),
-        PropertyDef::builtin(modified, "Last Modified Date", "datetime", "date", "properties").read_only(),
-        PropertyDef::builtin("hubspot_owner_id", "Owner", "enumeration", "select", "properties").owner_picker(),
-        PropertyDef::builtin("hs_createdate", "Object create date/time", "datetime", "date", "properties").read_only(),
-        PropertyDef::builtin("hs_lastmodifieddate", "Object last modified date/time", "datetime", "date", "properties").read_only(),
+        PropertyDef::builtin(
+            modified,
+            "Last Modified Date",
+            "datetime",
+            "date",
+            "properties",
+        )
+        .read_only(),
+        PropertyDef::builtin(
+            "hubspot_owner_id",
+            "Owner",
+            "enumeration",
+            "select",
+            "properties",
+        )
+        .owner_picker(),
+        PropertyDef::builtin(
+            "hs_createdate",
+            "Object create date/time",
+            "datetime",
+            "date",
+            "properties",
+        )
+        .read_only(),
+        PropertyDef::builtin(
+            "hs_lastmodifieddate",
+            "Object last modified date/time",
+            "datetime",
+            "date",
+            "properties",
+        )
+        .read_only(),
         PropertyDef::custom("crm_external_id", "External ID", "string", "text", "sync").unique(),
     ]
 }
 
-const TIERS: &[(&str, &str)] = &[("bronze", "Bronze"), ("silver", "Silver"), ("gold", "Gold"), ("platinum", "Platinum")];
+const TIERS: &[(&str, &str)] = &[
+    ("bronze", "Bronze"),
+    ("silver", "Silver"),
+    ("gold", "Gold"),
+    ("platinum", "Platinum"),
+];
 const BOOL: &[(&str, &str)] = &[("true", "Yes"), ("false", "No")];
 
 /// Property definitions per object type id.
@@ -153,29 +269,134 @@ pub fn properties() -> BTreeMap<String, Vec<PropertyDef>> {
     let mut contacts = system_props("createdate", "lastmodifieddate");
     contacts.extend([
         PropertyDef::builtin("email", "Email", "string", "text", "contactinformation").unique(),
-        PropertyDef::builtin("firstname", "First Name", "string", "text", "contactinformation"),
-        PropertyDef::builtin("lastname", "Last Name", "string", "text", "contactinformation"),
-        PropertyDef::builtin("phone", "Phone Number", "string", "phonenumber", "contactinformation"),
-        PropertyDef::builtin("mobilephone", "Mobile Phone Number", "string", "phonenumber", "contactinformation"),
-        PropertyDef::builtin("company", "Company Name", "string", "text", "contactinformation"),
-        PropertyDef::builtin("jobtitle", "Job Title", "string", "text", "contactinformation"),
+        PropertyDef::builtin(
+            "firstname",
+            "First Name",
+            "string",
+            "text",
+            "contactinformation",
+        ),
+        PropertyDef::builtin(
+            "lastname",
+            "Last Name",
+            "string",
+            "text",
+            "contactinformation",
+        ),
+        PropertyDef::builtin(
+            "phone",
+            "Phone Number",
+            "string",
+            "phonenumber",
+            "contactinformation",
+        ),
+        PropertyDef::builtin(
+            "mobilephone",
+            "Mobile Phone Number",
+            "string",
+            "phonenumber",
+            "contactinformation",
+        ),
+        PropertyDef::builtin(
+            "company",
+            "Company Name",
+            "string",
+            "text",
+            "contactinformation",
+        ),
+        PropertyDef::builtin(
+            "jobtitle",
+            "Job Title",
+            "string",
+            "text",
+            "contactinformation",
+        ),
         PropertyDef::builtin("city", "City", "string", "text", "contactinformation"),
-        PropertyDef::builtin("country", "Country/Region", "string", "text", "contactinformation"),
-        PropertyDef::builtin("hs_additional_emails", "Additional email addresses", "enumeration", "checkbox", "contactinformation"),
-        PropertyDef::builtin("lifecyclestage", "Lifecycle Stage", "enumeration", "radio", "contactinformation").with_options(&[
-            ("subscriber", "Subscriber"), ("lead", "Lead"), ("marketingqualifiedlead", "Marketing Qualified Lead"),
-            ("salesqualifiedlead", "Sales Qualified Lead"), ("opportunity", "Opportunity"), ("customer", "Customer"),
-            ("evangelist", "Evangelist"), ("other", "Other"),
+        PropertyDef::builtin(
+            "country",
+            "Country/Region",
+            "string",
+            "text",
+            "contactinformation",
+        ),
+        PropertyDef::builtin(
+            "hs_additional_emails",
+            "Additional email addresses",
+            "enumeration",
+            "checkbox",
+            "contactinformation",
+        ),
+        PropertyDef::builtin(
+            "lifecyclestage",
+            "Lifecycle Stage",
+            "enumeration",
+            "radio",
+            "contactinformation",
+        )
+        .with_options(&[
+            ("subscriber", "Subscriber"),
+            ("lead", "Lead"),
+            ("marketingqualifiedlead", "Marketing Qualified Lead"),
+            ("salesqualifiedlead", "Sales Qualified Lead"),
+            ("opportunity", "Opportunity"),
+            ("customer", "Customer"),
+            ("evangelist", "Evangelist"),
+            ("other", "Other"),
         ]),
-        PropertyDef::builtin("hs_lead_status", "Lead Status", "enumeration", "radio", "sales_properties").with_options(&[
-            ("NEW", "New"), ("OPEN", "Open"), ("IN_PROGRESS", "In Progress"), ("OPEN_DEAL", "Open Deal"),
-            ("UNQUALIFIED", "Unqualified"), ("ATTEMPTED_TO_CONTACT", "Attempted to Contact"), ("CONNECTED", "Connected"), ("BAD_TIMING", "Bad Timing"),
+        PropertyDef::builtin(
+            "hs_lead_status",
+            "Lead Status",
+            "enumeration",
+            "radio",
+            "sales_properties",
+        )
+        .with_options(&[
+            ("NEW", "New"),
+            ("OPEN", "Open"),
+            ("IN_PROGRESS", "In Progress"),
+            ("OPEN_DEAL", "Open Deal"),
+            ("UNQUALIFIED", "Unqualified"),
+            ("ATTEMPTED_TO_CONTACT", "Attempted to Contact"),
+            ("CONNECTED", "Connected"),
+            ("BAD_TIMING", "Bad Timing"),
         ]),
-        PropertyDef::builtin("hs_email_optout", "Opted out of all email", "bool", "booleancheckbox", "emailinformation").with_options(BOOL),
-        PropertyDef::builtin("notes_last_updated", "Last Activity Date", "datetime", "date", "sales_properties").read_only(),
-        PropertyDef::custom("customer_tier", "Customer tier", "enumeration", "select", "sync").with_options(TIERS),
-        PropertyDef::custom("preferred_language", "Preferred language", "enumeration", "select", "sync").with_options(&[
-            ("en", "English"), ("de", "German"), ("fr", "French"), ("es", "Spanish"), ("ja", "Japanese"),
+        PropertyDef::builtin(
+            "hs_email_optout",
+            "Opted out of all email",
+            "bool",
+            "booleancheckbox",
+            "emailinformation",
+        )
+        .with_options(BOOL),
+        PropertyDef::builtin(
+            "notes_last_updated",
+            "Last Activity Date",
+            "datetime",
+            "date",
+            "sales_properties",
+        )
+        .read_only(),
+        PropertyDef::custom(
+            "customer_tier",
+            "Customer tier",
+            "enumeration",
+            "select",
+            "sync",
+        )
+        .with_options(TIERS),
+        PropertyDef::custom(
+            "preferred_language",
+            "Preferred language",
+            "enumeration",
+            "select",
+            "sync",
+        )
+        .with_options(&[
+            ("en", "English"),
+            ("de", "German"),
+            ("fr", "French"),
+            ("es", "Spanish"),
+            ("ja", "Japanese"),
         ]),
         PropertyDef::custom("renewal_date", "Renewal date", "date", "date", "sync"),
         PropertyDef::custom("vip", "VIP", "bool", "booleancheckbox", "sync").with_options(BOOL),
@@ -184,23 +405,94 @@ pub fn properties() -> BTreeMap<String, Vec<PropertyDef>> {
 
     let mut companies = system_props("createdate", "hs_lastmodifieddate");
     companies.extend([
-        PropertyDef::builtin("name", "Company name", "string", "text", "companyinformation"),
-        PropertyDef::builtin("domain", "Company Domain Name", "string", "text", "companyinformation"),
-        PropertyDef::builtin("website", "Website URL", "string", "text", "companyinformation"),
-        PropertyDef::builtin("phone", "Phone Number", "string", "phonenumber", "companyinformation"),
+        PropertyDef::builtin(
+            "name",
+            "Company name",
+            "string",
+            "text",
+            "companyinformation",
+        ),
+        PropertyDef::builtin(
+            "domain",
+            "Company Domain Name",
+            "string",
+            "text",
+            "companyinformation",
+        ),
+        PropertyDef::builtin(
+            "website",
+            "Website URL",
+            "string",
+            "text",
+            "companyinformation",
+        ),
+        PropertyDef::builtin(
+            "phone",
+            "Phone Number",
+            "string",
+            "phonenumber",
+            "companyinformation",
+        ),
         PropertyDef::builtin("city", "City", "string", "text", "companyinformation"),
-        PropertyDef::builtin("country", "Country/Region", "string", "text", "companyinformation"),
-        PropertyDef::builtin("numberofemployees", "Number of Employees", "number", "number", "companyinformation"),
-        PropertyDef::builtin("annualrevenue", "Annual Revenue", "number", "number", "companyinformation"),
-        PropertyDef::builtin("industry", "Industry", "enumeration", "select", "companyinformation").with_options(&[
-            ("COMPUTER_SOFTWARE", "Computer Software"), ("FINANCIAL_SERVICES", "Financial Services"), ("HOSPITAL_HEALTH_CARE", "Hospital & Health Care"),
-            ("RETAIL", "Retail"), ("MARKETING_AND_ADVERTISING", "Marketing and Advertising"), ("LOGISTICS_AND_SUPPLY_CHAIN", "Logistics and Supply Chain"),
-            ("EDUCATION_MANAGEMENT", "Education Management"), ("MANUFACTURING", "Manufacturing"),
+        PropertyDef::builtin(
+            "country",
+            "Country/Region",
+            "string",
+            "text",
+            "companyinformation",
+        ),
+        PropertyDef::builtin(
+            "numberofemployees",
+            "Number of Employees",
+            "number",
+            "number",
+            "companyinformation",
+        ),
+        PropertyDef::builtin(
+            "annualrevenue",
+            "Annual Revenue",
+            "number",
+            "number",
+            "companyinformation",
+        ),
+        PropertyDef::builtin(
+            "industry",
+            "Industry",
+            "enumeration",
+            "select",
+            "companyinformation",
+        )
+        .with_options(&[
+            ("COMPUTER_SOFTWARE", "Computer Software"),
+            ("FINANCIAL_SERVICES", "Financial Services"),
+            ("HOSPITAL_HEALTH_CARE", "Hospital & Health Care"),
+            ("RETAIL", "Retail"),
+            ("MARKETING_AND_ADVERTISING", "Marketing and Advertising"),
+            ("LOGISTICS_AND_SUPPLY_CHAIN", "Logistics and Supply Chain"),
+            ("EDUCATION_MANAGEMENT", "Education Management"),
+            ("MANUFACTURING", "Manufacturing"),
         ]),
-        PropertyDef::builtin("lifecyclestage", "Lifecycle Stage", "enumeration", "radio", "companyinformation").with_options(&[
-            ("lead", "Lead"), ("opportunity", "Opportunity"), ("customer", "Customer"), ("other", "Other"),
+        PropertyDef::builtin(
+            "lifecyclestage",
+            "Lifecycle Stage",
+            "enumeration",
+            "radio",
+            "companyinformation",
+        )
+        .with_options(&[
+            ("lead", "Lead"),
+            ("opportunity", "Opportunity"),
+            ("customer", "Customer"),
+            ("other", "Other"),
         ]),
-        PropertyDef::custom("customer_tier", "Customer tier", "enumeration", "select", "sync").with_options(TIERS),
+        PropertyDef::custom(
+            "customer_tier",
+            "Customer tier",
+            "enumeration",
+            "select",
+            "sync",
+        )
+        .with_options(TIERS),
         PropertyDef::custom("health_score", "Health score", "number", "number", "sync"),
     ]);
     all.insert("0-2".to_string(), dedup(companies));
@@ -209,33 +501,178 @@ pub fn properties() -> BTreeMap<String, Vec<PropertyDef>> {
     deals.extend([
         PropertyDef::builtin("dealname", "Deal Name", "string", "text", "dealinformation"),
         PropertyDef::builtin("amount", "Amount", "number", "number", "dealinformation"),
-        PropertyDef::builtin("closedate", "Close Date", "datetime", "date", "dealinformation"),
-        PropertyDef::builtin("pipeline", "Pipeline", "enumeration", "select", "dealinformation").with_options(&[("default", "Sales Pipeline"), ("renewals", "Renewals")]),
-        PropertyDef::builtin("dealstage", "Deal Stage", "enumeration", "radio", "dealinformation").with_options(&DEAL_STAGE_OPTIONS),
-        PropertyDef::builtin("dealtype", "Deal Type", "enumeration", "radio", "dealinformation").with_options(&[("newbusiness", "New Business"), ("existingbusiness", "Existing Business")]),
-        PropertyDef::builtin("description", "Deal Description", "string", "textarea", "dealinformation"),
-        PropertyDef::custom("deal_health", "Deal health", "enumeration", "select", "sync").with_options(&[("on_track", "On track"), ("at_risk", "At risk"), ("stalled", "Stalled")]),
+        PropertyDef::builtin(
+            "closedate",
+            "Close Date",
+            "datetime",
+            "date",
+            "dealinformation",
+        ),
+        PropertyDef::builtin(
+            "pipeline",
+            "Pipeline",
+            "enumeration",
+            "select",
+            "dealinformation",
+        )
+        .with_options(&[("default", "Sales Pipeline"), ("renewals", "Renewals")]),
+        PropertyDef::builtin(
+            "dealstage",
+            "Deal Stage",
+            "enumeration",
+            "radio",
+            "dealinformation",
+        )
+        .with_options(&DEAL_STAGE_OPTIONS),
+        PropertyDef::builtin(
+            "dealtype",
+            "Deal Type",
+            "enumeration",
+            "radio",
+            "dealinformation",
+        )
+        .with_options(&[
+            ("newbusiness", "New Business"),
+            ("existingbusiness", "Existing Business"),
+        ]),
+        PropertyDef::builtin(
+            "description",
+            "Deal Description",
+            "string",
+            "textarea",
+            "dealinformation",
+        ),
+        PropertyDef::custom(
+            "deal_health",
+            "Deal health",
+            "enumeration",
+            "select",
+            "sync",
+        )
+        .with_options(&[
+            ("on_track", "On track"),
+            ("at_risk", "At risk"),
+            ("stalled", "Stalled"),
+        ]),
     ]);
     all.insert("0-3".to_string(), dedup(deals));
 
     let mut tickets = system_props("createdate", "hs_lastmodifieddate");
     tickets.extend([
-        PropertyDef::builtin("subject", "Ticket name", "string", "text", "ticketinformation"),
-        PropertyDef::builtin("content", "Ticket description", "string", "textarea", "ticketinformation"),
-        PropertyDef::builtin("hs_pipeline", "Pipeline", "enumeration", "select", "ticketinformation").with_options(&[("0", "Support Pipeline")]),
-        PropertyDef::builtin("hs_pipeline_stage", "Ticket status", "enumeration", "select", "ticketinformation").with_options(&TICKET_STAGE_OPTIONS),
-        PropertyDef::builtin("hs_ticket_priority", "Priority", "enumeration", "select", "ticketinformation").with_options(&[("LOW", "Low"), ("MEDIUM", "Medium"), ("HIGH", "High"), ("URGENT", "Urgent")]),
-        PropertyDef::builtin("hs_ticket_category", "Category", "enumeration", "checkbox", "ticketinformation").with_options(&[
-            ("PRODUCT_ISSUE", "Product issue"), ("BILLING_ISSUE", "Billing issue"), ("FEATURE_REQUEST", "Feature request"), ("GENERAL_INQUIRY", "General inquiry"),
+        PropertyDef::builtin(
+            "subject",
+            "Ticket name",
+            "string",
+            "text",
+            "ticketinformation",
+        ),
+        PropertyDef::builtin(
+            "content",
+            "Ticket description",
+            "string",
+            "textarea",
+            "ticketinformation",
+        ),
+        PropertyDef::builtin(
+            "hs_pipeline",
+            "Pipeline",
+            "enumeration",
+            "select",
+            "ticketinformation",
+        )
+        .with_options(&[("0", "Support Pipeline")]),
+        PropertyDef::builtin(
+            "hs_pipeline_stage",
+            "Ticket status",
+            "enumeration",
+            "select",
+            "ticketinformation",
+        )
+        .with_options(&TICKET_STAGE_OPTIONS),
+        PropertyDef::builtin(
+            "hs_ticket_priority",
+            "Priority",
+            "enumeration",
+            "select",
+            "ticketinformation",
+        )
+        .with_options(&[
+            ("LOW", "Low"),
+            ("MEDIUM", "Medium"),
+            ("HIGH", "High"),
+            ("URGENT", "Urgent"),
         ]),
-        PropertyDef::builtin("source_type", "Source", "enumeration", "select", "ticketinformation").with_options(&[("EMAIL", "Email"), ("CHAT", "Chat"), ("PHONE", "Phone"), ("FORM", "Form")]),
-        PropertyDef::builtin("closed_date", "Close date", "datetime", "date", "ticketinformation"),
-        PropertyDef::custom("product_area", "Product area", "enumeration", "select", "sync").with_options(&[
-            ("authentication", "Authentication"), ("billing", "Billing"), ("platform", "Platform"), ("integrations", "Integrations"), ("data", "Data"),
-            ("mobile", "Mobile"), ("email", "Email"), ("onboarding", "Onboarding"), ("reporting", "Reporting"),
+        PropertyDef::builtin(
+            "hs_ticket_category",
+            "Category",
+            "enumeration",
+            "checkbox",
+            "ticketinformation",
+        )
+        .with_options(&[
+            ("PRODUCT_ISSUE", "Product issue"),
+            ("BILLING_ISSUE", "Billing issue"),
+            ("FEATURE_REQUEST", "Feature request"),
+            ("GENERAL_INQUIRY", "General inquiry"),
         ]),
-        PropertyDef::custom("ai_suggested_priority", "AI suggested priority", "enumeration", "select", "ai_governance").with_options(&[("LOW", "Low"), ("MEDIUM", "Medium"), ("HIGH", "High"), ("URGENT", "Urgent")]),
-        PropertyDef::custom("ai_confidence", "AI confidence", "number", "number", "ai_governance"),
+        PropertyDef::builtin(
+            "source_type",
+            "Source",
+            "enumeration",
+            "select",
+            "ticketinformation",
+        )
+        .with_options(&[
+            ("EMAIL", "Email"),
+            ("CHAT", "Chat"),
+            ("PHONE", "Phone"),
+            ("FORM", "Form"),
+        ]),
+        PropertyDef::builtin(
+            "closed_date",
+            "Close date",
+            "datetime",
+            "date",
+            "ticketinformation",
+        ),
+        PropertyDef::custom(
+            "product_area",
+            "Product area",
+            "enumeration",
+            "select",
+            "sync",
+        )
+        .with_options(&[
+            ("authentication", "Authentication"),
+            ("billing", "Billing"),
+            ("platform", "Platform"),
+            ("integrations", "Integrations"),
+            ("data", "Data"),
+            ("mobile", "Mobile"),
+            ("email", "Email"),
+            ("onboarding", "Onboarding"),
+            ("reporting", "Reporting"),
+        ]),
+        PropertyDef::custom(
+            "ai_suggested_priority",
+            "AI suggested priority",
+            "enumeration",
+            "select",
+            "ai_governance",
+        )
+        .with_options(&[
+            ("LOW", "Low"),
+            ("MEDIUM", "Medium"),
+            ("HIGH", "High"),
+            ("URGENT", "Urgent"),
+        ]),
+        PropertyDef::custom(
+            "ai_confidence",
+            "AI confidence",
+            "number",
+            "number",
+            "ai_governance",
+        ),
     ]);
     all.insert("0-5".to_string(), dedup(tickets));
 
@@ -250,20 +687,77 @@ pub fn properties() -> BTreeMap<String, Vec<PropertyDef>> {
     tasks.extend([
         PropertyDef::builtin("hs_task_subject", "Task title", "string", "text", "task"),
         PropertyDef::builtin("hs_task_body", "Task notes", "string", "html", "task"),
-        PropertyDef::builtin("hs_task_status", "Task status", "enumeration", "select", "task").with_options(&[("NOT_STARTED", "Not started"), ("IN_PROGRESS", "In progress"), ("WAITING", "Waiting"), ("COMPLETED", "Completed"), ("DEFERRED", "Deferred")]),
-        PropertyDef::builtin("hs_task_priority", "Priority", "enumeration", "select", "task").with_options(&[("NONE", "None"), ("LOW", "Low"), ("MEDIUM", "Medium"), ("HIGH", "High")]),
-        PropertyDef::builtin("hs_task_type", "Task type", "enumeration", "select", "task").with_options(&[("TODO", "To-do"), ("CALL", "Call"), ("EMAIL", "Email")]),
+        PropertyDef::builtin(
+            "hs_task_status",
+            "Task status",
+            "enumeration",
+            "select",
+            "task",
+        )
+        .with_options(&[
+            ("NOT_STARTED", "Not started"),
+            ("IN_PROGRESS", "In progress"),
+            ("WAITING", "Waiting"),
+            ("COMPLETED", "Completed"),
+            ("DEFERRED", "Deferred"),
+        ]),
+        PropertyDef::builtin(
+            "hs_task_priority",
+            "Priority",
+            "enumeration",
+            "select",
+            "task",
+        )
+        .with_options(&[
+            ("NONE", "None"),
+            ("LOW", "Low"),
+            ("MEDIUM", "Medium"),
+            ("HIGH", "High"),
+        ]),
+        PropertyDef::builtin("hs_task_type", "Task type", "enumeration", "select", "task")
+            .with_options(&[("TODO", "To-do"), ("CALL", "Call"), ("EMAIL", "Email")]),
         PropertyDef::builtin("hs_timestamp", "Due date", "datetime", "date", "task"),
     ]);
     all.insert("0-27".to_string(), dedup(tasks));
 
     let mut projects = system_props("hs_createdate", "hs_lastmodifieddate");
     projects.extend([
-        PropertyDef::custom("project_name", "Project name", "string", "text", "projectinformation"),
-        PropertyDef::custom("project_code", "Project code", "string", "text", "projectinformation").unique(),
-        PropertyDef::custom("project_status", "Status", "enumeration", "select", "projectinformation").with_options(&[("planned", "Planned"), ("active", "Active"), ("on_hold", "On hold"), ("done", "Done")]),
+        PropertyDef::custom(
+            "project_name",
+            "Project name",
+            "string",
+            "text",
+            "projectinformation",
+        ),
+        PropertyDef::custom(
+            "project_code",
+            "Project code",
+            "string",
+            "text",
+            "projectinformation",
+        )
+        .unique(),
+        PropertyDef::custom(
+            "project_status",
+            "Status",
+            "enumeration",
+            "select",
+            "projectinformation",
+        )
+        .with_options(&[
+            ("planned", "Planned"),
+            ("active", "Active"),
+            ("on_hold", "On hold"),
+            ("done", "Done"),
+        ]),
         PropertyDef::custom("budget", "Budget", "number", "number", "projectinformation"),
-        PropertyDef::custom("go_live_date", "Go-live date", "date", "date", "projectinformation"),
+        PropertyDef::custom(
+            "go_live_date",
+            "Go-live date",
+            "date",
+            "date",
+            "projectinformation",
+        ),
     ]);
     all.insert(CUSTOM_OBJECT_ID.to_string(), dedup(projects));
     all
@@ -296,7 +790,10 @@ fn stage(id: &str, label: &str, order: i32, meta: &[(&str, &str)]) -> Stage {
         id: id.into(),
         label: label.into(),
         display_order: order,
-        metadata: meta.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
+        metadata: meta
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect(),
         write_permissions: "CRM_PERMISSIONS_ENFORCEMENT".into(),
         archived: false,
         created_at: "2019-08-06T02:41:08.029Z".into(),
@@ -324,14 +821,38 @@ pub fn pipelines() -> BTreeMap<String, Vec<Pipeline>> {
         .zip(probs)
         .enumerate()
         .map(|(i, ((id, label), p))| {
-            let closed = if *id == "closedwon" || *id == "closedlost" { "true" } else { "false" };
-            stage(id, label, i as i32, &[("probability", p), ("isClosed", closed)])
+            let closed = if *id == "closedwon" || *id == "closedlost" {
+                "true"
+            } else {
+                "false"
+            };
+            stage(
+                id,
+                label,
+                i as i32,
+                &[("probability", p), ("isClosed", closed)],
+            )
         })
         .collect();
     let renewals = vec![
-        stage("renewal_upcoming", "Renewal upcoming", 0, &[("probability", "0.7"), ("isClosed", "false")]),
-        stage("renewal_won", "Renewed", 1, &[("probability", "1.0"), ("isClosed", "true")]),
-        stage("renewal_lost", "Churned", 2, &[("probability", "0.0"), ("isClosed", "true")]),
+        stage(
+            "renewal_upcoming",
+            "Renewal upcoming",
+            0,
+            &[("probability", "0.7"), ("isClosed", "false")],
+        ),
+        stage(
+            "renewal_won",
+            "Renewed",
+            1,
+            &[("probability", "1.0"), ("isClosed", "true")],
+        ),
+        stage(
+            "renewal_lost",
+            "Churned",
+            2,
+            &[("probability", "0.0"), ("isClosed", "true")],
+        ),
     ];
     let tickets = TICKET_STAGE_OPTIONS
         .iter()
@@ -344,26 +865,44 @@ pub fn pipelines() -> BTreeMap<String, Vec<Pipeline>> {
     let mut all = BTreeMap::new();
     all.insert(
         "0-3".to_string(),
-        vec![pipeline("default", "Sales Pipeline", 0, sales), pipeline("renewals", "Renewals", 1, renewals)],
+        vec![
+            pipeline("default", "Sales Pipeline", 0, sales),
+            pipeline("renewals", "Renewals", 1, renewals),
+        ],
     );
-    all.insert("0-5".to_string(), vec![pipeline("0", "Support Pipeline", 0, tickets)]);
+    all.insert(
+        "0-5".to_string(),
+        vec![pipeline("0", "Support Pipeline", 0, tickets)],
+    );
     all
 }
 
 /// The portal's users and queues.
 pub fn owners() -> Vec<Owner> {
     const PEOPLE: &[(&str, &str, &str)] = &[
-        ("Maya", "Okafor", "Support"), ("Daniel", "Reyes", "Support"), ("Priya", "Natarajan", "Support"),
-        ("Tom", "Becker", "Support"), ("Aiko", "Tanaka", "Sales"), ("Lucas", "Moreau", "Sales"),
-        ("Sofia", "Lindqvist", "Sales"), ("Omar", "Haddad", "Sales"), ("Grace", "Whitfield", "Customer Success"),
-        ("Jonas", "Weber", "Customer Success"), ("Elena", "Petrova", "Customer Success"), ("Sam", "Carter", "Security"),
+        ("Maya", "Okafor", "Support"),
+        ("Daniel", "Reyes", "Support"),
+        ("Priya", "Natarajan", "Support"),
+        ("Tom", "Becker", "Support"),
+        ("Aiko", "Tanaka", "Sales"),
+        ("Lucas", "Moreau", "Sales"),
+        ("Sofia", "Lindqvist", "Sales"),
+        ("Omar", "Haddad", "Sales"),
+        ("Grace", "Whitfield", "Customer Success"),
+        ("Jonas", "Weber", "Customer Success"),
+        ("Elena", "Petrova", "Customer Success"),
+        ("Sam", "Carter", "Security"),
     ];
     let mut owners: Vec<Owner> = PEOPLE
         .iter()
         .enumerate()
         .map(|(i, (first, last, team))| Owner {
             id: (90_000_001 + i as u64).to_string(),
-            email: format!("{}.{}@sandbox-portal.example", first.to_lowercase(), last.to_lowercase()),
+            email: format!(
+                "{}.{}@sandbox-portal.example",
+                first.to_lowercase(),
+                last.to_lowercase()
+            ),
             first_name: (*first).into(),
             last_name: (*last).into(),
             user_id: 7_100_001 + i as u64,
@@ -429,7 +968,11 @@ pub fn association_defs() -> Vec<AssociationDef> {
     ];
     let mut defs = Vec::new();
     for (from, to, t, inv, label) in PAIRS {
-        let category = if from.starts_with("2-") { AssocCategory::UserDefined } else { AssocCategory::HubspotDefined };
+        let category = if from.starts_with("2-") {
+            AssocCategory::UserDefined
+        } else {
+            AssocCategory::HubspotDefined
+        };
         let is_default = label.is_none();
         defs.push(AssociationDef {
             from_type: (*from).into(),

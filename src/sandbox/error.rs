@@ -70,8 +70,10 @@ impl HsError {
 
     /// Adds `errors[]`.
     pub fn with_errors(mut self, errors: Vec<ErrorDetail>) -> Self {
-        self.body
-            .insert("errors".into(), serde_json::to_value(errors).unwrap_or(Value::Null));
+        self.body.insert(
+            "errors".into(),
+            serde_json::to_value(errors).unwrap_or(Value::Null),
+        );
         self
     }
 
@@ -101,7 +103,10 @@ impl HsError {
 
     /// The `message` field, for logs and tests.
     pub fn message(&self) -> &str {
-        self.body.get("message").and_then(Value::as_str).unwrap_or("")
+        self.body
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("")
     }
 
     /// The body as a standalone error entry (for `errors[]` of a 207 batch response).

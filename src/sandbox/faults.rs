@@ -31,7 +31,9 @@ impl<'de> Deserialize<'de> for Policy {
             "TEN_SECONDLY_ROLLING" => Ok(Policy::TenSecondlyRolling),
             "DAILY" => Ok(Policy::Daily),
             "SECONDLY" => Ok(Policy::Secondly),
-            other => Err(serde::de::Error::custom(format!("unknown policy {other}; use TEN_SECONDLY_ROLLING, DAILY or SECONDLY"))),
+            other => Err(serde::de::Error::custom(format!(
+                "unknown policy {other}; use TEN_SECONDLY_ROLLING, DAILY or SECONDLY"
+            ))),
         }
     }
 }
@@ -61,7 +63,14 @@ pub struct FaultSpec {
 impl FaultSpec {
     /// A fault of `kind` on every route, until removed.
     pub fn new(kind: FaultKind) -> Self {
-        Self { kind, route: None, method: None, count: None, for_ms: None, retry_after_secs: None }
+        Self {
+            kind,
+            route: None,
+            method: None,
+            count: None,
+            for_ms: None,
+            retry_after_secs: None,
+        }
     }
     /// Restricts it to a path pattern.
     pub fn on(mut self, route: &str) -> Self {
@@ -122,7 +131,9 @@ pub fn path_matches(pattern: &str, path: &str) -> bool {
     let mut rest = path;
     for (i, part) in parts.iter().enumerate() {
         if i == 0 {
-            let Some(r) = rest.strip_prefix(part) else { return false };
+            let Some(r) = rest.strip_prefix(part) else {
+                return false;
+            };
             rest = r;
         } else if i == parts.len() - 1 {
             return rest.ends_with(part);
@@ -140,7 +151,13 @@ impl Faults {
     pub fn add(&mut self, spec: FaultSpec, now_ms: i64) -> u64 {
         self.next_id += 1;
         let until_ms = spec.for_ms.map(|d| now_ms + d);
-        self.rules.push(Active { id: self.next_id, remaining: spec.count, until_ms, spec, hits: 0 });
+        self.rules.push(Active {
+            id: self.next_id,
+            remaining: spec.count,
+            until_ms,
+            spec,
+            hits: 0,
+        });
         self.next_id
     }
 
@@ -159,11 +176,20 @@ impl Faults {
 
     /// Decides the faults for one request and consumes counts.
     pub fn decide(&mut self, method: &str, path: &str, now_ms: i64) -> Decision {
-        self.rules.retain(|r| r.remaining != Some(0) && r.until_ms.is_none_or(|u| now_ms < u));
+        self.rules
+            .retain(|r| r.remaining != Some(0) && r.until_ms.is_none_or(|u| now_ms < u));
         let mut d = Decision::default();
         for r in &mut self.rules {
-            let route_ok = r.spec.route.as_deref().is_none_or(|p| path_matches(p, path));
-            let method_ok = r.spec.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method));
+            let route_ok = r
+                .spec
+                .route
+                .as_deref()
+                .is_none_or(|p| path_matches(p, path));
+            let method_ok = r
+                .spec
+                .method
+                .as_deref()
+                .is_none_or(|m| m.eq_ignore_ascii_case(method));
             if !(route_ok && method_ok) {
                 continue;
             }
@@ -194,19 +220,39 @@ mod tests {
     #[test]
     fn counted_fault_retires_after_n_requests() {
         let mut f = Faults::default();
-        f.add(FaultSpec::new(FaultKind::Status { status: 503 }).on("/crm/v3/objects/*").times(2), 0);
-        assert!(f.decide("GET", "/crm/v3/objects/contacts", 0).terminal.is_some());
+        f.add(
+            FaultSpec::new(FaultKind::Status { status: 503 })
+                .on("/crm/v3/objects/*")
+                .times(2),
+            0,
+        );
+        assert!(f
+            .decide("GET", "/crm/v3/objects/contacts", 0)
+            .terminal
+            .is_some());
         assert!(f.decide("GET", "/crm/v3/owners", 0).terminal.is_none());
-        assert!(f.decide("GET", "/crm/v3/objects/contacts/1", 0).terminal.is_some());
-        assert!(f.decide("GET", "/crm/v3/objects/contacts", 0).terminal.is_none());
+        assert!(f
+            .decide("GET", "/crm/v3/objects/contacts/1", 0)
+            .terminal
+            .is_some());
+        assert!(f
+            .decide("GET", "/crm/v3/objects/contacts", 0)
+            .terminal
+            .is_none());
     }
 
     #[test]
     fn timed_fault_expires_and_latency_adds_up() {
         let mut f = Faults::default();
         f.add(FaultSpec::new(FaultKind::Latency { ms: 20 }), 0);
-        f.add(FaultSpec::new(FaultKind::Latency { ms: 5 }).method("POST"), 0);
-        f.add(FaultSpec::new(FaultKind::Drop).for_duration(std::time::Duration::from_secs(1)), 0);
+        f.add(
+            FaultSpec::new(FaultKind::Latency { ms: 5 }).method("POST"),
+            0,
+        );
+        f.add(
+            FaultSpec::new(FaultKind::Drop).for_duration(std::time::Duration::from_secs(1)),
+            0,
+        );
         let d = f.decide("POST", "/x", 999);
         assert_eq!(d.latency_ms, 25);
         assert_eq!(d.terminal, Some((FaultKind::Drop, None)));
@@ -215,8 +261,16 @@ mod tests {
 
     #[test]
     fn parses_admin_json() {
-        let spec: FaultSpec = serde_json::from_str(r#"{"type":"rate_limit","policy":"TEN_SECONDLY_ROLLING","count":3,"route":"*"}"#).unwrap();
-        assert_eq!(spec.kind, FaultKind::RateLimit { policy: Policy::TenSecondlyRolling });
+        let spec: FaultSpec = serde_json::from_str(
+            r#"{"type":"rate_limit","policy":"TEN_SECONDLY_ROLLING","count":3,"route":"*"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            spec.kind,
+            FaultKind::RateLimit {
+                policy: Policy::TenSecondlyRolling
+            }
+        );
         assert_eq!(spec.count, Some(3));
     }
 }

@@ -80,7 +80,11 @@ pub async fn gateway(State(s): State<Arc<Shared>>, req: Request, next: Next) -> 
     };
 
     let now = s.clock.now_ms();
-    let decision = if class == Class::Admin { Default::default() } else { s.faults.lock().decide(method.as_str(), &path, now) };
+    let decision = if class == Class::Admin {
+        Default::default()
+    } else {
+        s.faults.lock().decide(method.as_str(), &path, now)
+    };
     if decision.latency_ms > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(decision.latency_ms)).await;
     }
@@ -115,9 +119,21 @@ pub async fn gateway(State(s): State<Arc<Shared>>, req: Request, next: Next) -> 
 
     // Render HubSpot-shaped errors with this request's correlation id.
     if let Some(PendingError(err)) = response.extensions_mut().remove::<PendingError>() {
-        policy = err.body.get("policyName").and_then(|v| v.as_str()).map(str::to_string);
+        policy = err
+            .body
+            .get("policyName")
+            .and_then(|v| v.as_str())
+            .map(str::to_string);
         let body = render(&err, &cid);
-        let mut r = (err.status, [(axum::http::header::CONTENT_TYPE, "application/json;charset=utf-8")], body).into_response();
+        let mut r = (
+            err.status,
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "application/json;charset=utf-8",
+            )],
+            body,
+        )
+            .into_response();
         for (name, value) in &err.headers {
             if let Ok(v) = HeaderValue::from_str(value) {
                 r.headers_mut().insert(*name, v);
@@ -136,10 +152,16 @@ pub async fn gateway(State(s): State<Arc<Shared>>, req: Request, next: Next) -> 
         let st: super::limits::RateState = st;
         h.insert("x-hubspot-ratelimit-max", st.max.into());
         h.insert("x-hubspot-ratelimit-remaining", st.remaining.into());
-        h.insert("x-hubspot-ratelimit-interval-milliseconds", HeaderValue::from(st.interval_ms));
+        h.insert(
+            "x-hubspot-ratelimit-interval-milliseconds",
+            HeaderValue::from(st.interval_ms),
+        );
         if let (Some((limit, left)), false) = (st.daily, oauth) {
             h.insert("x-hubspot-ratelimit-daily", HeaderValue::from(limit));
-            h.insert("x-hubspot-ratelimit-daily-remaining", HeaderValue::from(left));
+            h.insert(
+                "x-hubspot-ratelimit-daily-remaining",
+                HeaderValue::from(left),
+            );
         }
     }
 
@@ -172,10 +194,19 @@ pub async fn gateway(State(s): State<Arc<Shared>>, req: Request, next: Next) -> 
 
 type Admitted = (Caller, Option<(super::limits::RateState, bool)>);
 
-fn admit(s: &Shared, req: &Request, class: Class, method: &Method, path: &str) -> Result<Admitted, HsError> {
+fn admit(
+    s: &Shared,
+    req: &Request,
+    class: Class,
+    method: &Method,
+    path: &str,
+) -> Result<Admitted, HsError> {
     let token = bearer(req.headers()).ok_or_else(invalid_authentication)?;
     let now = s.clock.now_ms();
-    let caller = s.registry.lock().authenticate(token, &s.all_scopes, &s.config.oauth, now)?;
+    let caller = s
+        .registry
+        .lock()
+        .authenticate(token, &s.all_scopes, &s.config.oauth, now)?;
     let required = {
         let store = s.store.read();
         super::scopes::required(&store, method, path)
@@ -212,7 +243,10 @@ fn admit(s: &Shared, req: &Request, class: Class, method: &Method, path: &str) -
                 e = e
                     .with_header("x-hubspot-ratelimit-max", st.burst_max.to_string())
                     .with_header("x-hubspot-ratelimit-remaining", "0".into())
-                    .with_header("x-hubspot-ratelimit-interval-milliseconds", st.interval_ms.to_string());
+                    .with_header(
+                        "x-hubspot-ratelimit-interval-milliseconds",
+                        st.interval_ms.to_string(),
+                    );
             }
             Err(e)
         }
@@ -221,9 +255,15 @@ fn admit(s: &Shared, req: &Request, class: Class, method: &Method, path: &str) -
 
 fn fault_response(s: &Shared, kind: &FaultKind, retry_after: Option<u64>) -> Response {
     let mut err = match kind {
-        FaultKind::RateLimit { policy } => {
-            too_many_requests(super::limits::Limited { policy: *policy, retry_after_ms: 1_000 }, &s.config.oauth.app_id.to_string(), s.config.portal_id, false)
-        }
+        FaultKind::RateLimit { policy } => too_many_requests(
+            super::limits::Limited {
+                policy: *policy,
+                retry_after_ms: 1_000,
+            },
+            &s.config.oauth.app_id.to_string(),
+            s.config.portal_id,
+            false,
+        ),
         FaultKind::Drop => {
             let mut r = StatusCode::INTERNAL_SERVER_ERROR.into_response();
             r.extensions_mut().insert(DropConnection);

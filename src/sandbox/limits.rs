@@ -88,7 +88,12 @@ const DAY_MS: i64 = 86_400_000;
 impl RateLimits {
     /// Fresh counters.
     pub fn new(settings: LimitSettings) -> Self {
-        Self { settings, burst: HashMap::new(), daily: HashMap::new(), search: HashMap::new() }
+        Self {
+            settings,
+            burst: HashMap::new(),
+            daily: HashMap::new(),
+            search: HashMap::new(),
+        }
     }
 
     fn day_of(&self, now_ms: i64) -> i64 {
@@ -119,19 +124,30 @@ impl RateLimits {
     pub fn admit(&mut self, app: &str, portal: u64, now_ms: i64) -> Result<RateState, Limited> {
         let s = self.settings.clone();
         if !s.enabled {
-            return Ok(RateState { max: s.burst_max, remaining: s.burst_max, interval_ms: s.interval_ms, daily: None });
+            return Ok(RateState {
+                max: s.burst_max,
+                remaining: s.burst_max,
+                interval_ms: s.interval_ms,
+                daily: None,
+            });
         }
         let used = self.daily_used(portal, now_ms);
         if let Some(limit) = s.daily {
             if used >= limit {
-                return Err(Limited { policy: Policy::Daily, retry_after_ms: self.next_midnight(now_ms) - now_ms });
+                return Err(Limited {
+                    policy: Policy::Daily,
+                    retry_after_ms: self.next_midnight(now_ms) - now_ms,
+                });
             }
         }
         let log = self.burst.entry(app.to_string()).or_default();
         Self::slide(log, now_ms, s.interval_ms);
         if log.len() >= s.burst_max as usize {
             let oldest = log.front().copied().unwrap_or(now_ms);
-            return Err(Limited { policy: Policy::TenSecondlyRolling, retry_after_ms: oldest + s.interval_ms - now_ms });
+            return Err(Limited {
+                policy: Policy::TenSecondlyRolling,
+                retry_after_ms: oldest + s.interval_ms - now_ms,
+            });
         }
         log.push_back(now_ms);
         let remaining = s.burst_max.saturating_sub(log.len() as u32);
@@ -142,7 +158,12 @@ impl RateLimits {
         }
         entry.1 += 1;
         let daily = s.daily.map(|limit| (limit, limit.saturating_sub(entry.1)));
-        Ok(RateState { max: s.burst_max, remaining, interval_ms: s.interval_ms, daily })
+        Ok(RateState {
+            max: s.burst_max,
+            remaining,
+            interval_ms: s.interval_ms,
+            daily,
+        })
     }
 
     /// Admits one search request. Search has its own per-second limit and sends no headers;
@@ -157,14 +178,20 @@ impl RateLimits {
         }
         if let Some(limit) = s.daily {
             if self.daily_used(portal, now_ms) >= limit {
-                return Err(Limited { policy: Policy::Daily, retry_after_ms: self.next_midnight(now_ms) - now_ms });
+                return Err(Limited {
+                    policy: Policy::Daily,
+                    retry_after_ms: self.next_midnight(now_ms) - now_ms,
+                });
             }
         }
         let log = self.search.entry(portal).or_default();
         Self::slide(log, now_ms, 1_000);
         if log.len() >= s.search_per_second as usize {
             let oldest = log.front().copied().unwrap_or(now_ms);
-            return Err(Limited { policy: Policy::Secondly, retry_after_ms: oldest + 1_000 - now_ms });
+            return Err(Limited {
+                policy: Policy::Secondly,
+                retry_after_ms: oldest + 1_000 - now_ms,
+            });
         }
         log.push_back(now_ms);
         let day = self.day_of(now_ms);
@@ -185,7 +212,12 @@ impl RateLimits {
 }
 
 /// The 429 response HubSpot sends for `limited`, with its exact body shape per policy.
-pub fn too_many_requests(limited: Limited, app_id: &str, portal: u64, retry_after: bool) -> HsError {
+pub fn too_many_requests(
+    limited: Limited,
+    app_id: &str,
+    portal: u64,
+    retry_after: bool,
+) -> HsError {
     let request_id = uuid::Uuid::new_v4().to_string();
     let body = match limited.policy {
         Policy::Daily => json!({
@@ -215,7 +247,15 @@ mod tests {
     use proptest::prelude::*;
 
     fn settings(max: u32) -> LimitSettings {
-        LimitSettings { enabled: true, burst_max: max, interval_ms: 10_000, daily: Some(1_000), search_per_second: 5, utc_offset_minutes: 0, retry_after: true }
+        LimitSettings {
+            enabled: true,
+            burst_max: max,
+            interval_ms: 10_000,
+            daily: Some(1_000),
+            search_per_second: 5,
+            utc_offset_minutes: 0,
+            retry_after: true,
+        }
     }
 
     #[test]
@@ -272,10 +312,21 @@ mod tests {
     fn bodies_carry_policy_names() {
         for (policy, msg) in [
             (Policy::Daily, "You have reached your daily limit."),
-            (Policy::TenSecondlyRolling, "You have reached your ten_secondly_rolling limit."),
+            (
+                Policy::TenSecondlyRolling,
+                "You have reached your ten_secondly_rolling limit.",
+            ),
             (Policy::Secondly, "You have reached your secondly limit."),
         ] {
-            let e = too_many_requests(Limited { policy, retry_after_ms: 1_500 }, "1", 2, true);
+            let e = too_many_requests(
+                Limited {
+                    policy,
+                    retry_after_ms: 1_500,
+                },
+                "1",
+                2,
+                true,
+            );
             assert_eq!(e.status, StatusCode::TOO_MANY_REQUESTS);
             assert_eq!(e.body["policyName"], policy.name());
             assert_eq!(e.body["errorType"], "RATE_LIMIT");

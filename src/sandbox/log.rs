@@ -63,7 +63,13 @@ pub struct RequestLog {
 impl RequestLog {
     /// A log keeping at most `capacity` full entries.
     pub fn new(capacity: usize, keep_bodies: bool) -> Self {
-        Self { capacity, keep_bodies, entries: VecDeque::new(), summary: LogSummary::default(), seq: 0 }
+        Self {
+            capacity,
+            keep_bodies,
+            entries: VecDeque::new(),
+            summary: LogSummary::default(),
+            seq: 0,
+        }
     }
 
     /// Records one request.
@@ -72,7 +78,10 @@ impl RequestLog {
         entry.seq = self.seq;
         let s = &mut self.summary;
         s.total += 1;
-        let r = s.routes.entry(format!("{} {}", entry.method, entry.route)).or_default();
+        let r = s
+            .routes
+            .entry(format!("{} {}", entry.method, entry.route))
+            .or_default();
         r.count += 1;
         *r.statuses.entry(entry.status).or_default() += 1;
         *s.statuses.entry(entry.status).or_default() += 1;
@@ -142,8 +151,17 @@ mod tests {
 
     #[test]
     fn templates_hide_ids_and_tokens() {
-        assert_eq!(route_template("/crm/v3/objects/contacts/10000123"), "/crm/v3/objects/contacts/{id}");
-        assert_eq!(route_template("/crm/objects/2026-03/0-1/batch/read"), "/crm/objects/2026-03/0-1/batch/read");
-        assert_eq!(route_template("/oauth/v1/access-tokens/sbx-at-secret"), "/oauth/v1/access-tokens/[redacted]");
+        assert_eq!(
+            route_template("/crm/v3/objects/contacts/10000123"),
+            "/crm/v3/objects/contacts/{id}"
+        );
+        assert_eq!(
+            route_template("/crm/objects/2026-03/0-1/batch/read"),
+            "/crm/objects/2026-03/0-1/batch/read"
+        );
+        assert_eq!(
+            route_template("/oauth/v1/access-tokens/sbx-at-secret"),
+            "/oauth/v1/access-tokens/[redacted]"
+        );
     }
 }

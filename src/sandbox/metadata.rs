@@ -29,12 +29,16 @@ pub fn property_routes() -> Router<Arc<Shared>> {
 
 /// Schema routes, relative to a schemas prefix.
 pub fn schema_routes() -> Router<Arc<Shared>> {
-    Router::new().route("/", get(list_schemas)).route("/{t}", get(get_schema))
+    Router::new()
+        .route("/", get(list_schemas))
+        .route("/{t}", get(get_schema))
 }
 
 /// Owner routes, relative to an owners prefix.
 pub fn owner_routes() -> Router<Arc<Shared>> {
-    Router::new().route("/", get(list_owners)).route("/{id}", get(get_owner))
+    Router::new()
+        .route("/", get(list_owners))
+        .route("/{id}", get(get_owner))
 }
 
 /// Pipeline routes, relative to a pipelines prefix.
@@ -45,7 +49,11 @@ pub fn pipeline_routes() -> Router<Arc<Shared>> {
         .route("/{t}/{id}/stages", get(list_stages))
 }
 
-async fn list_properties(State(s): State<Arc<Shared>>, Path(t): Path<String>, RawQuery(q): RawQuery) -> Result<Response, HsError> {
+async fn list_properties(
+    State(s): State<Arc<Shared>>,
+    Path(t): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, HsError> {
     let q = Query::parse(q.as_deref());
     let store = s.store.read();
     let ty = store.resolve_type(&t)?;
@@ -54,24 +62,42 @@ async fn list_properties(State(s): State<Arc<Shared>>, Path(t): Path<String>, Ra
     let results: Vec<&PropertyDef> = store
         .properties
         .get(&ty.id)
-        .map(|v| v.iter().filter(|p| p.archived == archived && (only.is_empty() || only.contains(&p.name))).collect())
+        .map(|v| {
+            v.iter()
+                .filter(|p| p.archived == archived && (only.is_empty() || only.contains(&p.name)))
+                .collect()
+        })
         .unwrap_or_default();
     Ok(Json(json!({"results": results})).into_response())
 }
 
-async fn get_property(State(s): State<Arc<Shared>>, Path((t, name)): Path<(String, String)>) -> Result<Response, HsError> {
+async fn get_property(
+    State(s): State<Arc<Shared>>,
+    Path((t, name)): Path<(String, String)>,
+) -> Result<Response, HsError> {
     let store = s.store.read();
     let ty = store.resolve_type(&t)?;
-    let p = store
-        .property(&ty.id, &name)
-        .ok_or_else(|| HsError::not_found(format!("Unable to find property \"{name}\" on object type {}.", ty.id)).with_context("propertyName", vec![name.clone()]))?;
+    let p = store.property(&ty.id, &name).ok_or_else(|| {
+        HsError::not_found(format!(
+            "Unable to find property \"{name}\" on object type {}.",
+            ty.id
+        ))
+        .with_context("propertyName", vec![name.clone()])
+    })?;
     Ok(Json(p).into_response())
 }
 
-async fn list_groups(State(s): State<Arc<Shared>>, Path(t): Path<String>) -> Result<Response, HsError> {
+async fn list_groups(
+    State(s): State<Arc<Shared>>,
+    Path(t): Path<String>,
+) -> Result<Response, HsError> {
     let store = s.store.read();
     let ty = store.resolve_type(&t)?;
-    let mut groups: Vec<String> = store.properties.get(&ty.id).map(|v| v.iter().map(|p| p.group_name.clone()).collect()).unwrap_or_default();
+    let mut groups: Vec<String> = store
+        .properties
+        .get(&ty.id)
+        .map(|v| v.iter().map(|p| p.group_name.clone()).collect())
+        .unwrap_or_default();
     groups.sort();
     groups.dedup();
     let results: Vec<Value> = groups
@@ -113,8 +139,29 @@ struct PropertyCreate {
     form_field: Option<bool>,
 }
 
-const TYPES: &[&str] = &["bool", "date", "datetime", "enumeration", "number", "phone_number", "string"];
-const FIELD_TYPES: &[&str] = &["booleancheckbox", "calculation_equation", "checkbox", "date", "file", "html", "number", "phonenumber", "radio", "select", "text", "textarea"];
+const TYPES: &[&str] = &[
+    "bool",
+    "date",
+    "datetime",
+    "enumeration",
+    "number",
+    "phone_number",
+    "string",
+];
+const FIELD_TYPES: &[&str] = &[
+    "booleancheckbox",
+    "calculation_equation",
+    "checkbox",
+    "date",
+    "file",
+    "html",
+    "number",
+    "phonenumber",
+    "radio",
+    "select",
+    "text",
+    "textarea",
+];
 
 fn pairing_ok(kind: &str, field: &str) -> bool {
     match kind {
@@ -128,30 +175,67 @@ fn pairing_ok(kind: &str, field: &str) -> bool {
     }
 }
 
-async fn create_property(State(s): State<Arc<Shared>>, Path(t): Path<String>, body: Bytes) -> Result<Response, HsError> {
+async fn create_property(
+    State(s): State<Arc<Shared>>,
+    Path(t): Path<String>,
+    body: Bytes,
+) -> Result<Response, HsError> {
     let input: PropertyCreate = parse_json(&body)?;
-    if input.name.is_empty() || !input.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') || input.name.starts_with("hs_") {
+    if input.name.is_empty()
+        || !input
+            .name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        || input.name.starts_with("hs_")
+    {
         return Err(HsError::validation(format!("Property name {:?} is invalid: use lowercase letters, digits and underscores, not starting with hs_.", input.name)));
     }
     if !TYPES.contains(&input.kind.as_str()) {
-        return Err(HsError::validation(format!("type {:?} is invalid; use one of {}.", input.kind, TYPES.join(", "))));
+        return Err(HsError::validation(format!(
+            "type {:?} is invalid; use one of {}.",
+            input.kind,
+            TYPES.join(", ")
+        )));
     }
     if !FIELD_TYPES.contains(&input.field_type.as_str()) {
-        return Err(HsError::validation(format!("fieldType {:?} is invalid; use one of {}.", input.field_type, FIELD_TYPES.join(", "))));
+        return Err(HsError::validation(format!(
+            "fieldType {:?} is invalid; use one of {}.",
+            input.field_type,
+            FIELD_TYPES.join(", ")
+        )));
     }
     if !pairing_ok(&input.kind, &input.field_type) {
-        return Err(HsError::validation(format!("fieldType {:?} cannot be used with type {:?}.", input.field_type, input.kind)));
+        return Err(HsError::validation(format!(
+            "fieldType {:?} cannot be used with type {:?}.",
+            input.field_type, input.kind
+        )));
     }
     if input.kind == "enumeration" && input.options.is_empty() && input.field_type != "checkbox" {
-        return Err(HsError::validation("An enumeration property needs at least one option."));
+        return Err(HsError::validation(
+            "An enumeration property needs at least one option.",
+        ));
     }
     let now = s.clock.now_ms();
     s.mutate(|store| {
         let ty = store.resolve_type(&t)?.clone();
-        if store.properties.get(&ty.id).is_some_and(|v| v.iter().any(|p| p.name == input.name)) {
-            return Err(HsError::conflict(format!("A property named \"{}\" already exists on {}.", input.name, ty.name)).with_sub_category("PROPERTY_EXISTS"));
+        if store
+            .properties
+            .get(&ty.id)
+            .is_some_and(|v| v.iter().any(|p| p.name == input.name))
+        {
+            return Err(HsError::conflict(format!(
+                "A property named \"{}\" already exists on {}.",
+                input.name, ty.name
+            ))
+            .with_sub_category("PROPERTY_EXISTS"));
         }
-        let mut p = PropertyDef::custom(&input.name, &input.label, &input.kind, &input.field_type, &input.group_name);
+        let mut p = PropertyDef::custom(
+            &input.name,
+            &input.label,
+            &input.kind,
+            &input.field_type,
+            &input.group_name,
+        );
         p.description = input.description.clone().unwrap_or_default();
         p.options = input.options.clone();
         p.has_unique_value = input.has_unique_value;
@@ -160,7 +244,11 @@ async fn create_property(State(s): State<Arc<Shared>>, Path(t): Path<String>, bo
         p.form_field = input.form_field.unwrap_or(true);
         p.created_at = iso_ms(now);
         p.updated_at = iso_ms(now);
-        store.properties.entry(ty.id.clone()).or_default().push(p.clone());
+        store
+            .properties
+            .entry(ty.id.clone())
+            .or_default()
+            .push(p.clone());
         Ok((StatusCode::CREATED, Json(p)).into_response())
     })
 }
@@ -197,24 +285,47 @@ fn schema_json(s: &Shared, store: &super::store::Store, ty: &super::model::Objec
 
 async fn list_schemas(State(s): State<Arc<Shared>>) -> Response {
     let store = s.store.read();
-    let results: Vec<Value> = store.types.iter().filter(|t| t.custom).map(|t| schema_json(&s, &store, t)).collect();
+    let results: Vec<Value> = store
+        .types
+        .iter()
+        .filter(|t| t.custom)
+        .map(|t| schema_json(&s, &store, t))
+        .collect();
     Json(json!({"results": results})).into_response()
 }
 
-async fn get_schema(State(s): State<Arc<Shared>>, Path(t): Path<String>) -> Result<Response, HsError> {
+async fn get_schema(
+    State(s): State<Arc<Shared>>,
+    Path(t): Path<String>,
+) -> Result<Response, HsError> {
     let store = s.store.read();
     let ty = store.resolve_type(&t)?;
     Ok(Json(schema_json(&s, &store, ty)).into_response())
 }
 
-async fn list_owners(State(s): State<Arc<Shared>>, RawQuery(q): RawQuery) -> Result<Response, HsError> {
+async fn list_owners(
+    State(s): State<Arc<Shared>>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, HsError> {
     let q = Query::parse(q.as_deref());
     let limit = q.number("limit", 100, 500)?.max(1);
-    let after: usize = q.one("after").map(|a| a.parse().map_err(|_| HsError::validation(format!("after={a} is not a cursor from this endpoint.")))).transpose()?.unwrap_or(0);
+    let after: usize = q
+        .one("after")
+        .map(|a| {
+            a.parse().map_err(|_| {
+                HsError::validation(format!("after={a} is not a cursor from this endpoint."))
+            })
+        })
+        .transpose()?
+        .unwrap_or(0);
     let email = q.one("email").map(str::to_lowercase);
     let archived = q.flag("archived");
     let store = s.store.read();
-    let matching: Vec<_> = store.owners.iter().filter(|o| o.archived == archived && email.as_ref().is_none_or(|e| o.email == *e)).collect();
+    let matching: Vec<_> = store
+        .owners
+        .iter()
+        .filter(|o| o.archived == archived && email.as_ref().is_none_or(|e| o.email == *e))
+        .collect();
     let page: Vec<_> = matching.iter().skip(after).take(limit).collect();
     let mut body = json!({"results": page});
     if after + limit < matching.len() {
@@ -223,20 +334,34 @@ async fn list_owners(State(s): State<Arc<Shared>>, RawQuery(q): RawQuery) -> Res
     Ok(Json(body).into_response())
 }
 
-async fn get_owner(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Result<Response, HsError> {
+async fn get_owner(
+    State(s): State<Arc<Shared>>,
+    Path(id): Path<String>,
+) -> Result<Response, HsError> {
     let store = s.store.read();
-    let o = store.owners.iter().find(|o| o.id == id).ok_or_else(|| HsError::not_found(format!("No owner with id {id}.")))?;
+    let o = store
+        .owners
+        .iter()
+        .find(|o| o.id == id)
+        .ok_or_else(|| HsError::not_found(format!("No owner with id {id}.")))?;
     Ok(Json(o).into_response())
 }
 
-async fn list_pipelines(State(s): State<Arc<Shared>>, Path(t): Path<String>) -> Result<Response, HsError> {
+async fn list_pipelines(
+    State(s): State<Arc<Shared>>,
+    Path(t): Path<String>,
+) -> Result<Response, HsError> {
     let store = s.store.read();
     let ty = store.resolve_type(&t)?;
     let results = store.pipelines.get(&ty.id).cloned().unwrap_or_default();
     Ok(Json(json!({"results": results})).into_response())
 }
 
-fn find_pipeline<'a>(store: &'a super::store::Store, t: &str, id: &str) -> Result<&'a super::model::Pipeline, HsError> {
+fn find_pipeline<'a>(
+    store: &'a super::store::Store,
+    t: &str,
+    id: &str,
+) -> Result<&'a super::model::Pipeline, HsError> {
     let ty = store.resolve_type(t)?;
     store
         .pipelines
@@ -245,12 +370,18 @@ fn find_pipeline<'a>(store: &'a super::store::Store, t: &str, id: &str) -> Resul
         .ok_or_else(|| HsError::not_found(format!("No pipeline {id} exists for {}.", ty.name)))
 }
 
-async fn get_pipeline(State(s): State<Arc<Shared>>, Path((t, id)): Path<(String, String)>) -> Result<Response, HsError> {
+async fn get_pipeline(
+    State(s): State<Arc<Shared>>,
+    Path((t, id)): Path<(String, String)>,
+) -> Result<Response, HsError> {
     let store = s.store.read();
     Ok(Json(find_pipeline(&store, &t, &id)?).into_response())
 }
 
-async fn list_stages(State(s): State<Arc<Shared>>, Path((t, id)): Path<(String, String)>) -> Result<Response, HsError> {
+async fn list_stages(
+    State(s): State<Arc<Shared>>,
+    Path((t, id)): Path<(String, String)>,
+) -> Result<Response, HsError> {
     let store = s.store.read();
     Ok(Json(json!({"results": find_pipeline(&store, &t, &id)?.stages})).into_response())
 }

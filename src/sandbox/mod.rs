@@ -193,7 +193,10 @@ impl Default for SandboxConfig {
 impl SandboxConfig {
     /// The effective limits.
     pub fn effective_limits(&self) -> LimitSettings {
-        let mut l = self.limits_override.clone().unwrap_or_else(|| self.app_kind.limits());
+        let mut l = self
+            .limits_override
+            .clone()
+            .unwrap_or_else(|| self.app_kind.limits());
         l.enabled = l.enabled && self.limits_enabled;
         l.retry_after = l.retry_after || self.retry_after;
         l
@@ -226,7 +229,10 @@ impl Shared {
     ///
     /// # Errors
     /// Whatever the mutation returns.
-    pub fn mutate<R>(&self, f: impl FnOnce(&mut Store) -> Result<R, HsError>) -> Result<R, HsError> {
+    pub fn mutate<R>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<R, HsError>,
+    ) -> Result<R, HsError> {
         let (result, events) = {
             let mut store = self.store.write();
             let r = f(&mut store);
@@ -260,28 +266,51 @@ impl Sandbox {
     ///
     /// # Errors
     /// When the address cannot be bound.
-    pub async fn start_with_clock(mut config: SandboxConfig, clock: SharedClock) -> std::io::Result<Self> {
+    pub async fn start_with_clock(
+        mut config: SandboxConfig,
+        clock: SharedClock,
+    ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(config.addr).await?;
         let addr = listener.local_addr()?;
         let base_url = format!("http://{addr}");
 
-        let mut store = Store::new(config.portal_id, catalog::object_types(), catalog::properties(), catalog::pipelines(), catalog::owners(), catalog::association_defs());
+        let mut store = Store::new(
+            config.portal_id,
+            catalog::object_types(),
+            catalog::properties(),
+            catalog::pipelines(),
+            catalog::owners(),
+            catalog::association_defs(),
+        );
         seed::populate(&mut store, config.seed, config.records);
         store.index_lag_ms = config.search_lag_ms;
         let all_scopes = scopes::all(&store);
 
-        let token = match config.static_tokens.iter().find(|t| t.kind == TokenKind::PrivateApp) {
+        let token = match config
+            .static_tokens
+            .iter()
+            .find(|t| t.kind == TokenKind::PrivateApp)
+        {
             Some(t) => t.token.clone(),
             None => {
                 let t = format!("pat-na1-{}", uuid::Uuid::new_v4());
-                config.static_tokens.push(StaticToken { token: t.clone(), kind: TokenKind::PrivateApp, scopes: None });
+                config.static_tokens.push(StaticToken {
+                    token: t.clone(),
+                    kind: TokenKind::PrivateApp,
+                    scopes: None,
+                });
                 t
             }
         };
         if config.webhooks.client_secret.is_empty() {
             config.webhooks.client_secret = config.oauth.client_secret.clone();
         }
-        let webhooks = WebhookSender::start(config.webhooks.clone(), clock.clone(), config.portal_id, config.oauth.app_id);
+        let webhooks = WebhookSender::start(
+            config.webhooks.clone(),
+            clock.clone(),
+            config.portal_id,
+            config.oauth.app_id,
+        );
         let shared = Arc::new(Shared {
             limits: Mutex::new(RateLimits::new(config.effective_limits())),
             faults: Mutex::new(Faults::default()),
@@ -298,7 +327,13 @@ impl Sandbox {
         let (tx, rx) = oneshot::channel();
         let task = tokio::spawn(serve(listener, router, rx));
         tracing::info!(%addr, "sandbox listening");
-        Ok(Self { shared, addr, token, shutdown: Some(tx), task: Some(task) })
+        Ok(Self {
+            shared,
+            addr,
+            token,
+            shutdown: Some(tx),
+            task: Some(task),
+        })
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -410,33 +445,63 @@ fn router(shared: Arc<Shared>) -> Router {
         .nest("/crm/v3/properties", metadata::property_routes())
         .nest("/crm/properties/2026-03", metadata::property_routes())
         .nest("/crm-object-schemas/v3/schemas", metadata::schema_routes())
-        .nest("/crm-object-schemas/2026-03/schemas", metadata::schema_routes())
+        .nest(
+            "/crm-object-schemas/2026-03/schemas",
+            metadata::schema_routes(),
+        )
         .nest("/crm/v3/schemas", metadata::schema_routes())
         .nest("/crm/v3/owners", metadata::owner_routes())
         .nest("/crm/owners/2026-03", metadata::owner_routes())
         .nest("/crm/v3/pipelines", metadata::pipeline_routes())
         .nest("/crm/pipelines/2026-03", metadata::pipeline_routes())
         .route("/account-info/v3/details", get(metadata::account_details))
-        .route("/account-info/2026-03/details", get(metadata::account_details))
+        .route(
+            "/account-info/2026-03/details",
+            get(metadata::account_details),
+        )
         .route("/oauth/authorize", get(oauth::authorize))
         .route("/oauth/{version}/token", post(oauth::token))
         .route("/oauth/v3/token/introspect", post(oauth::introspect))
         .route("/oauth/2026-03/token/introspect", post(oauth::introspect))
         .route("/oauth/v3/token/revoke", post(oauth::revoke))
         .route("/oauth/2026-03/token/revoke", post(oauth::revoke))
-        .route("/oauth/v1/access-tokens/{token}", get(oauth::access_token_info))
-        .route("/oauth/v1/refresh-tokens/{token}", get(oauth::refresh_token_info).delete(oauth::delete_refresh_token))
-        .route("/__sandbox/faults", get(admin_faults).post(admin_add_fault).delete(admin_clear_faults))
+        .route(
+            "/oauth/v1/access-tokens/{token}",
+            get(oauth::access_token_info),
+        )
+        .route(
+            "/oauth/v1/refresh-tokens/{token}",
+            get(oauth::refresh_token_info).delete(oauth::delete_refresh_token),
+        )
+        .route(
+            "/__sandbox/faults",
+            get(admin_faults)
+                .post(admin_add_fault)
+                .delete(admin_clear_faults),
+        )
         .route("/__sandbox/log", get(admin_log).delete(admin_clear_log))
-        .route("/__sandbox/webhooks", get(admin_webhooks).put(admin_set_webhooks))
+        .route(
+            "/__sandbox/webhooks",
+            get(admin_webhooks).put(admin_set_webhooks),
+        )
         .route("/__sandbox/limits/reset", post(admin_reset_limits))
         .fallback(not_found)
-        .layer(axum::middleware::from_fn_with_state(shared.clone(), gateway::gateway))
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            gateway::gateway,
+        ))
         .with_state(shared)
 }
 
 async fn not_found(uri: axum::http::Uri) -> HsError {
-    HsError::new(StatusCode::NOT_FOUND, "OBJECT_NOT_FOUND", format!("No route matches {}. Check the path and the API version segment.", uri.path()))
+    HsError::new(
+        StatusCode::NOT_FOUND,
+        "OBJECT_NOT_FOUND",
+        format!(
+            "No route matches {}. Check the path and the API version segment.",
+            uri.path()
+        ),
+    )
 }
 
 async fn admin_faults(State(s): State<Arc<Shared>>) -> Response {
@@ -455,7 +520,10 @@ async fn admin_clear_faults(State(s): State<Arc<Shared>>) -> Response {
     StatusCode::NO_CONTENT.into_response()
 }
 
-async fn admin_log(State(s): State<Arc<Shared>>, axum::extract::RawQuery(q): axum::extract::RawQuery) -> Response {
+async fn admin_log(
+    State(s): State<Arc<Shared>>,
+    axum::extract::RawQuery(q): axum::extract::RawQuery,
+) -> Response {
     let q = objects::Query::parse(q.as_deref());
     let log = s.log.lock();
     let mut body = json!({"summary": log.summary()});
@@ -482,7 +550,10 @@ async fn admin_webhooks(State(s): State<Arc<Shared>>) -> Response {
     .into_response()
 }
 
-async fn admin_set_webhooks(State(s): State<Arc<Shared>>, body: Bytes) -> Result<Response, HsError> {
+async fn admin_set_webhooks(
+    State(s): State<Arc<Shared>>,
+    body: Bytes,
+) -> Result<Response, HsError> {
     let mut settings: WebhookSettings = objects::parse_json(&body)?;
     if settings.client_secret.is_empty() {
         settings.client_secret = s.config.oauth.client_secret.clone();

@@ -55,7 +55,11 @@ pub struct StaticToken {
 
 impl std::fmt::Debug for StaticToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StaticToken").field("token", &"[redacted]").field("kind", &self.kind).field("scopes", &self.scopes).finish()
+        f.debug_struct("StaticToken")
+            .field("token", &"[redacted]")
+            .field("kind", &self.kind)
+            .field("scopes", &self.scopes)
+            .finish()
     }
 }
 
@@ -127,7 +131,13 @@ pub struct Registry {
 impl Registry {
     /// Registers static tokens.
     pub fn new(statics: &[StaticToken]) -> Self {
-        Self { statics: statics.iter().map(|t| (t.token.clone(), t.clone())).collect(), ..Default::default() }
+        Self {
+            statics: statics
+                .iter()
+                .map(|t| (t.token.clone(), t.clone()))
+                .collect(),
+            ..Default::default()
+        }
     }
 
     /// Adds a static token at run time.
@@ -139,17 +149,31 @@ impl Registry {
     ///
     /// # Errors
     /// 401 `INVALID_AUTHENTICATION` or `EXPIRED_AUTHENTICATION`, in HubSpot's shapes.
-    pub fn authenticate(&self, token: &str, all_scopes: &[String], oauth: &OAuthSettings, now_ms: i64) -> Result<Caller, HsError> {
+    pub fn authenticate(
+        &self,
+        token: &str,
+        all_scopes: &[String],
+        oauth: &OAuthSettings,
+        now_ms: i64,
+    ) -> Result<Caller, HsError> {
         if let Some(s) = self.statics.get(token) {
             let scopes = s.scopes.clone().unwrap_or_else(|| all_scopes.to_vec());
             let app = match s.kind {
                 TokenKind::ServiceKey => "service-key",
                 _ => "private-app",
             };
-            return Ok(Caller { app_id: app.into(), kind: s.kind, scopes: Arc::new(scopes.into_iter().collect()) });
+            return Ok(Caller {
+                app_id: app.into(),
+                kind: s.kind,
+                scopes: Arc::new(scopes.into_iter().collect()),
+            });
         }
         match self.access.get(token) {
-            Some(t) if t.expires_ms > now_ms => Ok(Caller { app_id: oauth.app_id.to_string(), kind: TokenKind::Oauth, scopes: t.scopes.clone() }),
+            Some(t) if t.expires_ms > now_ms => Ok(Caller {
+                app_id: oauth.app_id.to_string(),
+                kind: TokenKind::Oauth,
+                scopes: t.scopes.clone(),
+            }),
             Some(t) => {
                 let ago = (now_ms - t.expires_ms) / 1000;
                 Err(HsError::new(
@@ -163,12 +187,28 @@ impl Registry {
         }
     }
 
-    fn issue(&mut self, scopes: Arc<BTreeSet<String>>, with_refresh: Option<String>, settings: &OAuthSettings, now_ms: i64) -> Value {
+    fn issue(
+        &mut self,
+        scopes: Arc<BTreeSet<String>>,
+        with_refresh: Option<String>,
+        settings: &OAuthSettings,
+        now_ms: i64,
+    ) -> Value {
         if self.access.len() > 50_000 {
             self.access.retain(|_, t| t.expires_ms > now_ms - 3_600_000);
         }
-        let access = format!("sbx-at-{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
-        self.access.insert(access.clone(), AccessToken { expires_ms: now_ms + settings.expires_in_secs * 1000, scopes: scopes.clone() });
+        let access = format!(
+            "sbx-at-{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
+        self.access.insert(
+            access.clone(),
+            AccessToken {
+                expires_ms: now_ms + settings.expires_in_secs * 1000,
+                scopes: scopes.clone(),
+            },
+        );
         let mut body = json!({
             "token_type": "bearer",
             "access_token": access,
@@ -189,14 +229,25 @@ impl Registry {
     }
 
     /// Does `token` name a live credential of any kind (for legacy introspection)?
-    fn describe(&self, token: &str, now_ms: i64) -> Option<(Arc<BTreeSet<String>>, i64, &'static str)> {
+    fn describe(
+        &self,
+        token: &str,
+        now_ms: i64,
+    ) -> Option<(Arc<BTreeSet<String>>, i64, &'static str)> {
         if let Some(t) = self.access.get(token) {
-            return (t.expires_ms > now_ms).then(|| (t.scopes.clone(), (t.expires_ms - now_ms) / 1000, "access"));
+            return (t.expires_ms > now_ms)
+                .then(|| (t.scopes.clone(), (t.expires_ms - now_ms) / 1000, "access"));
         }
         if let Some(r) = self.refresh.get(token) {
             return Some((r.scopes.clone(), 0, "refresh"));
         }
-        self.statics.get(token).map(|s| (Arc::new(s.scopes.clone().unwrap_or_default().into_iter().collect()), 315_360_000, "access"))
+        self.statics.get(token).map(|s| {
+            (
+                Arc::new(s.scopes.clone().unwrap_or_default().into_iter().collect()),
+                315_360_000,
+                "access",
+            )
+        })
     }
 }
 
@@ -211,14 +262,29 @@ pub fn invalid_authentication() -> HsError {
 
 /// An RFC 6749 error in HubSpot's v3 shape.
 fn oauth_error(status: StatusCode, error: &str, hs_status: &str, description: &str) -> HsError {
-    HsError::raw(status, json!({"error": error, "error_description": description, "status": hs_status, "message": description}))
+    HsError::raw(
+        status,
+        json!({"error": error, "error_description": description, "status": hs_status, "message": description}),
+    )
 }
 
-fn params(body: &Bytes, query: Option<&str>, allow_query: bool) -> Result<HashMap<String, String>, HsError> {
+fn params(
+    body: &Bytes,
+    query: Option<&str>,
+    allow_query: bool,
+) -> Result<HashMap<String, String>, HsError> {
     let mut out: HashMap<String, String> = form_urlencoded::parse(body).into_owned().collect();
     if let Some(q) = query {
-        let from_query: HashMap<String, String> = form_urlencoded::parse(q.as_bytes()).into_owned().collect();
-        if !allow_query && from_query.keys().any(|k| matches!(k.as_str(), "client_secret" | "refresh_token" | "code" | "client_id")) {
+        let from_query: HashMap<String, String> =
+            form_urlencoded::parse(q.as_bytes()).into_owned().collect();
+        if !allow_query
+            && from_query.keys().any(|k| {
+                matches!(
+                    k.as_str(),
+                    "client_secret" | "refresh_token" | "code" | "client_id"
+                )
+            })
+        {
             return Err(oauth_error(
                 StatusCode::BAD_REQUEST,
                 "invalid_request",
@@ -237,23 +303,57 @@ fn params(body: &Bytes, query: Option<&str>, allow_query: bool) -> Result<HashMa
 
 fn check_client(p: &HashMap<String, String>, settings: &OAuthSettings) -> Result<(), HsError> {
     if p.get("client_id").map(String::as_str) != Some(settings.client_id.as_str()) {
-        return Err(oauth_error(StatusCode::BAD_REQUEST, "invalid_client", "BAD_CLIENT_ID", "missing or unknown client id"));
+        return Err(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_client",
+            "BAD_CLIENT_ID",
+            "missing or unknown client id",
+        ));
     }
-    let given = p.get("client_secret").map(String::as_bytes).unwrap_or_default();
-    if !bool::from(subtle::ConstantTimeEq::ct_eq(given, settings.client_secret.as_bytes())) {
-        return Err(oauth_error(StatusCode::BAD_REQUEST, "invalid_client", "BAD_CLIENT_SECRET", "missing or invalid client secret"));
+    let given = p
+        .get("client_secret")
+        .map(String::as_bytes)
+        .unwrap_or_default();
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(
+        given,
+        settings.client_secret.as_bytes(),
+    )) {
+        return Err(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_client",
+            "BAD_CLIENT_SECRET",
+            "missing or invalid client secret",
+        ));
     }
     Ok(())
 }
 
-fn scope_set(raw: Option<&String>, settings: &OAuthSettings, all: &[String]) -> Result<Arc<BTreeSet<String>>, HsError> {
-    let allowed: BTreeSet<String> = settings.allowed_scopes.clone().unwrap_or_else(|| all.to_vec()).into_iter().collect();
+fn scope_set(
+    raw: Option<&String>,
+    settings: &OAuthSettings,
+    all: &[String],
+) -> Result<Arc<BTreeSet<String>>, HsError> {
+    let allowed: BTreeSet<String> = settings
+        .allowed_scopes
+        .clone()
+        .unwrap_or_else(|| all.to_vec())
+        .into_iter()
+        .collect();
     let requested: BTreeSet<String> = match raw {
-        Some(s) if !s.trim().is_empty() => s.split([' ', ',', '+']).filter(|s| !s.is_empty()).map(str::to_string).collect(),
+        Some(s) if !s.trim().is_empty() => s
+            .split([' ', ',', '+'])
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
         _ => allowed.clone(),
     };
     if let Some(bad) = requested.iter().find(|s| !allowed.contains(*s)) {
-        return Err(oauth_error(StatusCode::BAD_REQUEST, "invalid_scope", "BAD_SCOPE", &format!("scope {bad} is not allowed for this app")));
+        return Err(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            "BAD_SCOPE",
+            &format!("scope {bad} is not allowed for this app"),
+        ));
     }
     let mut scopes = requested;
     scopes.insert("oauth".into());
@@ -261,7 +361,12 @@ fn scope_set(raw: Option<&String>, settings: &OAuthSettings, all: &[String]) -> 
 }
 
 /// `POST /oauth/{v1|v3|2026-03}/token`.
-pub async fn token(State(s): State<Arc<Shared>>, Path(version): Path<String>, RawQuery(q): RawQuery, body: Bytes) -> Result<Response, HsError> {
+pub async fn token(
+    State(s): State<Arc<Shared>>,
+    Path(version): Path<String>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Result<Response, HsError> {
     let p = params(&body, q.as_deref(), version == "v1")?;
     let settings = &s.config.oauth;
     check_client(&p, settings)?;
@@ -341,16 +446,26 @@ pub struct AuthorizeQuery {
 }
 
 /// `GET /oauth/authorize`: the sandbox's user consents at once.
-pub async fn authorize(State(s): State<Arc<Shared>>, axum::extract::Query(q): axum::extract::Query<AuthorizeQuery>) -> Result<Response, HsError> {
+pub async fn authorize(
+    State(s): State<Arc<Shared>>,
+    axum::extract::Query(q): axum::extract::Query<AuthorizeQuery>,
+) -> Result<Response, HsError> {
     let settings = &s.config.oauth;
     if q.client_id != settings.client_id {
-        return Err(HsError::validation("Unknown client_id: the app is not installed in this sandbox."));
+        return Err(HsError::validation(
+            "Unknown client_id: the app is not installed in this sandbox.",
+        ));
     }
-    let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"].iter().any(|p| q.redirect_uri.starts_with(p));
+    let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
+        .iter()
+        .any(|p| q.redirect_uri.starts_with(p));
     if !loopback {
-        return Err(HsError::validation("The sandbox redirects only to loopback redirect URIs (http://127.0.0.1:PORT/…)."));
+        return Err(HsError::validation(
+            "The sandbox redirects only to loopback redirect URIs (http://127.0.0.1:PORT/…).",
+        ));
     }
-    if q.code_challenge.is_some() && q.code_challenge_method.as_deref().unwrap_or("S256") != "S256" {
+    if q.code_challenge.is_some() && q.code_challenge_method.as_deref().unwrap_or("S256") != "S256"
+    {
         return Err(HsError::validation("code_challenge_method must be S256."));
     }
     let mut raw = q.scope.clone().unwrap_or_default();
@@ -369,7 +484,11 @@ pub async fn authorize(State(s): State<Arc<Shared>>, axum::extract::Query(q): ax
             expires_ms: s.clock.now_ms() + 600_000,
         },
     );
-    let sep = if q.redirect_uri.contains('?') { '&' } else { '?' };
+    let sep = if q.redirect_uri.contains('?') {
+        '&'
+    } else {
+        '?'
+    };
     let mut target = format!("{}{sep}code={code}", q.redirect_uri);
     if let Some(state) = q.state {
         target.push_str("&state=");
@@ -379,7 +498,11 @@ pub async fn authorize(State(s): State<Arc<Shared>>, axum::extract::Query(q): ax
 }
 
 /// `POST /oauth/{v3|2026-03}/token/introspect`.
-pub async fn introspect(State(s): State<Arc<Shared>>, RawQuery(q): RawQuery, body: Bytes) -> Result<Response, HsError> {
+pub async fn introspect(
+    State(s): State<Arc<Shared>>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Result<Response, HsError> {
     let p = params(&body, q.as_deref(), false)?;
     check_client(&p, &s.config.oauth)?;
     let token = p.get("token").cloned().unwrap_or_default();
@@ -408,7 +531,11 @@ pub async fn introspect(State(s): State<Arc<Shared>>, RawQuery(q): RawQuery, bod
 }
 
 /// `POST /oauth/{v3|2026-03}/token/revoke`.
-pub async fn revoke(State(s): State<Arc<Shared>>, RawQuery(q): RawQuery, body: Bytes) -> Result<Response, HsError> {
+pub async fn revoke(
+    State(s): State<Arc<Shared>>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Result<Response, HsError> {
     let p = params(&body, q.as_deref(), false)?;
     check_client(&p, &s.config.oauth)?;
     let token = p.get("token").cloned().unwrap_or_default();
@@ -438,30 +565,48 @@ fn legacy_info(s: &Shared, token: &str, want: &str) -> Result<Response, HsError>
             }
             Ok(Json(body).into_response())
         }
-        _ => Err(HsError::new(StatusCode::NOT_FOUND, "OBJECT_NOT_FOUND", format!("No live {want} token matches; it may be expired or revoked."))),
+        _ => Err(HsError::new(
+            StatusCode::NOT_FOUND,
+            "OBJECT_NOT_FOUND",
+            format!("No live {want} token matches; it may be expired or revoked."),
+        )),
     }
 }
 
 /// `GET /oauth/v1/access-tokens/{token}`.
-pub async fn access_token_info(State(s): State<Arc<Shared>>, Path(token): Path<String>) -> Result<Response, HsError> {
+pub async fn access_token_info(
+    State(s): State<Arc<Shared>>,
+    Path(token): Path<String>,
+) -> Result<Response, HsError> {
     legacy_info(&s, &token, "access")
 }
 
 /// `GET /oauth/v1/refresh-tokens/{token}`.
-pub async fn refresh_token_info(State(s): State<Arc<Shared>>, Path(token): Path<String>) -> Result<Response, HsError> {
+pub async fn refresh_token_info(
+    State(s): State<Arc<Shared>>,
+    Path(token): Path<String>,
+) -> Result<Response, HsError> {
     legacy_info(&s, &token, "refresh")
 }
 
 /// `DELETE /oauth/v1/refresh-tokens/{token}`: revokes the refresh token only (issued access
 /// tokens live on, as HubSpot documents).
-pub async fn delete_refresh_token(State(s): State<Arc<Shared>>, Path(token): Path<String>) -> Response {
+pub async fn delete_refresh_token(
+    State(s): State<Arc<Shared>>,
+    Path(token): Path<String>,
+) -> Response {
     s.registry.lock().refresh.remove(&token);
     StatusCode::NO_CONTENT.into_response()
 }
 
 /// The bearer token of a request, if any.
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let v = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let v = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let (scheme, token) = v.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
 }

@@ -56,19 +56,36 @@ pub struct Query(Vec<(String, String)>);
 impl Query {
     /// Parses a raw query string.
     pub fn parse(raw: Option<&str>) -> Self {
-        Self(raw.map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default())
+        Self(
+            raw.map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+                .unwrap_or_default(),
+        )
     }
     /// The first value of `key`.
     pub fn one(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
     /// Every value of `key`, comma lists split.
     pub fn list(&self, key: &str) -> Vec<String> {
-        self.0.iter().filter(|(k, _)| k == key).flat_map(|(_, v)| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect::<Vec<_>>()).collect()
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .flat_map(|(_, v)| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
     }
     /// A boolean flag.
     pub fn flag(&self, key: &str) -> bool {
-        self.one(key).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        self.one(key)
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
     }
     /// A bounded integer.
     ///
@@ -78,9 +95,13 @@ impl Query {
         match self.one(key) {
             None => Ok(default),
             Some(v) => {
-                let n: usize = v.parse().map_err(|_| HsError::validation(format!("{key}={v} is not a non-negative integer.")))?;
+                let n: usize = v.parse().map_err(|_| {
+                    HsError::validation(format!("{key}={v} is not a non-negative integer."))
+                })?;
                 if n > max {
-                    return Err(HsError::validation(format!("{key}={n} is too large; the maximum is {max}.")));
+                    return Err(HsError::validation(format!(
+                        "{key}={n} is too large; the maximum is {max}."
+                    )));
                 }
                 Ok(n)
             }
@@ -92,12 +113,22 @@ fn resolve(store: &Store, t: &str) -> Result<ObjectType, HsError> {
     store.resolve_type(t).cloned()
 }
 
-fn lookup(store: &Store, ty: &ObjectType, id: &str, id_property: Option<&str>, archived: bool) -> Option<u64> {
+fn lookup(
+    store: &Store,
+    ty: &ObjectType,
+    id: &str,
+    id_property: Option<&str>,
+    archived: bool,
+) -> Option<u64> {
     match id_property {
         Some(p) if p != "hs_object_id" => store.find_unique(&ty.id, p, id),
         _ => {
             let n: u64 = id.trim().parse().ok()?;
-            store.records_of(&ty.id).get(&n).filter(|r| archived || r.archived_ms.is_none()).map(|r| r.id)
+            store
+                .records_of(&ty.id)
+                .get(&n)
+                .filter(|r| archived || r.archived_ms.is_none())
+                .map(|r| r.id)
         }
     }
 }
@@ -108,15 +139,17 @@ fn with_associations(store: &Store, ty: &ObjectType, id: u64, names: &[String], 
     }
     let mut out = Map::new();
     for n in names {
-        let Ok(to) = store.resolve_type(n) else { continue };
+        let Ok(to) = store.resolve_type(n) else {
+            continue;
+        };
         let results: Vec<Value> = store
             .associations(&ty.id, id, &to.id)
             .into_iter()
-            .flat_map(|(to_id, types)| {
-                types.into_iter().map(move |t| (to_id, t))
-            })
+            .flat_map(|(to_id, types)| types.into_iter().map(move |t| (to_id, t)))
             .map(|(to_id, t)| {
-                let label = store.assoc_def(&ty.id, &to.id, t.type_id).and_then(|d| d.label.clone());
+                let label = store
+                    .assoc_def(&ty.id, &to.id, t.type_id)
+                    .and_then(|d| d.label.clone());
                 let kind = match label {
                     Some(l) => format!("{}_to_{}_{}", ty.singular, to.singular, l.to_lowercase()),
                     None => format!("{}_to_{}", ty.singular, to.singular),
@@ -133,12 +166,17 @@ fn with_associations(store: &Store, ty: &ObjectType, id: u64, names: &[String], 
     }
 }
 
-async fn read(State(s): State<Arc<Shared>>, Path((t, id)): Path<(String, String)>, RawQuery(q): RawQuery) -> Result<Response, HsError> {
+async fn read(
+    State(s): State<Arc<Shared>>,
+    Path((t, id)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, HsError> {
     let q = Query::parse(q.as_deref());
     let store = s.store.read();
     let ty = resolve(&store, &t)?;
     let archived = q.flag("archived");
-    let rid = lookup(&store, &ty, &id, q.one("idProperty"), archived).ok_or_else(|| Store::missing(&id))?;
+    let rid = lookup(&store, &ty, &id, q.one("idProperty"), archived)
+        .ok_or_else(|| Store::missing(&id))?;
     let rec = &store.records_of(&ty.id)[&rid];
     let props = q.list("properties");
     let hist = q.list("propertiesWithHistory");
@@ -147,23 +185,40 @@ async fn read(State(s): State<Arc<Shared>>, Path((t, id)): Path<(String, String)
     Ok(Json(obj).into_response())
 }
 
-async fn list(State(s): State<Arc<Shared>>, Path(t): Path<String>, RawQuery(q): RawQuery) -> Result<Response, HsError> {
+async fn list(
+    State(s): State<Arc<Shared>>,
+    Path(t): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, HsError> {
     let q = Query::parse(q.as_deref());
     let store = s.store.read();
     let ty = resolve(&store, &t)?;
     let hist = q.list("propertiesWithHistory");
-    let max = if hist.is_empty() { s.config.list_max_limit } else { 50 };
+    let max = if hist.is_empty() {
+        s.config.list_max_limit
+    } else {
+        50
+    };
     let limit = q.number("limit", 10, max)?.max(1);
     let after: u64 = match q.one("after") {
         None => 0,
-        Some(a) => a.parse().map_err(|_| HsError::validation(format!("after={a} is not a paging cursor returned by this endpoint.")))?,
+        Some(a) => a.parse().map_err(|_| {
+            HsError::validation(format!(
+                "after={a} is not a paging cursor returned by this endpoint."
+            ))
+        })?,
     };
     let archived = q.flag("archived");
     let props = q.list("properties");
     let assocs = q.list("associations");
     let mut results = Vec::new();
     let mut next = None;
-    for rec in store.records_of(&ty.id).range(after..).map(|(_, r)| r).filter(|r| r.archived_ms.is_some() == archived) {
+    for rec in store
+        .records_of(&ty.id)
+        .range(after..)
+        .map(|(_, r)| r)
+        .filter(|r| r.archived_ms.is_some() == archived)
+    {
         if results.len() == limit {
             next = Some(rec.id);
             break;
@@ -198,7 +253,9 @@ pub fn id_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Er
     match Value::deserialize(d)? {
         Value::String(s) => Ok(s),
         Value::Number(n) => Ok(n.to_string()),
-        other => Err(serde::de::Error::custom(format!("expected an id string, found {other}"))),
+        other => Err(serde::de::Error::custom(format!(
+            "expected an id string, found {other}"
+        ))),
     }
 }
 
@@ -213,7 +270,10 @@ pub struct AssocSpec {
 impl AssocSpec {
     /// The store's key.
     pub fn key(self) -> AssocType {
-        AssocType { category: self.association_category, type_id: self.association_type_id }
+        AssocType {
+            category: self.association_category,
+            type_id: self.association_type_id,
+        }
     }
 }
 
@@ -229,15 +289,37 @@ struct CreateInput {
 }
 
 /// Validates the associations of a create; returns (to type, to id, type) triples.
-fn check_assocs(store: &Store, ty: &ObjectType, inputs: &[AssocInput]) -> Result<Vec<(String, u64, AssocType)>, HsError> {
+fn check_assocs(
+    store: &Store,
+    ty: &ObjectType,
+    inputs: &[AssocInput],
+) -> Result<Vec<(String, u64, AssocType)>, HsError> {
     let mut out = Vec::new();
     for a in inputs {
-        let to_id: u64 = a.to.id.trim().parse().map_err(|_| HsError::validation(format!("Association target id {:?} is not numeric.", a.to.id)))?;
+        let to_id: u64 = a.to.id.trim().parse().map_err(|_| {
+            HsError::validation(format!(
+                "Association target id {:?} is not numeric.",
+                a.to.id
+            ))
+        })?;
         for spec in &a.types {
-            let candidates: Vec<_> = store.assoc_defs.iter().filter(|d| d.from_type == ty.id && d.type_id == spec.association_type_id).collect();
-            let def = candidates.first().ok_or_else(|| HsError::validation(format!("associationTypeId {} does not exist for {}.", spec.association_type_id, ty.name)))?;
+            let candidates: Vec<_> = store
+                .assoc_defs
+                .iter()
+                .filter(|d| d.from_type == ty.id && d.type_id == spec.association_type_id)
+                .collect();
+            let def = candidates.first().ok_or_else(|| {
+                HsError::validation(format!(
+                    "associationTypeId {} does not exist for {}.",
+                    spec.association_type_id, ty.name
+                ))
+            })?;
             if !store.is_live(&def.to_type, to_id) {
-                return Err(HsError::validation(format!("Association target {to_id} ({}) does not exist.", def.to_type)).with_sub_category("INVALID_ASSOCIATION"));
+                return Err(HsError::validation(format!(
+                    "Association target {to_id} ({}) does not exist.",
+                    def.to_type
+                ))
+                .with_sub_category("INVALID_ASSOCIATION"));
             }
             out.push((def.to_type.clone(), to_id, spec.key()));
         }
@@ -245,11 +327,27 @@ fn check_assocs(store: &Store, ty: &ObjectType, inputs: &[AssocInput]) -> Result
     Ok(out)
 }
 
-fn create_one(store: &mut Store, ty: &ObjectType, input: &CreateInput, now: i64) -> Result<u64, HsError> {
-    if let Some(missing) = ty.required_properties.iter().find(|p| !input.properties.get(*p).is_some_and(|v| !v.is_null() && v != "")) {
-        return Err(HsError::validation(format!("Required property \"{missing}\" is missing for {}.", ty.name)).with_sub_category("REQUIRED_PROPERTY_MISSING"));
+fn create_one(
+    store: &mut Store,
+    ty: &ObjectType,
+    input: &CreateInput,
+    now: i64,
+) -> Result<u64, HsError> {
+    if let Some(missing) = ty.required_properties.iter().find(|p| {
+        !input
+            .properties
+            .get(*p)
+            .is_some_and(|v| !v.is_null() && v != "")
+    }) {
+        return Err(HsError::validation(format!(
+            "Required property \"{missing}\" is missing for {}.",
+            ty.name
+        ))
+        .with_sub_category("REQUIRED_PROPERTY_MISSING"));
     }
-    let props = store.validate_write(ty, &input.properties).map_err(property_validation_error)?;
+    let props = store
+        .validate_write(ty, &input.properties)
+        .map_err(property_validation_error)?;
     let assocs = check_assocs(store, ty, &input.associations)?;
     let id = store.create(ty, props, now)?;
     for (to_type, to_id, t) in assocs {
@@ -258,14 +356,22 @@ fn create_one(store: &mut Store, ty: &ObjectType, input: &CreateInput, now: i64)
     Ok(id)
 }
 
-async fn create(State(s): State<Arc<Shared>>, Path(t): Path<String>, body: Bytes) -> Result<Response, HsError> {
+async fn create(
+    State(s): State<Arc<Shared>>,
+    Path(t): Path<String>,
+    body: Bytes,
+) -> Result<Response, HsError> {
     let input: CreateInput = parse_json(&body)?;
     let now = s.clock.now_ms();
     s.mutate(|store| {
         let ty = resolve(store, &t)?;
         let id = create_one(store, &ty, &input, now)?;
         let rec = &store.records_of(&ty.id)[&id];
-        Ok((StatusCode::CREATED, Json(store.render(&ty, rec, None, None))).into_response())
+        Ok((
+            StatusCode::CREATED,
+            Json(store.render(&ty, rec, None, None)),
+        )
+            .into_response())
     })
 }
 
@@ -274,21 +380,32 @@ struct UpdateBody {
     properties: Map<String, Value>,
 }
 
-async fn update(State(s): State<Arc<Shared>>, Path((t, id)): Path<(String, String)>, RawQuery(q): RawQuery, body: Bytes) -> Result<Response, HsError> {
+async fn update(
+    State(s): State<Arc<Shared>>,
+    Path((t, id)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Result<Response, HsError> {
     let q = Query::parse(q.as_deref());
     let input: UpdateBody = parse_json(&body)?;
     let now = s.clock.now_ms();
     s.mutate(|store| {
         let ty = resolve(store, &t)?;
-        let rid = lookup(store, &ty, &id, q.one("idProperty"), false).ok_or_else(|| Store::missing(&id))?;
-        let props = store.validate_write(&ty, &input.properties).map_err(property_validation_error)?;
+        let rid = lookup(store, &ty, &id, q.one("idProperty"), false)
+            .ok_or_else(|| Store::missing(&id))?;
+        let props = store
+            .validate_write(&ty, &input.properties)
+            .map_err(property_validation_error)?;
         store.update(&ty, rid, props, now)?;
         let rec = &store.records_of(&ty.id)[&rid];
         Ok(Json(store.render(&ty, rec, None, None)).into_response())
     })
 }
 
-async fn archive(State(s): State<Arc<Shared>>, Path((t, id)): Path<(String, String)>) -> Result<Response, HsError> {
+async fn archive(
+    State(s): State<Arc<Shared>>,
+    Path((t, id)): Path<(String, String)>,
+) -> Result<Response, HsError> {
     let now = s.clock.now_ms();
     s.mutate(|store| {
         let ty = resolve(store, &t)?;
@@ -299,8 +416,16 @@ async fn archive(State(s): State<Arc<Shared>>, Path((t, id)): Path<(String, Stri
     })
 }
 
-async fn search_route(State(s): State<Arc<Shared>>, Path(t): Path<String>, body: Bytes) -> Result<Response, HsError> {
-    let req: SearchRequest = if body.is_empty() { SearchRequest::default() } else { parse_json(&body)? };
+async fn search_route(
+    State(s): State<Arc<Shared>>,
+    Path(t): Path<String>,
+    body: Bytes,
+) -> Result<Response, HsError> {
+    let req: SearchRequest = if body.is_empty() {
+        SearchRequest::default()
+    } else {
+        parse_json(&body)?
+    };
     let now = s.clock.now_ms();
     let store = s.store.read();
     let ty = resolve(&store, &t)?;
@@ -317,11 +442,22 @@ struct MergeBody {
     object_id_to_merge: String,
 }
 
-async fn merge(State(s): State<Arc<Shared>>, Path(t): Path<String>, body: Bytes) -> Result<Response, HsError> {
+async fn merge(
+    State(s): State<Arc<Shared>>,
+    Path(t): Path<String>,
+    body: Bytes,
+) -> Result<Response, HsError> {
     let input: MergeBody = parse_json(&body)?;
     let now = s.clock.now_ms();
-    let parse = |v: &str| v.trim().parse::<u64>().map_err(|_| HsError::validation(format!("{v:?} is not a record id.")));
-    let (p, m) = (parse(&input.primary_object_id)?, parse(&input.object_id_to_merge)?);
+    let parse = |v: &str| {
+        v.trim()
+            .parse::<u64>()
+            .map_err(|_| HsError::validation(format!("{v:?} is not a record id.")))
+    };
+    let (p, m) = (
+        parse(&input.primary_object_id)?,
+        parse(&input.object_id_to_merge)?,
+    );
     s.mutate(|store| {
         let ty = resolve(store, &t)?;
         store.merge(&ty, p, m, now)?;
@@ -339,7 +475,11 @@ struct GdprBody {
     id_property: Option<String>,
 }
 
-async fn gdpr_delete(State(s): State<Arc<Shared>>, Path(t): Path<String>, body: Bytes) -> Result<Response, HsError> {
+async fn gdpr_delete(
+    State(s): State<Arc<Shared>>,
+    Path(t): Path<String>,
+    body: Bytes,
+) -> Result<Response, HsError> {
     let input: GdprBody = parse_json(&body)?;
     let now = s.clock.now_ms();
     s.mutate(|store| {
@@ -347,7 +487,14 @@ async fn gdpr_delete(State(s): State<Arc<Shared>>, Path(t): Path<String>, body: 
         if ty.id != "0-1" {
             return Err(HsError::validation("GDPR delete applies to contacts only."));
         }
-        let id = lookup(store, &ty, &input.object_id, input.id_property.as_deref(), true).ok_or_else(|| Store::missing(&input.object_id))?;
+        let id = lookup(
+            store,
+            &ty,
+            &input.object_id,
+            input.id_property.as_deref(),
+            true,
+        )
+        .ok_or_else(|| Store::missing(&input.object_id))?;
         store.purge(&ty, id, now);
         Ok(StatusCode::NO_CONTENT.into_response())
     })
@@ -378,7 +525,13 @@ struct UpdateInput {
     object_write_trace_id: Option<String>,
 }
 
-fn batch_response(status_ok: StatusCode, results: Vec<Value>, errors: Vec<Value>, started: i64, now: i64) -> Response {
+fn batch_response(
+    status_ok: StatusCode,
+    results: Vec<Value>,
+    errors: Vec<Value>,
+    started: i64,
+    now: i64,
+) -> Response {
     let mut body = json!({
         "status": "COMPLETE",
         "results": results,
@@ -404,10 +557,18 @@ fn trace_error(err: HsError, trace: Option<&str>) -> Value {
 /// Do all inputs carry distinct trace ids (HubSpot's switch for 207 partial success)?
 fn partial_allowed(traces: &[Option<String>]) -> bool {
     let mut seen = HashSet::new();
-    !traces.is_empty() && traces.iter().all(|t| t.as_ref().is_some_and(|t| seen.insert(t.clone())))
+    !traces.is_empty()
+        && traces
+            .iter()
+            .all(|t| t.as_ref().is_some_and(|t| seen.insert(t.clone())))
 }
 
-async fn batch(State(s): State<Arc<Shared>>, Path((t, op)): Path<(String, String)>, RawQuery(q): RawQuery, body: Bytes) -> Result<Response, HsError> {
+async fn batch(
+    State(s): State<Arc<Shared>>,
+    Path((t, op)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+    body: Bytes,
+) -> Result<Response, HsError> {
     let q = Query::parse(q.as_deref());
     let input: BatchBody = parse_json(&body)?;
     let max = s.config.batch_max;
@@ -424,10 +585,16 @@ async fn batch(State(s): State<Arc<Shared>>, Path((t, op)): Path<(String, String
             let mut results = Vec::new();
             let mut missing = Vec::new();
             for raw in &input.inputs {
-                let r: IdRef = serde_json::from_value(raw.clone()).map_err(|e| HsError::validation(format!("Invalid input {raw}: {e}")))?;
+                let r: IdRef = serde_json::from_value(raw.clone())
+                    .map_err(|e| HsError::validation(format!("Invalid input {raw}: {e}")))?;
                 match lookup(&store, &ty, &r.id, input.id_property.as_deref(), archived) {
                     Some(id) => {
-                        let mut obj = store.render(&ty, &store.records_of(&ty.id)[&id], Some(&input.properties), Some(&input.properties_with_history));
+                        let mut obj = store.render(
+                            &ty,
+                            &store.records_of(&ty.id)[&id],
+                            Some(&input.properties),
+                            Some(&input.properties_with_history),
+                        );
                         if input.id_property.is_some() {
                             obj["id"] = json!(id.to_string());
                         }
@@ -446,8 +613,16 @@ async fn batch(State(s): State<Arc<Shared>>, Path((t, op)): Path<(String, String
             Ok(batch_response(StatusCode::OK, results, errors, now, now))
         }
         "create" => {
-            let inputs: Vec<CreateInput> = input.inputs.iter().map(|v| serde_json::from_value(v.clone())).collect::<Result<_, _>>().map_err(|e| HsError::validation(format!("Invalid batch input: {e}")))?;
-            let traces: Vec<Option<String>> = inputs.iter().map(|i| i.object_write_trace_id.clone()).collect();
+            let inputs: Vec<CreateInput> = input
+                .inputs
+                .iter()
+                .map(|v| serde_json::from_value(v.clone()))
+                .collect::<Result<_, _>>()
+                .map_err(|e| HsError::validation(format!("Invalid batch input: {e}")))?;
+            let traces: Vec<Option<String>> = inputs
+                .iter()
+                .map(|i| i.object_write_trace_id.clone())
+                .collect();
             let partial = partial_allowed(&traces);
             s.mutate(|store| {
                 let ty = resolve(store, &t)?;
@@ -457,10 +632,14 @@ async fn batch(State(s): State<Arc<Shared>>, Path((t, op)): Path<(String, String
                     for i in &inputs {
                         if let Some(e) = i.properties.get("email").and_then(Value::as_str) {
                             if !seen_unique.insert(e.trim().to_lowercase()) {
-                                return Err(HsError::conflict(format!("Duplicate email {e} within the batch.")));
+                                return Err(HsError::conflict(format!(
+                                    "Duplicate email {e} within the batch."
+                                )));
                             }
                         }
-                        store.validate_write(&ty, &i.properties).map_err(property_validation_error)?;
+                        store
+                            .validate_write(&ty, &i.properties)
+                            .map_err(property_validation_error)?;
                         check_assocs(store, &ty, &i.associations)?;
                     }
                 }
@@ -468,22 +647,39 @@ async fn batch(State(s): State<Arc<Shared>>, Path((t, op)): Path<(String, String
                 for i in &inputs {
                     match create_one(store, &ty, i, now) {
                         Ok(id) => {
-                            let mut obj = store.render(&ty, &store.records_of(&ty.id)[&id], None, None);
+                            let mut obj =
+                                store.render(&ty, &store.records_of(&ty.id)[&id], None, None);
                             if let Some(tr) = &i.object_write_trace_id {
                                 obj["objectWriteTraceId"] = json!(tr);
                             }
                             results.push(obj);
                         }
-                        Err(e) if partial => errors.push(trace_error(e, i.object_write_trace_id.as_deref())),
+                        Err(e) if partial => {
+                            errors.push(trace_error(e, i.object_write_trace_id.as_deref()))
+                        }
                         Err(e) => return Err(e),
                     }
                 }
-                Ok(batch_response(StatusCode::CREATED, results, errors, now, now))
+                Ok(batch_response(
+                    StatusCode::CREATED,
+                    results,
+                    errors,
+                    now,
+                    now,
+                ))
             })
         }
         "update" | "upsert" => {
-            let inputs: Vec<UpdateInput> = input.inputs.iter().map(|v| serde_json::from_value(v.clone())).collect::<Result<_, _>>().map_err(|e| HsError::validation(format!("Invalid batch input: {e}")))?;
-            let traces: Vec<Option<String>> = inputs.iter().map(|i| i.object_write_trace_id.clone()).collect();
+            let inputs: Vec<UpdateInput> = input
+                .inputs
+                .iter()
+                .map(|v| serde_json::from_value(v.clone()))
+                .collect::<Result<_, _>>()
+                .map_err(|e| HsError::validation(format!("Invalid batch input: {e}")))?;
+            let traces: Vec<Option<String>> = inputs
+                .iter()
+                .map(|i| i.object_write_trace_id.clone())
+                .collect();
             let partial = partial_allowed(&traces);
             let upsert = op == "upsert";
             s.mutate(|store| {
@@ -505,7 +701,8 @@ async fn batch(State(s): State<Arc<Shared>>, Path((t, op)): Path<(String, String
                     });
                     match outcome {
                         Ok((id, new)) => {
-                            let mut obj = store.render(&ty, &store.records_of(&ty.id)[&id], None, None);
+                            let mut obj =
+                                store.render(&ty, &store.records_of(&ty.id)[&id], None, None);
                             if upsert {
                                 obj["new"] = json!(new);
                             }
@@ -514,7 +711,9 @@ async fn batch(State(s): State<Arc<Shared>>, Path((t, op)): Path<(String, String
                             }
                             results.push(obj);
                         }
-                        Err(e) if partial => errors.push(trace_error(e, i.object_write_trace_id.as_deref())),
+                        Err(e) if partial => {
+                            errors.push(trace_error(e, i.object_write_trace_id.as_deref()))
+                        }
                         Err(e) => return Err(e),
                     }
                 }
@@ -522,7 +721,12 @@ async fn batch(State(s): State<Arc<Shared>>, Path((t, op)): Path<(String, String
             })
         }
         "archive" => {
-            let ids: Vec<IdRef> = input.inputs.iter().map(|v| serde_json::from_value(v.clone())).collect::<Result<_, _>>().map_err(|e| HsError::validation(format!("Invalid batch input: {e}")))?;
+            let ids: Vec<IdRef> = input
+                .inputs
+                .iter()
+                .map(|v| serde_json::from_value(v.clone()))
+                .collect::<Result<_, _>>()
+                .map_err(|e| HsError::validation(format!("Invalid batch input: {e}")))?;
             s.mutate(|store| {
                 let ty = resolve(store, &t)?;
                 for r in ids {
@@ -533,17 +737,34 @@ async fn batch(State(s): State<Arc<Shared>>, Path((t, op)): Path<(String, String
                 Ok(StatusCode::NO_CONTENT.into_response())
             })
         }
-        other => Err(HsError::new(StatusCode::NOT_FOUND, "OBJECT_NOT_FOUND", format!("Unknown batch operation {other:?}; use read, create, update, upsert or archive."))),
+        other => Err(HsError::new(
+            StatusCode::NOT_FOUND,
+            "OBJECT_NOT_FOUND",
+            format!(
+                "Unknown batch operation {other:?}; use read, create, update, upsert or archive."
+            ),
+        )),
     }
 }
 
 type Plan = Result<(Option<u64>, BTreeMap<String, String>), HsError>;
 
 fn plan_write(store: &Store, ty: &ObjectType, i: &UpdateInput, upsert: bool) -> Plan {
-    let mut props = store.validate_write(ty, &i.properties).map_err(property_validation_error)?;
+    let mut props = store
+        .validate_write(ty, &i.properties)
+        .map_err(property_validation_error)?;
     if upsert {
-        let idp = i.id_property.as_deref().ok_or_else(|| HsError::validation("Upsert inputs need idProperty: the unique property the id is a value of."))?;
-        let def = store.property(&ty.id, idp).ok_or_else(|| HsError::validation(format!("idProperty \"{idp}\" does not exist on {}.", ty.name)))?;
+        let idp = i.id_property.as_deref().ok_or_else(|| {
+            HsError::validation(
+                "Upsert inputs need idProperty: the unique property the id is a value of.",
+            )
+        })?;
+        let def = store.property(&ty.id, idp).ok_or_else(|| {
+            HsError::validation(format!(
+                "idProperty \"{idp}\" does not exist on {}.",
+                ty.name
+            ))
+        })?;
         if !def.has_unique_value || idp == "hs_object_id" {
             return Err(HsError::validation(format!("idProperty \"{idp}\" is not a unique-value property; upsert needs one (for example email or crm_external_id).")));
         }
@@ -553,6 +774,7 @@ fn plan_write(store: &Store, ty: &ObjectType, i: &UpdateInput, upsert: bool) -> 
         }
         return Ok((existing, props));
     }
-    let id = lookup(store, ty, &i.id, i.id_property.as_deref(), false).ok_or_else(|| Store::missing(&i.id))?;
+    let id = lookup(store, ty, &i.id, i.id_property.as_deref(), false)
+        .ok_or_else(|| Store::missing(&i.id))?;
     Ok((Some(id), props))
 }

@@ -103,16 +103,29 @@ fn scalar(v: &Value) -> String {
 fn parse_usize(v: &Option<Value>, what: &str) -> Result<Option<usize>, HsError> {
     match v {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => scalar(v)
-            .trim()
-            .parse::<usize>()
-            .map(Some)
-            .map_err(|_| HsError::validation(format!("Invalid {what}: {} is not a non-negative integer.", scalar(v)))),
+        Some(v) => scalar(v).trim().parse::<usize>().map(Some).map_err(|_| {
+            HsError::validation(format!(
+                "Invalid {what}: {} is not a non-negative integer.",
+                scalar(v)
+            ))
+        }),
     }
 }
 
 const OPERATORS: &[&str] = &[
-    "EQ", "NEQ", "LT", "LTE", "GT", "GTE", "BETWEEN", "IN", "NOT_IN", "HAS_PROPERTY", "NOT_HAS_PROPERTY", "CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN",
+    "EQ",
+    "NEQ",
+    "LT",
+    "LTE",
+    "GT",
+    "GTE",
+    "BETWEEN",
+    "IN",
+    "NOT_IN",
+    "HAS_PROPERTY",
+    "NOT_HAS_PROPERTY",
+    "CONTAINS_TOKEN",
+    "NOT_CONTAINS_TOKEN",
 ];
 
 /// Checks the request against the limits before any record is read.
@@ -160,12 +173,18 @@ pub fn validate(req: &SearchRequest, limits: &SearchLimits) -> Result<(usize, us
     if let Some(q) = &req.query {
         let n = q.chars().count();
         if n > limits.max_query_chars {
-            return Err(HsError::validation(format!("The query is {n} characters long; at most {} are allowed.", limits.max_query_chars)));
+            return Err(HsError::validation(format!(
+                "The query is {n} characters long; at most {} are allowed.",
+                limits.max_query_chars
+            )));
         }
     }
     let limit = parse_usize(&req.limit, "limit")?.unwrap_or(10);
     if limit > limits.max_page_size {
-        return Err(HsError::validation(format!("limit {limit} is too large: a search page holds at most {} results.", limits.max_page_size)));
+        return Err(HsError::validation(format!(
+            "limit {limit} is too large: a search page holds at most {} results.",
+            limits.max_page_size
+        )));
     }
     let after = parse_usize(&req.after, "after")?.unwrap_or(0);
     if after >= limits.max_results {
@@ -181,7 +200,13 @@ pub fn validate(req: &SearchRequest, limits: &SearchLimits) -> Result<(usize, us
 ///
 /// # Errors
 /// 400 for a filter on a property that does not exist or a malformed value.
-pub fn run(store: &Store, ty: &ObjectType, req: &SearchRequest, limits: &SearchLimits, now_ms: i64) -> Result<Value, HsError> {
+pub fn run(
+    store: &Store,
+    ty: &ObjectType,
+    req: &SearchRequest,
+    limits: &SearchLimits,
+    now_ms: i64,
+) -> Result<Value, HsError> {
     let (limit, after) = validate(req, limits)?;
     // Resolve filters against the property definitions once.
     let mut groups: Vec<Vec<(Filter, Option<&PropertyDef>)>> = Vec::new();
@@ -192,7 +217,10 @@ pub fn run(store: &Store, ty: &ObjectType, req: &SearchRequest, limits: &SearchL
                 let target = &f.property_name["associations.".len()..];
                 let tt = store.resolve_type(target)?;
                 if tt.custom {
-                    return Err(HsError::validation(format!("{} is not supported: association filters work only for standard objects.", f.property_name)));
+                    return Err(HsError::validation(format!(
+                        "{} is not supported: association filters work only for standard objects.",
+                        f.property_name
+                    )));
                 }
                 None
             } else {
@@ -207,7 +235,15 @@ pub fn run(store: &Store, ty: &ObjectType, req: &SearchRequest, limits: &SearchL
     }
     let query_tokens: Vec<String> = req.query.as_deref().map(tokens).unwrap_or_default();
     let sort = req.sorts.first().map(|s| match s {
-        Sort::Object { property_name, direction } => (property_name.clone(), direction.as_deref().is_some_and(|d| d.eq_ignore_ascii_case("DESCENDING"))),
+        Sort::Object {
+            property_name,
+            direction,
+        } => (
+            property_name.clone(),
+            direction
+                .as_deref()
+                .is_some_and(|d| d.eq_ignore_ascii_case("DESCENDING")),
+        ),
         Sort::Name(n) => match n.strip_prefix('-') {
             Some(rest) => (rest.to_string(), true),
             None => (n.clone(), false),
@@ -219,11 +255,18 @@ pub fn run(store: &Store, ty: &ObjectType, req: &SearchRequest, limits: &SearchL
         if rec.archived_ms.is_some() {
             continue;
         }
-        let Some(view) = rec.search_view(now_ms) else { continue };
+        let Some(view) = rec.search_view(now_ms) else {
+            continue;
+        };
         if !query_tokens.is_empty() && !matches_query(ty, view, &query_tokens) {
             continue;
         }
-        if !groups.is_empty() && !groups.iter().any(|g| g.iter().all(|(f, d)| matches(store, ty, rec.id, view, f, *d))) {
+        if !groups.is_empty()
+            && !groups.iter().any(|g| {
+                g.iter()
+                    .all(|(f, d)| matches(store, ty, rec.id, view, f, *d))
+            })
+        {
             continue;
         }
         hits.push((rec, view));
@@ -232,7 +275,10 @@ pub fn run(store: &Store, ty: &ObjectType, req: &SearchRequest, limits: &SearchL
         let def = store.property(&ty.id, name);
         // Records without a value sort last in either direction.
         hits.sort_by(|a, b| {
-            let (x, y) = (a.1.get(name).filter(|v| !v.is_empty()), b.1.get(name).filter(|v| !v.is_empty()));
+            let (x, y) = (
+                a.1.get(name).filter(|v| !v.is_empty()),
+                b.1.get(name).filter(|v| !v.is_empty()),
+            );
             let o = match (x, y) {
                 (Some(x), Some(y)) if *desc => compare_present(def, y, x),
                 _ => compare_values(def, x, y),
@@ -241,8 +287,17 @@ pub fn run(store: &Store, ty: &ObjectType, req: &SearchRequest, limits: &SearchL
         });
     }
     let total = hits.len();
-    let requested = if req.properties.is_empty() { None } else { Some(req.properties.as_slice()) };
-    let results: Vec<Value> = hits.iter().skip(after).take(limit).map(|(rec, _)| store.render(ty, rec, requested, None)).collect();
+    let requested = if req.properties.is_empty() {
+        None
+    } else {
+        Some(req.properties.as_slice())
+    };
+    let results: Vec<Value> = hits
+        .iter()
+        .skip(after)
+        .take(limit)
+        .map(|(rec, _)| store.render(ty, rec, requested, None))
+        .collect();
     let mut body = json!({"total": total, "results": results});
     if after + limit < total {
         body["paging"] = json!({"next": {"after": (after + limit).to_string()}});
@@ -253,21 +308,34 @@ pub fn run(store: &Store, ty: &ObjectType, req: &SearchRequest, limits: &SearchL
 /// Lowercase word tokens (letters, digits, and the characters emails and domains use).
 fn tokens(s: &str) -> Vec<String> {
     s.to_lowercase()
-        .split(|c: char| !(c.is_alphanumeric() || c == '@' || c == '.' || c == '-' || c == '_' || c == '+'))
+        .split(|c: char| {
+            !(c.is_alphanumeric() || c == '@' || c == '.' || c == '-' || c == '_' || c == '+')
+        })
         .map(|t| t.trim_matches('.').to_string())
         .filter(|t| !t.is_empty())
         .collect()
 }
 
-fn matches_query(ty: &ObjectType, view: &std::collections::BTreeMap<String, String>, query: &[String]) -> bool {
+fn matches_query(
+    ty: &ObjectType,
+    view: &std::collections::BTreeMap<String, String>,
+    query: &[String],
+) -> bool {
     let mut words = Vec::new();
     for p in &ty.searchable_properties {
         if let Some(v) = view.get(p) {
             words.extend(tokens(v));
-            words.extend(v.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_string));
+            words.extend(
+                v.to_lowercase()
+                    .split(|c: char| !c.is_alphanumeric())
+                    .filter(|w| !w.is_empty())
+                    .map(str::to_string),
+            );
         }
     }
-    query.iter().all(|q| words.iter().any(|w| w.starts_with(q.as_str())))
+    query
+        .iter()
+        .all(|q| words.iter().any(|w| w.starts_with(q.as_str())))
 }
 
 fn compare_values(def: Option<&PropertyDef>, a: Option<&String>, b: Option<&String>) -> Ordering {
@@ -296,7 +364,10 @@ fn compare_present(def: Option<&PropertyDef>, a: &str, b: &str) -> Ordering {
 
 fn value_equals(def: Option<&PropertyDef>, stored: &str, wanted: &str) -> bool {
     match def {
-        Some(d) if d.is_enum() => stored == wanted || (d.field_type == "checkbox" && stored.split(';').any(|p| p == wanted)),
+        Some(d) if d.is_enum() => {
+            stored == wanted
+                || (d.field_type == "checkbox" && stored.split(';').any(|p| p == wanted))
+        }
         _ => match (as_number(def, stored), as_number(def, wanted)) {
             (Some(x), Some(y)) => x == y,
             _ => stored.eq_ignore_ascii_case(wanted.trim()),
@@ -333,20 +404,37 @@ fn glob(pattern: &str, text: &str) -> bool {
 fn contains_token(stored: &str, wanted: &str) -> bool {
     let pattern = wanted.trim().to_lowercase();
     let full = stored.to_lowercase();
-    glob(&pattern, &full) || tokens(stored).iter().any(|t| glob(&pattern, t)) || full.split_whitespace().any(|t| glob(&pattern, t))
+    glob(&pattern, &full)
+        || tokens(stored).iter().any(|t| glob(&pattern, t))
+        || full.split_whitespace().any(|t| glob(&pattern, t))
 }
 
-fn matches(store: &Store, ty: &ObjectType, id: u64, view: &std::collections::BTreeMap<String, String>, f: &Filter, def: Option<&PropertyDef>) -> bool {
+fn matches(
+    store: &Store,
+    ty: &ObjectType,
+    id: u64,
+    view: &std::collections::BTreeMap<String, String>,
+    f: &Filter,
+    def: Option<&PropertyDef>,
+) -> bool {
     if let Some(target) = f.property_name.strip_prefix("associations.") {
-        let Ok(tt) = store.resolve_type(target) else { return false };
+        let Ok(tt) = store.resolve_type(target) else {
+            return false;
+        };
         let wanted = f.value.as_ref().map(scalar).unwrap_or_default();
-        let linked = store.associations(&ty.id, id, &tt.id).iter().any(|(to, _)| to.to_string() == wanted.trim());
+        let linked = store
+            .associations(&ty.id, id, &tt.id)
+            .iter()
+            .any(|(to, _)| to.to_string() == wanted.trim());
         return match f.operator.as_str() {
             "NEQ" => !linked,
             _ => linked,
         };
     }
-    let stored = view.get(&f.property_name).map(String::as_str).filter(|v| !v.is_empty());
+    let stored = view
+        .get(&f.property_name)
+        .map(String::as_str)
+        .filter(|v| !v.is_empty());
     let value = f.value.as_ref().map(scalar).unwrap_or_default();
     let ord = |s: &str| compare_present(def, s, &value);
     match f.operator.as_str() {
@@ -360,10 +448,19 @@ fn matches(store: &Store, ty: &ObjectType, id: u64, view: &std::collections::BTr
         "GTE" => stored.is_some_and(|s| ord(s) != Ordering::Less),
         "BETWEEN" => {
             let high = f.high_value.as_ref().map(scalar).unwrap_or_default();
-            stored.is_some_and(|s| compare_present(def, s, &value) != Ordering::Less && compare_present(def, s, &high) != Ordering::Greater)
+            stored.is_some_and(|s| {
+                compare_present(def, s, &value) != Ordering::Less
+                    && compare_present(def, s, &high) != Ordering::Greater
+            })
         }
         "IN" | "NOT_IN" => {
-            let values: Vec<String> = f.values.as_deref().unwrap_or_default().iter().map(scalar).collect();
+            let values: Vec<String> = f
+                .values
+                .as_deref()
+                .unwrap_or_default()
+                .iter()
+                .map(scalar)
+                .collect();
             let hit = stored.is_some_and(|s| {
                 values.iter().any(|v| match def {
                     // Strings compare against their lowercase form: HubSpot requires lowercase
@@ -400,13 +497,29 @@ mod tests {
     #[test]
     fn limits_are_checked_before_reading_records() {
         let limits = SearchLimits::default();
-        let req = SearchRequest { limit: Some(json!(201)), ..Default::default() };
-        assert!(validate(&req, &limits).unwrap_err().message().contains("at most 200"));
-        let req = SearchRequest { after: Some(json!("10000")), ..Default::default() };
+        let req = SearchRequest {
+            limit: Some(json!(201)),
+            ..Default::default()
+        };
+        assert!(validate(&req, &limits)
+            .unwrap_err()
+            .message()
+            .contains("at most 200"));
+        let req = SearchRequest {
+            after: Some(json!("10000")),
+            ..Default::default()
+        };
         assert!(validate(&req, &limits).is_err());
-        let req = SearchRequest { after: Some(json!("9999")), limit: Some(json!(200)), ..Default::default() };
+        let req = SearchRequest {
+            after: Some(json!("9999")),
+            limit: Some(json!(200)),
+            ..Default::default()
+        };
         assert_eq!(validate(&req, &limits).unwrap(), (200, 9999));
-        let req = SearchRequest { query: Some("x".repeat(3001)), ..Default::default() };
+        let req = SearchRequest {
+            query: Some("x".repeat(3001)),
+            ..Default::default()
+        };
         assert!(validate(&req, &limits).is_err());
     }
 }

@@ -13,19 +13,34 @@ use axum::http::StatusCode;
 use serde_json::{json, Map, Value};
 
 use super::error::{property_error, ErrorDetail, HsError};
-use super::model::{AssocCategory, AssocType, AssociationDef, ObjectType, Owner, Pipeline, PropertyDef, Record};
+use super::model::{
+    AssocCategory, AssocType, AssociationDef, ObjectType, Owner, Pipeline, PropertyDef, Record,
+};
 use crate::time::{iso_ms, parse_hs_datetime};
 
 /// A change to the CRM, as the webhook sender needs it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ChangeKind {
     Creation,
-    PropertyChange { name: String, value: String },
+    PropertyChange {
+        name: String,
+        value: String,
+    },
     Deletion,
     PrivacyDeletion,
     Restore,
-    Merge { primary_id: u64, merged_ids: Vec<u64>, new_id: u64 },
-    AssociationChange { to_type: String, to_id: u64, type_id: u32, removed: bool, primary: bool },
+    Merge {
+        primary_id: u64,
+        merged_ids: Vec<u64>,
+        new_id: u64,
+    },
+    AssociationChange {
+        to_type: String,
+        to_id: u64,
+        type_id: u32,
+        removed: bool,
+        primary: bool,
+    },
 }
 
 /// One change event, emitted by a store mutation.
@@ -36,6 +51,9 @@ pub struct ChangeEvent {
     pub occurred_at_ms: i64,
     pub kind: ChangeKind,
 }
+
+/// (object type id, record id).
+type RecordKey = (String, u64);
 
 /// Records, metadata and associations of one portal.
 #[derive(Debug)]
@@ -51,7 +69,7 @@ pub struct Store {
     /// Unique property values: (type id, property) → lowercase value → record id.
     unique: HashMap<(String, String), HashMap<String, u64>>,
     /// Associations: (type, id) → (to type, to id) → association types.
-    assoc: HashMap<(String, u64), BTreeMap<(String, u64), BTreeSet<AssocType>>>,
+    assoc: HashMap<RecordKey, BTreeMap<RecordKey, BTreeSet<AssocType>>>,
     /// Topic index of seeded tickets and notes (ground truth for retrieval benchmarks).
     pub topics: HashMap<u64, usize>,
     /// Search indexing lag applied to every write.
@@ -74,7 +92,10 @@ impl Store {
         owners: Vec<Owner>,
         assoc_defs: Vec<AssociationDef>,
     ) -> Self {
-        let records = types.iter().map(|t| (t.id.clone(), BTreeMap::new())).collect();
+        let records = types
+            .iter()
+            .map(|t| (t.id.clone(), BTreeMap::new()))
+            .collect();
         Self {
             portal_id,
             types,
@@ -120,13 +141,18 @@ impl Store {
 
     /// A property definition.
     pub fn property(&self, type_id: &str, name: &str) -> Option<&PropertyDef> {
-        self.properties.get(type_id)?.iter().find(|p| p.name == name && !p.archived)
+        self.properties
+            .get(type_id)?
+            .iter()
+            .find(|p| p.name == name && !p.archived)
     }
 
     /// Records of one type.
     pub fn records_of(&self, type_id: &str) -> &BTreeMap<u64, Record> {
         static EMPTY: std::sync::OnceLock<BTreeMap<u64, Record>> = std::sync::OnceLock::new();
-        self.records.get(type_id).unwrap_or_else(|| EMPTY.get_or_init(BTreeMap::new))
+        self.records
+            .get(type_id)
+            .unwrap_or_else(|| EMPTY.get_or_init(BTreeMap::new))
     }
 
     /// Validates and stringifies a property map for a write.
@@ -159,7 +185,9 @@ impl Store {
             if def.modification_metadata.read_only_value {
                 errors.push(property_error(
                     "READ_ONLY_VALUE",
-                    format!("Property \"{name}\" is a read only property; its value cannot be set."),
+                    format!(
+                        "Property \"{name}\" is a read only property; its value cannot be set."
+                    ),
                     name,
                 ));
                 continue;
@@ -181,7 +209,12 @@ impl Store {
     fn unique_props(&self, type_id: &str) -> Vec<String> {
         self.properties
             .get(type_id)
-            .map(|ps| ps.iter().filter(|p| p.has_unique_value && p.name != "hs_object_id").map(|p| p.name.clone()).collect())
+            .map(|ps| {
+                ps.iter()
+                    .filter(|p| p.has_unique_value && p.name != "hs_object_id")
+                    .map(|p| p.name.clone())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -189,30 +222,58 @@ impl Store {
     pub fn find_unique(&self, type_id: &str, prop: &str, value: &str) -> Option<u64> {
         if prop == "hs_object_id" {
             let id = value.trim().parse().ok()?;
-            return self.records_of(type_id).get(&id).filter(|r| r.archived_ms.is_none()).map(|r| r.id);
+            return self
+                .records_of(type_id)
+                .get(&id)
+                .filter(|r| r.archived_ms.is_none())
+                .map(|r| r.id);
         }
-        let id = *self.unique.get(&(type_id.to_string(), prop.to_string()))?.get(&value.trim().to_lowercase())?;
-        self.records_of(type_id).get(&id).filter(|r| r.archived_ms.is_none()).map(|r| r.id)
+        let id = *self
+            .unique
+            .get(&(type_id.to_string(), prop.to_string()))?
+            .get(&value.trim().to_lowercase())?;
+        self.records_of(type_id)
+            .get(&id)
+            .filter(|r| r.archived_ms.is_none())
+            .map(|r| r.id)
     }
 
-    fn check_unique(&self, ty: &ObjectType, props: &BTreeMap<String, String>, except: Option<u64>) -> Result<(), HsError> {
+    fn check_unique(
+        &self,
+        ty: &ObjectType,
+        props: &BTreeMap<String, String>,
+        except: Option<u64>,
+    ) -> Result<(), HsError> {
         for prop in self.unique_props(&ty.id) {
-            let Some(v) = props.get(&prop).filter(|v| !v.is_empty()) else { continue };
+            let Some(v) = props.get(&prop).filter(|v| !v.is_empty()) else {
+                continue;
+            };
             if let Some(existing) = self.find_unique(&ty.id, &prop, v) {
                 if Some(existing) != except {
                     let msg = if prop == "email" {
                         format!("Contact already exists. Existing ID: {existing}")
                     } else {
-                        format!("A {} with {prop} \"{v}\" already exists. Existing ID: {existing}", ty.singular)
+                        format!(
+                            "A {} with {prop} \"{v}\" already exists. Existing ID: {existing}",
+                            ty.singular
+                        )
                     };
-                    return Err(HsError::conflict(msg).with_context("id", vec![existing.to_string()]));
+                    return Err(
+                        HsError::conflict(msg).with_context("id", vec![existing.to_string()])
+                    );
                 }
             }
         }
         Ok(())
     }
 
-    fn index_unique(&mut self, type_id: &str, id: u64, props: &BTreeMap<String, String>, only_if_absent: bool) {
+    fn index_unique(
+        &mut self,
+        type_id: &str,
+        id: u64,
+        props: &BTreeMap<String, String>,
+        only_if_absent: bool,
+    ) {
         for prop in self.unique_props(type_id) {
             if let Some(v) = props.get(&prop).filter(|v| !v.is_empty()) {
                 let idx = self.unique.entry((type_id.to_string(), prop)).or_default();
@@ -241,10 +302,21 @@ impl Store {
 
     /// Inserts a record without validation or events (seeding: imported data may be messy,
     /// including duplicates a live create would reject).
-    pub fn insert_seeded(&mut self, type_id: &str, mut props: BTreeMap<String, String>, created_ms: i64, updated_ms: i64) -> u64 {
+    pub fn insert_seeded(
+        &mut self,
+        type_id: &str,
+        mut props: BTreeMap<String, String>,
+        created_ms: i64,
+        updated_ms: i64,
+    ) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
-        let ty = self.types.iter().find(|t| t.id == type_id).cloned().expect("seeded types exist");
+        let ty = self
+            .types
+            .iter()
+            .find(|t| t.id == type_id)
+            .cloned()
+            .expect("seeded types exist");
         stamp(&ty, id, &mut props, Some(created_ms), updated_ms);
         self.index_unique(type_id, id, &props, true);
         let record = Record {
@@ -256,7 +328,10 @@ impl Store {
             archived_ms: None,
             index_due_ms: i64::MIN,
         };
-        self.records.entry(type_id.to_string()).or_default().insert(id, record);
+        self.records
+            .entry(type_id.to_string())
+            .or_default()
+            .insert(id, record);
         id
     }
 
@@ -264,13 +339,19 @@ impl Store {
     ///
     /// # Errors
     /// 409 when a unique value is taken.
-    pub fn create(&mut self, ty: &ObjectType, mut props: BTreeMap<String, String>, now: i64) -> Result<u64, HsError> {
+    pub fn create(
+        &mut self,
+        ty: &ObjectType,
+        mut props: BTreeMap<String, String>,
+        now: i64,
+    ) -> Result<u64, HsError> {
         normalize_email(&mut props);
         self.check_unique(ty, &props, None)?;
         props.retain(|_, v| !v.is_empty());
         let id = self.next_id;
         self.next_id += 1;
-        let set: Vec<(String, String)> = props.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        let set: Vec<(String, String)> =
+            props.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         stamp(ty, id, &mut props, Some(now), now);
         self.index_unique(&ty.id, id, &props, false);
         let record = Record {
@@ -282,7 +363,10 @@ impl Store {
             archived_ms: None,
             index_due_ms: now + self.index_lag_ms,
         };
-        self.records.entry(ty.id.clone()).or_default().insert(id, record);
+        self.records
+            .entry(ty.id.clone())
+            .or_default()
+            .insert(id, record);
         self.emit(&ty.id, id, now, ChangeKind::Creation);
         for (name, value) in set {
             self.emit(&ty.id, id, now, ChangeKind::PropertyChange { name, value });
@@ -294,14 +378,24 @@ impl Store {
     ///
     /// # Errors
     /// 404 when it does not exist or is archived; 409 on a unique conflict.
-    pub fn update(&mut self, ty: &ObjectType, id: u64, mut props: BTreeMap<String, String>, now: i64) -> Result<(), HsError> {
+    pub fn update(
+        &mut self,
+        ty: &ObjectType,
+        id: u64,
+        mut props: BTreeMap<String, String>,
+        now: i64,
+    ) -> Result<(), HsError> {
         normalize_email(&mut props);
-        if !self.records_of(&ty.id).get(&id).is_some_and(|r| r.archived_ms.is_none()) {
-            return Err(HsError::not_found(format!("Object not found.  objectId are usually numeric.")).with_context("id", vec![id.to_string()]));
+        if !self.is_live(&ty.id, id) {
+            return Err(Self::missing(&id.to_string()));
         }
         self.check_unique(ty, &props, Some(id))?;
         let lag = self.index_lag_ms;
-        let rec = self.records.get_mut(&ty.id).and_then(|m| m.get_mut(&id)).expect("checked above");
+        let rec = self
+            .records
+            .get_mut(&ty.id)
+            .and_then(|m| m.get_mut(&id))
+            .expect("checked above");
         let old = rec.props.clone();
         let mut changes = Vec::new();
         for (k, v) in props {
@@ -336,7 +430,9 @@ impl Store {
     /// Archives (soft-deletes) a record. Archiving a missing or archived record is a no-op,
     /// as HubSpot's 204 is.
     pub fn archive(&mut self, ty: &ObjectType, id: u64, now: i64) -> bool {
-        let Some(rec) = self.records.get_mut(&ty.id).and_then(|m| m.get_mut(&id)) else { return false };
+        let Some(rec) = self.records.get_mut(&ty.id).and_then(|m| m.get_mut(&id)) else {
+            return false;
+        };
         if rec.archived_ms.is_some() {
             return false;
         }
@@ -350,7 +446,9 @@ impl Store {
 
     /// Permanently deletes a contact (GDPR): the record, its associations and its unique values.
     pub fn purge(&mut self, ty: &ObjectType, id: u64, now: i64) -> bool {
-        let Some(rec) = self.records.get_mut(&ty.id).and_then(|m| m.remove(&id)) else { return false };
+        let Some(rec) = self.records.get_mut(&ty.id).and_then(|m| m.remove(&id)) else {
+            return false;
+        };
         self.unindex_unique(&ty.id, id, &rec.props);
         if let Some(links) = self.assoc.remove(&(ty.id.clone(), id)) {
             for (to, _) in links {
@@ -369,53 +467,93 @@ impl Store {
     ///
     /// # Errors
     /// 404 when either record is missing; 400 when they are the same record.
-    pub fn merge(&mut self, ty: &ObjectType, primary: u64, merged: u64, now: i64) -> Result<(), HsError> {
+    pub fn merge(
+        &mut self,
+        ty: &ObjectType,
+        primary: u64,
+        merged: u64,
+        now: i64,
+    ) -> Result<(), HsError> {
         if primary == merged {
-            return Err(HsError::validation("The primary and merged object ids must differ."));
+            return Err(HsError::validation(
+                "The primary and merged object ids must differ.",
+            ));
         }
         let recs = self.records_of(&ty.id);
         let (Some(p), Some(m)) = (recs.get(&primary), recs.get(&merged)) else {
-            return Err(HsError::not_found("Object not found.").with_context("id", vec![primary.to_string(), merged.to_string()]));
+            return Err(HsError::not_found("Object not found.")
+                .with_context("id", vec![primary.to_string(), merged.to_string()]));
         };
         if p.archived_ms.is_some() || m.archived_ms.is_some() {
             return Err(HsError::not_found("Object not found."));
         }
         let mut fill = BTreeMap::new();
         for (k, v) in &m.props {
-            if !p.props.contains_key(k) && self.property(&ty.id, k).is_some_and(|d| !d.modification_metadata.read_only_value && !d.has_unique_value) {
+            if !p.props.contains_key(k)
+                && self.property(&ty.id, k).is_some_and(|d| {
+                    !d.modification_metadata.read_only_value && !d.has_unique_value
+                })
+            {
                 fill.insert(k.clone(), v.clone());
             }
         }
         let moved = fill.len();
-        let links = self.assoc.get(&(ty.id.clone(), merged)).cloned().unwrap_or_default();
+        let links = self
+            .assoc
+            .get(&(ty.id.clone(), merged))
+            .cloned()
+            .unwrap_or_default();
         for ((to_type, to_id), types) in links {
             for t in types {
                 let _ = self.associate(&ty.id, primary, &to_type, to_id, t, now, false);
             }
         }
-        if let Some(rec) = self.records.get_mut(&ty.id).and_then(|m| m.get_mut(&merged)) {
+        if let Some(rec) = self
+            .records
+            .get_mut(&ty.id)
+            .and_then(|m| m.get_mut(&merged))
+        {
             rec.archived_ms = Some(now);
             let props = rec.props.clone();
             self.unindex_unique(&ty.id, merged, &props);
         }
         self.update(ty, primary, fill, now)?;
         let _ = moved;
-        self.emit(&ty.id, primary, now, ChangeKind::Merge { primary_id: primary, merged_ids: vec![merged], new_id: primary });
+        self.emit(
+            &ty.id,
+            primary,
+            now,
+            ChangeKind::Merge {
+                primary_id: primary,
+                merged_ids: vec![merged],
+                new_id: primary,
+            },
+        );
         Ok(())
     }
 
     /// Looks up an association definition by type id for a pair of object types.
     pub fn assoc_def(&self, from: &str, to: &str, type_id: u32) -> Option<&AssociationDef> {
-        self.assoc_defs.iter().find(|d| d.from_type == from && d.to_type == to && d.type_id == type_id)
+        self.assoc_defs
+            .iter()
+            .find(|d| d.from_type == from && d.to_type == to && d.type_id == type_id)
     }
 
     /// The default (unlabelled) association type for a pair.
     pub fn default_assoc(&self, from: &str, to: &str) -> Option<&AssociationDef> {
-        self.assoc_defs.iter().find(|d| d.from_type == from && d.to_type == to && d.is_default)
+        self.assoc_defs
+            .iter()
+            .find(|d| d.from_type == from && d.to_type == to && d.is_default)
     }
 
     /// Creates a new label for a pair (and its inverse); returns the new type id.
-    pub fn create_label(&mut self, from: &str, to: &str, label: &str, inverse: Option<&str>) -> u32 {
+    pub fn create_label(
+        &mut self,
+        from: &str,
+        to: &str,
+        label: &str,
+        inverse: Option<&str>,
+    ) -> u32 {
         let t = self.next_type_id;
         let inv = t + 1;
         self.next_type_id += 2;
@@ -442,7 +580,9 @@ impl Store {
 
     /// Is (type, id) a live record?
     pub fn is_live(&self, type_id: &str, id: u64) -> bool {
-        self.records_of(type_id).get(&id).is_some_and(|r| r.archived_ms.is_none())
+        self.records_of(type_id)
+            .get(&id)
+            .is_some_and(|r| r.archived_ms.is_none())
     }
 
     /// Associates two records with one association type (both directions).
@@ -450,15 +590,31 @@ impl Store {
     /// # Errors
     /// 404 for a missing record, 400 for a type id that does not exist for the pair.
     #[allow(clippy::too_many_arguments)]
-    pub fn associate(&mut self, from_type: &str, from_id: u64, to_type: &str, to_id: u64, t: AssocType, now: i64, emit: bool) -> Result<(), HsError> {
+    pub fn associate(
+        &mut self,
+        from_type: &str,
+        from_id: u64,
+        to_type: &str,
+        to_id: u64,
+        t: AssocType,
+        now: i64,
+        emit: bool,
+    ) -> Result<(), HsError> {
         for (ty, id) in [(from_type, from_id), (to_type, to_id)] {
             if !self.is_live(ty, id) {
-                return Err(HsError::not_found(format!("No {ty} with id {id} exists.")).with_context("id", vec![id.to_string()]));
+                return Err(HsError::not_found(format!("No {ty} with id {id} exists."))
+                    .with_context("id", vec![id.to_string()]));
             }
         }
-        let def = self.assoc_def(from_type, to_type, t.type_id).cloned().ok_or_else(|| {
-            HsError::validation(format!("associationTypeId {} is not valid between {from_type} and {to_type}.", t.type_id))
-        })?;
+        let def = self
+            .assoc_def(from_type, to_type, t.type_id)
+            .cloned()
+            .ok_or_else(|| {
+                HsError::validation(format!(
+                    "associationTypeId {} is not valid between {from_type} and {to_type}.",
+                    t.type_id
+                ))
+            })?;
         let cat = AssocCategory::parse(&def.category).unwrap_or(AssocCategory::HubspotDefined);
         if cat != t.category {
             return Err(HsError::validation(format!(
@@ -468,7 +624,10 @@ impl Store {
                 def.category
             )));
         }
-        let inverse = AssocType { category: cat, type_id: def.inverse_type_id };
+        let inverse = AssocType {
+            category: cat,
+            type_id: def.inverse_type_id,
+        };
         let fresh = self
             .assoc
             .entry((from_type.into(), from_id))
@@ -476,17 +635,45 @@ impl Store {
             .entry((to_type.into(), to_id))
             .or_default()
             .insert(t);
-        self.assoc.entry((to_type.into(), to_id)).or_default().entry((from_type.into(), from_id)).or_default().insert(inverse);
+        self.assoc
+            .entry((to_type.into(), to_id))
+            .or_default()
+            .entry((from_type.into(), from_id))
+            .or_default()
+            .insert(inverse);
         if fresh && emit {
             let primary = def.label.as_deref() == Some("Primary");
-            self.emit(from_type, from_id, now, ChangeKind::AssociationChange { to_type: to_type.into(), to_id, type_id: t.type_id, removed: false, primary });
+            self.emit(
+                from_type,
+                from_id,
+                now,
+                ChangeKind::AssociationChange {
+                    to_type: to_type.into(),
+                    to_id,
+                    type_id: t.type_id,
+                    removed: false,
+                    primary,
+                },
+            );
         }
         Ok(())
     }
 
     /// Removes association types between two records; `None` removes every type.
-    pub fn dissociate(&mut self, from_type: &str, from_id: u64, to_type: &str, to_id: u64, only: Option<&[AssocType]>, now: i64) -> usize {
-        let Some(types) = self.assoc.get_mut(&(from_type.into(), from_id)).and_then(|m| m.get_mut(&(to_type.into(), to_id))) else {
+    pub fn dissociate(
+        &mut self,
+        from_type: &str,
+        from_id: u64,
+        to_type: &str,
+        to_id: u64,
+        only: Option<&[AssocType]>,
+        now: i64,
+    ) -> usize {
+        let Some(types) = self
+            .assoc
+            .get_mut(&(from_type.into(), from_id))
+            .and_then(|m| m.get_mut(&(to_type.into(), to_id)))
+        else {
             return 0;
         };
         let removed: Vec<AssocType> = match only {
@@ -500,25 +687,54 @@ impl Store {
             }
         }
         for t in &removed {
-            let inv = self.assoc_def(from_type, to_type, t.type_id).map(|d| d.inverse_type_id);
-            if let Some(back) = self.assoc.get_mut(&(to_type.into(), to_id)).and_then(|m| m.get_mut(&(from_type.into(), from_id))) {
+            let inv = self
+                .assoc_def(from_type, to_type, t.type_id)
+                .map(|d| d.inverse_type_id);
+            if let Some(back) = self
+                .assoc
+                .get_mut(&(to_type.into(), to_id))
+                .and_then(|m| m.get_mut(&(from_type.into(), from_id)))
+            {
                 if let Some(inv) = inv {
-                    back.remove(&AssocType { category: t.category, type_id: inv });
+                    back.remove(&AssocType {
+                        category: t.category,
+                        type_id: inv,
+                    });
                 }
             }
             if let Some(m) = self.assoc.get_mut(&(to_type.into(), to_id)) {
-                if m.get(&(from_type.into(), from_id)).is_some_and(BTreeSet::is_empty) {
+                if m.get(&(from_type.into(), from_id))
+                    .is_some_and(BTreeSet::is_empty)
+                {
                     m.remove(&(from_type.into(), from_id));
                 }
             }
-            self.emit(from_type, from_id, now, ChangeKind::AssociationChange { to_type: to_type.into(), to_id, type_id: t.type_id, removed: true, primary: false });
+            self.emit(
+                from_type,
+                from_id,
+                now,
+                ChangeKind::AssociationChange {
+                    to_type: to_type.into(),
+                    to_id,
+                    type_id: t.type_id,
+                    removed: true,
+                    primary: false,
+                },
+            );
         }
         removed.len()
     }
 
     /// Live associations of one record to one object type, ordered by target id.
-    pub fn associations(&self, from_type: &str, from_id: u64, to_type: &str) -> Vec<(u64, Vec<AssocType>)> {
-        let Some(m) = self.assoc.get(&(from_type.to_string(), from_id)) else { return Vec::new() };
+    pub fn associations(
+        &self,
+        from_type: &str,
+        from_id: u64,
+        to_type: &str,
+    ) -> Vec<(u64, Vec<AssocType>)> {
+        let Some(m) = self.assoc.get(&(from_type.to_string(), from_id)) else {
+            return Vec::new();
+        };
         m.range((to_type.to_string(), 0)..=(to_type.to_string(), u64::MAX))
             .filter(|((t, id), _)| self.is_live(t, *id))
             .map(|((_, id), types)| (*id, types.iter().copied().collect()))
@@ -527,20 +743,39 @@ impl Store {
 
     /// `{category, typeId, label}` for one association type.
     pub fn assoc_type_json(&self, from: &str, to: &str, t: AssocType) -> Value {
-        let label = self.assoc_def(from, to, t.type_id).and_then(|d| d.label.clone());
+        let label = self
+            .assoc_def(from, to, t.type_id)
+            .and_then(|d| d.label.clone());
         json!({"category": t.category.as_str(), "typeId": t.type_id, "label": label})
     }
 
     /// Renders a record in HubSpot's `SimplePublicObject` shape.
-    pub fn render(&self, ty: &ObjectType, rec: &Record, requested: Option<&[String]>, with_history: Option<&[String]>) -> Value {
+    pub fn render(
+        &self,
+        ty: &ObjectType,
+        rec: &Record,
+        requested: Option<&[String]>,
+        with_history: Option<&[String]>,
+    ) -> Value {
         let mut props = Map::new();
         let names: Vec<&String> = match requested {
             Some(list) if !list.is_empty() => list.iter().collect(),
             _ => ty.default_properties.iter().collect(),
         };
-        for name in names.iter().copied().chain([&"hs_object_id".to_string(), &ty.created_property, &ty.modified_property].into_iter().filter(|_| requested.is_some_and(|l| !l.is_empty()))) {
+        for name in names.iter().copied().chain(
+            [
+                &"hs_object_id".to_string(),
+                &ty.created_property,
+                &ty.modified_property,
+            ]
+            .into_iter()
+            .filter(|_| requested.is_some_and(|l| !l.is_empty())),
+        ) {
             if self.property(&ty.id, name).is_some() {
-                props.insert(name.clone(), rec.props.get(name).map_or(Value::Null, |v| json!(v)));
+                props.insert(
+                    name.clone(),
+                    rec.props.get(name).map_or(Value::Null, |v| json!(v)),
+                );
             }
         }
         let mut obj = json!({
@@ -567,7 +802,12 @@ impl Store {
 
     /// A status error when a record is missing.
     pub fn missing(id: &str) -> HsError {
-        HsError::new(StatusCode::NOT_FOUND, "OBJECT_NOT_FOUND", "Object not found.  objectId are usually numeric.").with_context("id", vec![id.to_string()])
+        HsError::new(
+            StatusCode::NOT_FOUND,
+            "OBJECT_NOT_FOUND",
+            "Object not found.  objectId are usually numeric.",
+        )
+        .with_context("id", vec![id.to_string()])
     }
 }
 
@@ -579,7 +819,13 @@ fn normalize_email(props: &mut BTreeMap<String, String>) {
 }
 
 /// Writes the system properties HubSpot maintains.
-fn stamp(ty: &ObjectType, id: u64, props: &mut BTreeMap<String, String>, created: Option<i64>, modified: i64) {
+fn stamp(
+    ty: &ObjectType,
+    id: u64,
+    props: &mut BTreeMap<String, String>,
+    created: Option<i64>,
+    modified: i64,
+) {
     props.insert("hs_object_id".into(), id.to_string());
     if let Some(c) = created {
         props.insert(ty.created_property.clone(), iso_ms(c));
@@ -595,9 +841,19 @@ fn check_value(def: &PropertyDef, value: &str, owners: &[Owner]) -> Result<Strin
     if value.is_empty() {
         return Ok(String::new());
     }
-    let bad = |code: &str, what: &str| property_error(code, format!("{value} was not a valid {what}. for property \"{name}\""), name);
+    let bad = |code: &str, what: &str| {
+        property_error(
+            code,
+            format!("{value} was not a valid {what}. for property \"{name}\""),
+            name,
+        )
+    };
     if def.referenced_object_type.as_deref() == Some("OWNER") {
-        return if owners.iter().any(|o| o.id == value) { Ok(value.into()) } else { Err(bad("INVALID_OWNER_ID", "owner id")) };
+        return if owners.iter().any(|o| o.id == value) {
+            Ok(value.into())
+        } else {
+            Err(bad("INVALID_OWNER_ID", "owner id"))
+        };
     }
     match def.kind.as_str() {
         "number" => {

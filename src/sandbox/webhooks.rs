@@ -102,13 +102,39 @@ impl WebhookSettings {
     /// Subscribes to every event kind of the standard objects and of `object.*`.
     pub fn subscribe_all(mut self) -> Self {
         for obj in ["contact", "company", "deal", "ticket"] {
-            for ev in ["creation", "deletion", "propertyChange", "associationChange", "merge", "restore"] {
-                self.subscriptions.push(Subscription { event_type: format!("{obj}.{ev}"), object_type_id: None, property_name: None });
+            for ev in [
+                "creation",
+                "deletion",
+                "propertyChange",
+                "associationChange",
+                "merge",
+                "restore",
+            ] {
+                self.subscriptions.push(Subscription {
+                    event_type: format!("{obj}.{ev}"),
+                    object_type_id: None,
+                    property_name: None,
+                });
             }
         }
-        self.subscriptions.push(Subscription { event_type: "contact.privacyDeletion".into(), object_type_id: None, property_name: None });
-        for ev in ["creation", "deletion", "propertyChange", "associationChange", "merge", "restore"] {
-            self.subscriptions.push(Subscription { event_type: format!("object.{ev}"), object_type_id: Some(super::catalog::CUSTOM_OBJECT_ID.into()), property_name: None });
+        self.subscriptions.push(Subscription {
+            event_type: "contact.privacyDeletion".into(),
+            object_type_id: None,
+            property_name: None,
+        });
+        for ev in [
+            "creation",
+            "deletion",
+            "propertyChange",
+            "associationChange",
+            "merge",
+            "restore",
+        ] {
+            self.subscriptions.push(Subscription {
+                event_type: format!("object.{ev}"),
+                object_type_id: Some(super::catalog::CUSTOM_OBJECT_ID.into()),
+                property_name: None,
+            });
         }
         self
     }
@@ -174,7 +200,12 @@ fn kind_name(kind: &ChangeKind) -> &'static str {
 
 impl WebhookSender {
     /// Starts the sender task.
-    pub fn start(settings: WebhookSettings, clock: SharedClock, portal_id: u64, app_id: u64) -> Self {
+    pub fn start(
+        settings: WebhookSettings,
+        clock: SharedClock,
+        portal_id: u64,
+        app_id: u64,
+    ) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let sender = Self {
             tx,
@@ -211,14 +242,18 @@ impl WebhookSender {
         let mut out = Vec::new();
         for c in changes {
             for (i, sub) in settings.subscriptions.iter().enumerate() {
-                if let Some(ev) = self.payload(c, sub, 1_000 + i as u64, settings.legacy_event_type_field) {
+                if let Some(ev) =
+                    self.payload(c, sub, 1_000 + i as u64, settings.legacy_event_type_field)
+                {
                     out.push(ev);
                 }
             }
         }
         drop(settings);
         if !out.is_empty() {
-            self.stats.events_emitted.fetch_add(out.len() as u64, Ordering::Relaxed);
+            self.stats
+                .events_emitted
+                .fetch_add(out.len() as u64, Ordering::Relaxed);
             self.stats.queued.fetch_add(1, Ordering::SeqCst);
             let _ = self.tx.send(out);
         }
@@ -226,7 +261,9 @@ impl WebhookSender {
 
     /// Queues raw payloads as they are (tests of receivers with hand-made events).
     pub fn send_raw(&self, events: Vec<Value>) {
-        self.stats.events_emitted.fetch_add(events.len() as u64, Ordering::Relaxed);
+        self.stats
+            .events_emitted
+            .fetch_add(events.len() as u64, Ordering::Relaxed);
         self.stats.queued.fetch_add(1, Ordering::SeqCst);
         let _ = self.tx.send(events);
     }
@@ -235,7 +272,9 @@ impl WebhookSender {
     pub async fn wait_idle(&self, timeout: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            if self.stats.queued.load(Ordering::SeqCst) == 0 && self.stats.in_flight.load(Ordering::SeqCst) == 0 {
+            if self.stats.queued.load(Ordering::SeqCst) == 0
+                && self.stats.in_flight.load(Ordering::SeqCst) == 0
+            {
                 return true;
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -245,20 +284,34 @@ impl WebhookSender {
         }
     }
 
-    fn payload(&self, c: &ChangeEvent, sub: &Subscription, subscription_id: u64, legacy_field: bool) -> Option<Value> {
+    fn payload(
+        &self,
+        c: &ChangeEvent,
+        sub: &Subscription,
+        subscription_id: u64,
+        legacy_field: bool,
+    ) -> Option<Value> {
         let (scope, ev) = sub.event_type.split_once('.')?;
         if ev != kind_name(&c.kind) {
             return None;
         }
         let generic = scope == "object";
         if generic {
-            if sub.object_type_id.as_deref().is_some_and(|t| t != c.object_type_id) {
+            if sub
+                .object_type_id
+                .as_deref()
+                .is_some_and(|t| t != c.object_type_id)
+            {
                 return None;
             }
         } else if object_name(&c.object_type_id) != Some(scope) {
             return None;
         }
-        let type_field = if legacy_field { "eventType" } else { "subscriptionType" };
+        let type_field = if legacy_field {
+            "eventType"
+        } else {
+            "subscriptionType"
+        };
         let mut p = json!({
             "eventId": self.next_event_id.fetch_add(1, Ordering::Relaxed),
             "subscriptionId": subscription_id,
@@ -287,14 +340,26 @@ impl WebhookSender {
                 p["propertyName"] = json!(name);
                 p["propertyValue"] = json!(value);
             }
-            ChangeKind::Merge { primary_id, merged_ids, new_id } => {
+            ChangeKind::Merge {
+                primary_id,
+                merged_ids,
+                new_id,
+            } => {
                 p["primaryObjectId"] = json!(primary_id);
                 p["mergedObjectIds"] = json!(merged_ids);
                 p["newObjectId"] = json!(new_id);
                 p["numberOfPropertiesMoved"] = json!(0);
             }
-            ChangeKind::AssociationChange { to_type, to_id, type_id, removed, primary } => {
-                let from = object_name(&c.object_type_id).unwrap_or("object").to_uppercase();
+            ChangeKind::AssociationChange {
+                to_type,
+                to_id,
+                type_id,
+                removed,
+                primary,
+            } => {
+                let from = object_name(&c.object_type_id)
+                    .unwrap_or("object")
+                    .to_uppercase();
                 let to = object_name(to_type).unwrap_or("object").to_uppercase();
                 p["associationType"] = json!(format!("{from}_TO_{to}"));
                 p["associationTypeId"] = json!(type_id);
@@ -310,8 +375,15 @@ impl WebhookSender {
     }
 }
 
-async fn run(mut rx: mpsc::UnboundedReceiver<Vec<Value>>, sender: WebhookSender, clock: SharedClock) {
-    let http = reqwest::Client::builder().tcp_nodelay(true).build().unwrap_or_default();
+async fn run(
+    mut rx: mpsc::UnboundedReceiver<Vec<Value>>,
+    sender: WebhookSender,
+    clock: SharedClock,
+) {
+    let http = reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .build()
+        .unwrap_or_default();
     let gate = Arc::new(Semaphore::new(sender.settings.lock().concurrency.max(1)));
     let mut batch_seq = 0u64;
     let mut pending: Vec<Value> = Vec::new();
@@ -350,13 +422,23 @@ async fn run(mut rx: mpsc::UnboundedReceiver<Vec<Value>>, sender: WebhookSender,
         if settings.shuffle {
             batch.shuffle(&mut rand::thread_rng());
         }
-        let copies = if rand::thread_rng().gen_bool(settings.duplicate_rate.clamp(0.0, 1.0)) { 2 } else { 1 };
+        let copies = if rand::thread_rng().gen_bool(settings.duplicate_rate.clamp(0.0, 1.0)) {
+            2
+        } else {
+            1
+        };
         for _ in 0..copies {
             batch_seq += 1;
             sender.stats.batches_sent.fetch_add(1, Ordering::SeqCst);
             sender.stats.in_flight.fetch_add(1, Ordering::SeqCst);
             let permit = gate.clone().acquire_owned().await.ok();
-            let (http, sender2, clock, settings, batch) = (http.clone(), sender.clone(), clock.clone(), settings.clone(), batch.clone());
+            let (http, sender2, clock, settings, batch) = (
+                http.clone(),
+                sender.clone(),
+                clock.clone(),
+                settings.clone(),
+                batch.clone(),
+            );
             let id = batch_seq;
             tokio::spawn(async move {
                 deliver(&http, &sender2, &clock, &settings, id, batch).await;
@@ -368,8 +450,17 @@ async fn run(mut rx: mpsc::UnboundedReceiver<Vec<Value>>, sender: WebhookSender,
     }
 }
 
-async fn deliver(http: &reqwest::Client, sender: &WebhookSender, clock: &SharedClock, settings: &WebhookSettings, id: u64, mut batch: Vec<Value>) {
-    let Some(url) = settings.target_url.clone() else { return };
+async fn deliver(
+    http: &reqwest::Client,
+    sender: &WebhookSender,
+    clock: &SharedClock,
+    settings: &WebhookSettings,
+    id: u64,
+    mut batch: Vec<Value>,
+) {
+    let Some(url) = settings.target_url.clone() else {
+        return;
+    };
     for attempt in 0..=settings.max_retries {
         for ev in &mut batch {
             ev["attemptNumber"] = json!(attempt);
@@ -380,30 +471,67 @@ async fn deliver(http: &reqwest::Client, sender: &WebhookSender, clock: &SharedC
             .post(&url)
             .timeout(Duration::from_millis(settings.timeout_ms))
             .header("content-type", "application/json")
-            .header("x-hubspot-signature", sign_v1(&settings.client_secret, &body))
+            .header(
+                "x-hubspot-signature",
+                sign_v1(&settings.client_secret, &body),
+            )
             .header("x-hubspot-signature-version", "v1")
-            .header("x-hubspot-signature-v3", sign_v3(&settings.client_secret, "POST", &url, &body, ts))
+            .header(
+                "x-hubspot-signature-v3",
+                sign_v3(&settings.client_secret, "POST", &url, &body, ts),
+            )
             .header("x-hubspot-request-timestamp", ts.to_string())
-            .header("user-agent", "HubSpot Connect 2.0 (http://dev.hubspot.com/) (sandbox)")
+            .header(
+                "user-agent",
+                "HubSpot Connect 2.0 (http://dev.hubspot.com/) (sandbox)",
+            )
             .body(body)
             .send()
             .await;
         let (status, error) = match &result {
             Ok(r) => (Some(r.status().as_u16()), None),
-            Err(e) => (None, Some(if e.is_timeout() { format!("no answer within {} ms", settings.timeout_ms) } else { e.to_string() })),
+            Err(e) => (
+                None,
+                Some(if e.is_timeout() {
+                    format!("no answer within {} ms", settings.timeout_ms)
+                } else {
+                    e.to_string()
+                }),
+            ),
         };
-        sender.attempts.lock().push(Attempt { batch: id, attempt, events: batch.len(), status, error, at_ms: clock.now_ms() });
+        sender.attempts.lock().push(Attempt {
+            batch: id,
+            attempt,
+            events: batch.len(),
+            status,
+            error,
+            at_ms: clock.now_ms(),
+        });
         if status.is_some_and(|s| (200..300).contains(&s)) {
-            sender.stats.batches_delivered.fetch_add(1, Ordering::SeqCst);
+            sender
+                .stats
+                .batches_delivered
+                .fetch_add(1, Ordering::SeqCst);
             return;
         }
         if attempt == settings.max_retries {
             break;
         }
-        let cap = settings.retry_base_ms.saturating_mul(1u64 << attempt.min(20)).min(settings.retry_cap_ms).max(1);
+        let cap = settings
+            .retry_base_ms
+            .saturating_mul(1u64 << attempt.min(20))
+            .min(settings.retry_cap_ms)
+            .max(1);
         let wait = rand::thread_rng().gen_range(cap / 2..=cap);
         tokio::time::sleep(Duration::from_millis(wait)).await;
     }
-    tracing::warn!(batch = id, "webhook batch abandoned after {} attempts", settings.max_retries + 1);
-    sender.stats.batches_abandoned.fetch_add(1, Ordering::SeqCst);
+    tracing::warn!(
+        batch = id,
+        "webhook batch abandoned after {} attempts",
+        settings.max_retries + 1
+    );
+    sender
+        .stats
+        .batches_abandoned
+        .fetch_add(1, Ordering::SeqCst);
 }

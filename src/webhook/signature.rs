@@ -64,10 +64,7 @@ pub fn decode_v3_uri(uri: &str) -> String {
     while i < bytes.len() {
         if bytes[i] == b'%' && i + 3 <= bytes.len() {
             let esc = &uri[i..i + 3];
-            if let Some((_, c)) = V3_DECODED
-                .iter()
-                .find(|(e, _)| e.eq_ignore_ascii_case(esc))
-            {
+            if let Some((_, c)) = V3_DECODED.iter().find(|(e, _)| e.eq_ignore_ascii_case(esc)) {
                 out.push(*c);
                 i += 3;
                 continue;
@@ -83,8 +80,8 @@ pub fn decode_v3_uri(uri: &str) -> String {
 
 /// Signature v3: base64 HMAC-SHA256 (key: client secret) of `METHOD + decoded_uri + body + timestamp`.
 pub fn sign_v3(secret: &str, method: &str, uri: &str, body: &[u8], timestamp_ms: i64) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
-        .expect("HMAC accepts keys of any length");
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC accepts keys of any length");
     mac.update(method.as_bytes());
     mac.update(decode_v3_uri(uri).as_bytes());
     mac.update(body);
@@ -140,10 +137,14 @@ pub fn verify_v3(
         .parse()
         .map_err(|_| SignatureError::BadTimestamp)?;
     if now_ms - ts > MAX_V3_AGE_MS {
-        return Err(SignatureError::Stale { age_ms: now_ms - ts });
+        return Err(SignatureError::Stale {
+            age_ms: now_ms - ts,
+        });
     }
     if ts - now_ms > max_future_ms {
-        return Err(SignatureError::FromTheFuture { ahead_ms: ts - now_ms });
+        return Err(SignatureError::FromTheFuture {
+            ahead_ms: ts - now_ms,
+        });
     }
     let expected = sign_v3(secret, method, uri, body, ts);
     if signatures_equal(&expected, signature.trim()) {
@@ -158,7 +159,10 @@ pub fn verify_v3(
 /// # Errors
 /// [`SignatureError::Mismatch`] when the digest differs.
 pub fn verify_v1(secret: &str, body: &[u8], signature: &str) -> Result<(), SignatureError> {
-    if signatures_equal(&sign_v1(secret, body), &signature.trim().to_ascii_lowercase()) {
+    if signatures_equal(
+        &sign_v1(secret, body),
+        &signature.trim().to_ascii_lowercase(),
+    ) {
         Ok(())
     } else {
         Err(SignatureError::Mismatch)
@@ -238,11 +242,38 @@ mod tests {
     fn rejects_timestamp_older_than_five_minutes() {
         let ts = 1_700_000_000_000_i64;
         let sig = sign_v3(SECRET, "POST", URI, BODY.as_bytes(), ts);
-        let ok = verify_v3(SECRET, "POST", URI, BODY.as_bytes(), &ts.to_string(), &sig, ts + 299_999, 60_000);
+        let ok = verify_v3(
+            SECRET,
+            "POST",
+            URI,
+            BODY.as_bytes(),
+            &ts.to_string(),
+            &sig,
+            ts + 299_999,
+            60_000,
+        );
         assert_eq!(ok, Ok(()));
-        let stale = verify_v3(SECRET, "POST", URI, BODY.as_bytes(), &ts.to_string(), &sig, ts + 300_001, 60_000);
+        let stale = verify_v3(
+            SECRET,
+            "POST",
+            URI,
+            BODY.as_bytes(),
+            &ts.to_string(),
+            &sig,
+            ts + 300_001,
+            60_000,
+        );
         assert!(matches!(stale, Err(SignatureError::Stale { .. })));
-        let future = verify_v3(SECRET, "POST", URI, BODY.as_bytes(), &ts.to_string(), &sig, ts - 60_001, 60_000);
+        let future = verify_v3(
+            SECRET,
+            "POST",
+            URI,
+            BODY.as_bytes(),
+            &ts.to_string(),
+            &sig,
+            ts - 60_001,
+            60_000,
+        );
         assert!(matches!(future, Err(SignatureError::FromTheFuture { .. })));
     }
 
@@ -251,10 +282,31 @@ mod tests {
         let ts = 1_700_000_000_000_i64;
         let sig = sign_v3(SECRET, "POST", URI, BODY.as_bytes(), ts);
         let t = ts.to_string();
-        assert_eq!(verify_v3(SECRET, "POST", URI, b"{}", &t, &sig, ts, 0), Err(SignatureError::Mismatch));
-        assert_eq!(verify_v3(SECRET, "POST", "https://www.example.com/other", BODY.as_bytes(), &t, &sig, ts, 0), Err(SignatureError::Mismatch));
-        assert_eq!(verify_v3(SECRET, "PUT", URI, BODY.as_bytes(), &t, &sig, ts, 0), Err(SignatureError::Mismatch));
-        assert_eq!(verify_v3("other", "POST", URI, BODY.as_bytes(), &t, &sig, ts, 0), Err(SignatureError::Mismatch));
+        assert_eq!(
+            verify_v3(SECRET, "POST", URI, b"{}", &t, &sig, ts, 0),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_v3(
+                SECRET,
+                "POST",
+                "https://www.example.com/other",
+                BODY.as_bytes(),
+                &t,
+                &sig,
+                ts,
+                0
+            ),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_v3(SECRET, "PUT", URI, BODY.as_bytes(), &t, &sig, ts, 0),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_v3("other", "POST", URI, BODY.as_bytes(), &t, &sig, ts, 0),
+            Err(SignatureError::Mismatch)
+        );
     }
 
     proptest! {

@@ -6,7 +6,15 @@ use std::process::{Command, Stdio};
 #[tokio::test]
 async fn sandbox_command_accepts_the_given_token_and_prints_its_url() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_hubspot-mcp"))
-        .args(["sandbox", "--addr", "127.0.0.1:0", "--records", "50", "--token", "T-cli-test"])
+        .args([
+            "sandbox",
+            "--addr",
+            "127.0.0.1:0",
+            "--records",
+            "50",
+            "--token",
+            "T-cli-test",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -16,9 +24,19 @@ async fn sandbox_command_accepts_the_given_token_and_prints_its_url() {
     out.read_line(&mut url).unwrap();
     let url = url.trim().to_string();
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
-    let res = reqwest::Client::new().get(format!("{url}/crm/v3/objects/contacts?limit=1")).bearer_auth("T-cli-test").send().await.unwrap();
+    let res = reqwest::Client::new()
+        .get(format!("{url}/crm/v3/objects/contacts?limit=1"))
+        .bearer_auth("T-cli-test")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status().as_u16(), 200);
-    let res = reqwest::Client::new().get(format!("{url}/crm/v3/objects/contacts?limit=1")).bearer_auth("other").send().await.unwrap();
+    let res = reqwest::Client::new()
+        .get(format!("{url}/crm/v3/objects/contacts?limit=1"))
+        .bearer_auth("other")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status().as_u16(), 401);
     child.kill().unwrap();
     let _ = child.wait();
@@ -36,9 +54,18 @@ async fn sandbox_command_prints_a_ready_token_when_none_is_given() {
     let (mut url, mut token) = (String::new(), String::new());
     out.read_line(&mut url).unwrap();
     out.read_line(&mut token).unwrap();
-    let token = token.trim().strip_prefix("token: ").expect("a token line").to_string();
+    let token = token
+        .trim()
+        .strip_prefix("token: ")
+        .expect("a token line")
+        .to_string();
     assert!(token.starts_with("pat-na1-"));
-    let res = reqwest::Client::new().get(format!("{}/crm/v3/owners", url.trim())).bearer_auth(&token).send().await.unwrap();
+    let res = reqwest::Client::new()
+        .get(format!("{}/crm/v3/owners", url.trim()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status().as_u16(), 200);
     child.kill().unwrap();
     let _ = child.wait();

@@ -2,15 +2,18 @@
 
 use std::sync::Arc;
 
-pub use hubspot_mcp::sandbox::SandboxConfig;
 use hubspot_mcp::sandbox::seed::RecordCounts;
 use hubspot_mcp::sandbox::Sandbox;
+pub use hubspot_mcp::sandbox::SandboxConfig;
 use hubspot_mcp::time::{ManualClock, SharedClock};
 use serde_json::Value;
 
 /// A small portal: fast to seed, big enough to page.
 pub fn small() -> SandboxConfig {
-    SandboxConfig { records: RecordCounts::scaled(500), ..Default::default() }
+    SandboxConfig {
+        records: RecordCounts::scaled(500),
+        ..Default::default()
+    }
 }
 
 /// Starts a sandbox on the system clock.
@@ -22,7 +25,12 @@ pub async fn spawn(config: SandboxConfig) -> Sandbox {
 pub async fn spawn_manual(config: SandboxConfig) -> (Sandbox, ManualClock) {
     let clock = ManualClock::new(1_780_272_000_000);
     let shared: SharedClock = Arc::new(clock.clone());
-    (Sandbox::start_with_clock(config, shared).await.expect("sandbox starts"), clock)
+    (
+        Sandbox::start_with_clock(config, shared)
+            .await
+            .expect("sandbox starts"),
+        clock,
+    )
 }
 
 /// A thin HTTP client bound to one sandbox and token.
@@ -49,15 +57,25 @@ impl Reply {
 
 impl Api {
     pub fn new(sb: &Sandbox) -> Self {
-        Self { http: reqwest::Client::new(), base: sb.base_url(), token: sb.token().to_string() }
+        Self {
+            http: reqwest::Client::new(),
+            base: sb.base_url(),
+            token: sb.token().to_string(),
+        }
     }
 
     pub fn with_token(&self, token: &str) -> Self {
-        Self { token: token.to_string(), ..self.clone() }
+        Self {
+            token: token.to_string(),
+            ..self.clone()
+        }
     }
 
     pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Reply {
-        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -66,7 +84,11 @@ impl Api {
         let headers = res.headers().clone();
         let text = res.text().await.unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Reply { status, headers, body }
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub async fn get(&self, path: &str) -> Reply {
@@ -91,10 +113,20 @@ impl Api {
 
     /// POSTs a form to an OAuth endpoint (no bearer).
     pub async fn form(&self, path: &str, fields: &[(&str, &str)]) -> Reply {
-        let res = self.http.post(format!("{}{path}", self.base)).form(fields).send().await.expect("request reaches the sandbox");
+        let res = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .form(fields)
+            .send()
+            .await
+            .expect("request reaches the sandbox");
         let status = res.status().as_u16();
         let headers = res.headers().clone();
         let body = res.json().await.unwrap_or(Value::Null);
-        Reply { status, headers, body }
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 }

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: the command README.md gives under "Run the tests".
+# It provisions what the tests need (today: only the Rust toolchain's own crates, fetched and
+# pinned by Cargo.lock) and runs every unit and integration test against the local sandbox.
+# Network use is limited to loopback: no test ever calls the real HubSpot.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/hubspot-mcp/target}"
+export RUST_BACKTRACE="${RUST_BACKTRACE:-0}"
+cargo test --locked --all-targets "$@"

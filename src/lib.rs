@@ -11,6 +11,7 @@
 //! these; see README.md for the plan and what exists today.
 
 pub mod config;
+pub mod hubspot;
 pub mod sandbox;
 pub mod time;
 pub mod webhook;

@@ -1,0 +1,816 @@
+//! `HubSpotClient`: the only code that speaks HTTP to HubSpot.
+//!
+//! Every request takes the same path: production guard (writes) → circuit breaker → rate
+//! governor (lane, bucket) → credentials → send with a timeout → learn from the rate headers
+//! → classify the outcome → retry within the quota, or return an [`ApiError`] that keeps
+//! HubSpot's body. A tracing span per request records route, status, attempt, time waited and
+//! the correlation id.
+//!
+//! On top of that sit batch-first operations: batch reads and writes chunked at 100 with
+//! per-input results from 207s, search paged at 200 that reads past the 10,000 cap by sorting on
+//! `hs_object_id` and restarting above the last id, list pagination, association reads of
+//! 1,000 ids per call paged per input, coalesced single-record reads, and a metadata cache.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::stream::{self, StreamExt};
+use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use tracing::Instrument;
+
+use super::auth::Credentials;
+use super::circuit::{BreakerSettings, BreakerState, CircuitBreaker};
+use super::coalesce::Coalescer;
+use super::error::{ApiError, EndpointGroup, HubSpotErrorBody};
+use super::limit::{Bucket, GovernorSettings, GovernorSnapshot, Lane, LimitError, LocalGovernor, RateGovernor, RateObservation, Throttle};
+use super::metadata::MetadataCache;
+use super::model::{ApiVersion, AssociatedId, BatchOutcome, CrmObject, Filter, ItemError, SearchPage, SearchQuery, WriteInput};
+use super::retry::{classify, Backoff, Outcome, RetryAction, RetryKind, RetryQuota};
+use crate::time::{SharedClock, SystemClock};
+
+/// Client settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClientSettings {
+    /// `https://api.hubapi.com`, or a sandbox URL.
+    pub base_url: String,
+    /// Date-based paths (default) or legacy `/crm/v3`.
+    pub version: ApiVersion,
+    pub governor: GovernorSettings,
+    pub backoff: Backoff,
+    /// Retry tokens (see `RetryQuota`).
+    pub retry_quota: u32,
+    pub breaker: BreakerSettings,
+    /// Per-attempt timeout.
+    pub timeout_ms: u64,
+    /// Refuse writes unless the account is a developer test account or a sandbox.
+    pub production_guard: bool,
+    /// How long single-record reads wait to be coalesced into one batch read.
+    pub coalesce_window_ms: u64,
+    /// Metadata freshness.
+    pub metadata_ttl_secs: u64,
+    /// Where the metadata cache is persisted.
+    pub data_dir: Option<std::path::PathBuf>,
+}
+
+impl Default for ClientSettings {
+    fn default() -> Self {
+        Self {
+            base_url: "https://api.hubapi.com".into(),
+            version: ApiVersion::Dated,
+            governor: GovernorSettings::default(),
+            backoff: Backoff::default(),
+            retry_quota: 500,
+            breaker: BreakerSettings::default(),
+            timeout_ms: 30_000,
+            production_guard: false,
+            coalesce_window_ms: 3,
+            metadata_ttl_secs: 900,
+            data_dir: None,
+        }
+    }
+}
+
+/// Counters for logs, metrics and benchmarks.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub requests: AtomicU64,
+    pub throttled: AtomicU64,
+    pub retries: AtomicU64,
+    pub failures: AtomicU64,
+    pub auth_replays: AtomicU64,
+    pub waited_us: AtomicU64,
+}
+
+/// A snapshot of the counters and the limiter.
+#[derive(Debug, Clone, Serialize)]
+pub struct MetricsSnapshot {
+    pub requests: u64,
+    pub throttled_429s: u64,
+    pub retries: u64,
+    pub failures: u64,
+    pub auth_replays: u64,
+    pub waited_ms: u64,
+    pub governor: GovernorSnapshot,
+    pub breakers: BTreeMap<EndpointGroup, (BreakerState, u64)>,
+    pub retry_tokens: u32,
+}
+
+/// One request to send.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub method: Method,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub body: Option<Value>,
+    pub lane: Lane,
+    pub group: EndpointGroup,
+    pub bucket: Bucket,
+    /// Safe to repeat after a 5xx or timeout.
+    pub safe: bool,
+    /// Writes data (checked by the production guard).
+    pub write: bool,
+}
+
+impl Call {
+    /// A safe GET.
+    pub fn get(path: impl Into<String>, lane: Lane, group: EndpointGroup) -> Self {
+        Self { method: Method::GET, path: path.into(), query: Vec::new(), body: None, lane, group, bucket: Bucket::Burst, safe: true, write: false }
+    }
+
+    /// A POST; `safe` and `write` say what it is.
+    pub fn post(path: impl Into<String>, body: Value, lane: Lane, group: EndpointGroup, safe: bool, write: bool) -> Self {
+        Self { method: Method::POST, path: path.into(), query: Vec::new(), body: Some(body), lane, group, bucket: Bucket::Burst, safe, write }
+    }
+}
+
+/// A successful answer.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub correlation_id: Option<String>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    settings: ClientSettings,
+    creds: Credentials,
+    governor: Arc<dyn RateGovernor>,
+    quota: RetryQuota,
+    breakers: BTreeMap<EndpointGroup, CircuitBreaker>,
+    metrics: Metrics,
+    account_type: tokio::sync::OnceCell<String>,
+    coalescer: Coalescer,
+    metadata: MetadataCache,
+}
+
+/// The HubSpot client. Cheap to clone; clones share the limiter, breakers and caches.
+#[derive(Clone)]
+pub struct HubSpotClient {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for HubSpotClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HubSpotClient").field("base_url", &self.inner.settings.base_url).field("creds", &self.inner.creds).finish_non_exhaustive()
+    }
+}
+
+/// Builds a client.
+pub struct ClientBuilder {
+    settings: ClientSettings,
+    creds: Credentials,
+    clock: SharedClock,
+    governor: Option<Arc<dyn RateGovernor>>,
+    http: Option<reqwest::Client>,
+}
+
+impl ClientBuilder {
+    /// Uses this clock for windows, breakers and token expiry.
+    pub fn clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+    /// Shares an existing governor (several clients, one budget).
+    pub fn governor(mut self, g: Arc<dyn RateGovernor>) -> Self {
+        self.governor = Some(g);
+        self
+    }
+    /// Uses this HTTP client.
+    pub fn http(mut self, http: reqwest::Client) -> Self {
+        self.http = Some(http);
+        self
+    }
+    /// Builds it.
+    pub fn build(self) -> HubSpotClient {
+        let http = self.http.unwrap_or_else(default_http);
+        let governor = self.governor.unwrap_or_else(|| Arc::new(LocalGovernor::new(self.settings.governor.clone(), self.clock.clone())));
+        let breakers = EndpointGroup::ALL.iter().map(|g| (*g, CircuitBreaker::new(*g, self.settings.breaker, self.clock.clone()))).collect();
+        let metadata = MetadataCache::new(self.settings.metadata_ttl_secs, self.settings.data_dir.clone(), self.clock.clone());
+        HubSpotClient {
+            inner: Arc::new(Inner {
+                http,
+                quota: RetryQuota::new(self.settings.retry_quota),
+                coalescer: Coalescer::new(Duration::from_millis(self.settings.coalesce_window_ms)),
+                settings: self.settings,
+                creds: self.creds,
+                governor,
+                breakers,
+                metrics: Metrics::default(),
+                account_type: tokio::sync::OnceCell::new(),
+                metadata,
+            }),
+        }
+    }
+}
+
+/// An HTTP client tuned for HubSpot: TCP_NODELAY, pooled keep-alive.
+pub fn default_http() -> reqwest::Client {
+    reqwest::Client::builder().tcp_nodelay(true).pool_idle_timeout(Duration::from_secs(60)).user_agent(concat!("hubspot-mcp/", env!("CARGO_PKG_VERSION"))).build().unwrap_or_default()
+}
+
+/// `/crm/v3/objects/contacts/123` → `/crm/v3/objects/contacts/{id}`.
+fn route_of(path: &str) -> String {
+    path.split('/').map(|s| if s.len() > 3 && s.chars().all(|c| c.is_ascii_digit()) { "{id}" } else { s }).collect::<Vec<_>>().join("/")
+}
+
+fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let v = h.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim().parse::<f64>().ok()?;
+    (v >= 0.0).then(|| Duration::from_secs_f64(v))
+}
+
+const CHUNK: usize = 100;
+const ASSOC_CHUNK: usize = 1_000;
+const SEARCH_PAGE: usize = 200;
+const SEARCH_CAP: usize = 10_000;
+
+impl HubSpotClient {
+    /// Starts a builder.
+    pub fn builder(settings: ClientSettings, creds: Credentials) -> ClientBuilder {
+        ClientBuilder { settings, creds, clock: Arc::new(SystemClock), governor: None, http: None }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &ClientSettings {
+        &self.inner.settings
+    }
+
+    /// The metadata cache.
+    pub fn metadata(&self) -> &MetadataCache {
+        &self.inner.metadata
+    }
+
+    /// The shared governor.
+    pub fn governor(&self) -> Arc<dyn RateGovernor> {
+        self.inner.governor.clone()
+    }
+
+    /// Counters, limiter and breaker states.
+    pub fn metrics(&self) -> MetricsSnapshot {
+        let m = &self.inner.metrics;
+        MetricsSnapshot {
+            requests: m.requests.load(Ordering::Relaxed),
+            throttled_429s: m.throttled.load(Ordering::Relaxed),
+            retries: m.retries.load(Ordering::Relaxed),
+            failures: m.failures.load(Ordering::Relaxed),
+            auth_replays: m.auth_replays.load(Ordering::Relaxed),
+            waited_ms: m.waited_us.load(Ordering::Relaxed) / 1000,
+            governor: self.inner.governor.snapshot(),
+            breakers: self.inner.breakers.iter().map(|(g, b)| (*g, (b.state(), b.times_opened()))).collect(),
+            retry_tokens: self.inner.quota.available(),
+        }
+    }
+
+    fn v(&self) -> ApiVersion {
+        self.inner.settings.version
+    }
+
+    async fn bearer(&self) -> Result<(SecretString, Option<u64>), ApiError> {
+        match &self.inner.creds {
+            Credentials::Static(t) => Ok((t.clone(), None)),
+            Credentials::OAuth(s) => {
+                let b = s.bearer().await?;
+                Ok((b.token, Some(b.generation)))
+            }
+        }
+    }
+
+    /// Refuses writes to production portals when the guard is on.
+    async fn guard(&self) -> Result<(), ApiError> {
+        if !self.inner.settings.production_guard {
+            return Ok(());
+        }
+        let kind = self
+            .inner
+            .account_type
+            .get_or_try_init(|| async {
+                let r = self.execute_unguarded(&Call::get(self.v().account_details(), Lane::Interactive, EndpointGroup::Metadata)).await?;
+                Ok::<_, ApiError>(r.body["accountType"].as_str().unwrap_or("UNKNOWN").to_string())
+            })
+            .await?;
+        if kind == "DEVELOPER_TEST" || kind == "SANDBOX" {
+            Ok(())
+        } else {
+            Err(ApiError::ProductionGuard { account_type: kind.clone() })
+        }
+    }
+
+    /// Sends one call with every policy applied.
+    ///
+    /// # Errors
+    /// [`ApiError`] once retries are exhausted or not allowed.
+    pub async fn execute(&self, call: &Call) -> Result<Reply, ApiError> {
+        if call.write {
+            self.guard().await?;
+        }
+        self.execute_unguarded(call).await
+    }
+
+    async fn execute_unguarded(&self, call: &Call) -> Result<Reply, ApiError> {
+        let span = tracing::debug_span!("hubspot", route = %route_of(&call.path), method = %call.method, lane = ?call.lane, status = tracing::field::Empty, attempt = tracing::field::Empty, waited_ms = tracing::field::Empty, correlation_id = tracing::field::Empty);
+        self.attempts(call).instrument(span).await
+    }
+
+    async fn attempts(&self, call: &Call) -> Result<Reply, ApiError> {
+        let inner = &self.inner;
+        let breaker = &inner.breakers[&call.group];
+        let backoff = inner.settings.backoff;
+        let url = format!("{}{}", inner.settings.base_url, call.path);
+        let mut attempt: u32 = 0;
+        let mut replayed = false;
+        let mut waited = Duration::ZERO;
+        loop {
+            breaker.admit().map_err(|r| ApiError::CircuitOpen { group: call.group, retry_in: r.retry_in, last_failure: r.last_failure })?;
+            waited += inner.governor.acquire(call.lane, call.bucket).await.map_err(|LimitError::DailyExhausted(d)| ApiError::DailyLimit { resets_in: d, correlation_id: None })?;
+            let (token, generation) = self.bearer().await?;
+            inner.metrics.requests.fetch_add(1, Ordering::Relaxed);
+            let mut req = inner.http.request(call.method.clone(), &url).bearer_auth(token.expose_secret()).timeout(Duration::from_millis(inner.settings.timeout_ms));
+            if !call.query.is_empty() {
+                req = req.query(&call.query);
+            }
+            if let Some(b) = &call.body {
+                req = req.json(b);
+            }
+            let span = tracing::Span::current();
+            span.record("attempt", attempt);
+            span.record("waited_ms", waited.as_millis() as u64);
+            inner.metrics.waited_us.fetch_add(waited.as_micros() as u64, Ordering::Relaxed);
+            let sent = req.send().await;
+            let (action, error) = match sent {
+                Err(e) => {
+                    let (outcome, err) = if e.is_timeout() {
+                        (Outcome::Timeout, ApiError::Timeout { path: call.path.clone(), after: Duration::from_millis(inner.settings.timeout_ms), retried: attempt > 0 })
+                    } else if e.is_connect() {
+                        (Outcome::ConnectFailed, ApiError::Transport { path: call.path.clone(), message: e.without_url().to_string(), retried: attempt > 0 })
+                    } else {
+                        (Outcome::Dropped, ApiError::Transport { path: call.path.clone(), message: e.without_url().to_string(), retried: attempt > 0 })
+                    };
+                    breaker.failure(&err.to_string());
+                    (classify(&outcome, call.safe), err)
+                }
+                Ok(res) => {
+                    let status = res.status().as_u16();
+                    let headers = res.headers().clone();
+                    let correlation_id = headers.get("x-hubspot-correlation-id").and_then(|v| v.to_str().ok()).map(str::to_string);
+                    span.record("status", status);
+                    if let Some(c) = &correlation_id {
+                        span.record("correlation_id", c.as_str());
+                    }
+                    if call.bucket == Bucket::Burst {
+                        inner.governor.observe(Bucket::Burst, &RateObservation::from_headers(&headers));
+                    }
+                    let bytes = match res.bytes().await {
+                        Ok(b) => b,
+                        Err(e) => {
+                            let err = ApiError::Transport { path: call.path.clone(), message: format!("the answer broke off: {}", e.without_url()), retried: attempt > 0 };
+                            breaker.failure(&err.to_string());
+                            let action = classify(&Outcome::Dropped, call.safe);
+                            if !self.pause(action, &mut attempt, backoff).await {
+                                return Err(err);
+                            }
+                            continue;
+                        }
+                    };
+                    if (200..300).contains(&status) {
+                        breaker.success();
+                        inner.quota.refund();
+                        let body = if bytes.is_empty() {
+                            Value::Null
+                        } else {
+                            let de = &mut serde_json::Deserializer::from_slice(&bytes);
+                            serde_path_to_error::deserialize(de).map_err(|e| ApiError::Decode { path: call.path.clone(), at: e.path().to_string(), message: e.inner().to_string(), correlation_id: correlation_id.clone() })?
+                        };
+                        return Ok(Reply { status, body, correlation_id });
+                    }
+                    let mut body: HubSpotErrorBody = serde_json::from_slice(&bytes).unwrap_or_else(|_| HubSpotErrorBody { message: String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).trim().to_string(), ..Default::default() });
+                    if body.correlation_id.is_none() {
+                        body.correlation_id = correlation_id.clone();
+                    }
+                    let ra = retry_after(&headers);
+                    if status == 429 {
+                        inner.metrics.throttled.fetch_add(1, Ordering::Relaxed);
+                        let t = match body.policy_name.as_deref() {
+                            Some("DAILY") => Throttle::Daily { retry_after: ra },
+                            Some("SECONDLY") => Throttle::Secondly { retry_after: ra },
+                            _ if call.bucket == Bucket::Search => Throttle::Secondly { retry_after: ra },
+                            _ => Throttle::Burst { retry_after: ra },
+                        };
+                        inner.governor.throttled(t);
+                        breaker.failure(&format!("429 {}", body.policy_name.as_deref().unwrap_or("")));
+                    } else if status >= 500 || status == 423 || status == 477 {
+                        breaker.failure(&format!("{status} {}", body.message));
+                    } else {
+                        // The request's own fault (4xx): HubSpot is healthy.
+                        breaker.success();
+                    }
+                    let outcome = Outcome::Status { status, category: body.category.as_deref(), policy: body.policy_name.as_deref(), retry_after: ra };
+                    let action = classify(&outcome, call.safe);
+                    let err = if status == 429 && body.policy_name.as_deref() == Some("DAILY") {
+                        let resets_in = match inner.governor.acquire(Lane::Interactive, Bucket::Burst).await {
+                            Err(LimitError::DailyExhausted(d)) => d,
+                            Ok(_) => ra.unwrap_or_default(),
+                        };
+                        ApiError::DailyLimit { resets_in, correlation_id: body.correlation_id.clone() }
+                    } else if status == 429 {
+                        ApiError::RateLimited { policy: body.policy_name.clone().unwrap_or_else(|| "unknown".into()), attempts: attempt + 1, correlation_id: body.correlation_id.clone() }
+                    } else {
+                        ApiError::Http { status, path: call.path.clone(), body }
+                    };
+                    (action, err)
+                }
+            };
+            match action {
+                RetryAction::Stop => {
+                    inner.metrics.failures.fetch_add(1, Ordering::Relaxed);
+                    return Err(error);
+                }
+                RetryAction::RefreshAndReplay => match (&inner.creds, replayed) {
+                    (Credentials::OAuth(session), false) => {
+                        replayed = true;
+                        inner.metrics.auth_replays.fetch_add(1, Ordering::Relaxed);
+                        session.refresh(generation).await?;
+                    }
+                    _ => {
+                        inner.metrics.failures.fetch_add(1, Ordering::Relaxed);
+                        return Err(error);
+                    }
+                },
+                action => {
+                    if !self.pause(action, &mut attempt, backoff).await {
+                        inner.metrics.failures.fetch_add(1, Ordering::Relaxed);
+                        return Err(error);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits before a retry; `false` when no retry is allowed (attempts, quota, wait too long).
+    async fn pause(&self, action: RetryAction, attempt: &mut u32, backoff: Backoff) -> bool {
+        if *attempt + 1 >= backoff.max_attempts {
+            return false;
+        }
+        let wait = match action {
+            RetryAction::RetryAfter(d) => {
+                if d > Duration::from_millis(backoff.max_retry_after_ms) || !self.inner.quota.try_spend(RetryKind::Throttled) {
+                    return false;
+                }
+                d
+            }
+            RetryAction::Backoff(kind) => {
+                if !self.inner.quota.try_spend(kind) {
+                    tracing::warn!("retry quota empty: returning the failure instead of retrying");
+                    return false;
+                }
+                backoff.delay(*attempt, &mut rand::thread_rng())
+            }
+            _ => return false,
+        };
+        self.inner.metrics.retries.fetch_add(1, Ordering::Relaxed);
+        *attempt += 1;
+        tokio::time::sleep(wait).await;
+        true
+    }
+
+    /// Runs calls with up to four in flight, answers in order.
+    async fn run_all(&self, calls: Vec<Call>) -> Vec<Result<Reply, ApiError>> {
+        stream::iter(calls).map(|call| async move { self.execute(&call).await }).buffered(4).collect().await
+    }
+
+    /// Sends and decodes.
+    ///
+    /// # Errors
+    /// As [`execute`](Self::execute), or a decode error naming the JSON path.
+    pub async fn fetch<T: DeserializeOwned>(&self, call: &Call) -> Result<T, ApiError> {
+        let reply = self.execute(call).await?;
+        serde_path_to_error::deserialize(reply.body).map_err(|e| ApiError::Decode { path: call.path.clone(), at: e.path().to_string(), message: e.inner().to_string(), correlation_id: reply.correlation_id })
+    }
+
+    // ---- objects -------------------------------------------------------------------------
+
+    /// One record by id, coalesced with concurrent reads of the same type into batch reads.
+    ///
+    /// # Errors
+    /// As [`batch_read`](Self::batch_read).
+    pub async fn get_object(&self, lane: Lane, object_type: &str, id: &str, properties: &[String]) -> Result<Option<CrmObject>, ApiError> {
+        self.inner.coalescer.get(self, lane, object_type, id, properties).await
+    }
+
+    /// Reads any number of records, 100 per request; missing ids are reported per id.
+    ///
+    /// # Errors
+    /// When a chunk fails outright.
+    pub async fn batch_read(&self, lane: Lane, object_type: &str, ids: &[String], properties: &[String], id_property: Option<&str>) -> Result<BatchOutcome, ApiError> {
+        let path = format!("{}/batch/read", self.v().objects(object_type));
+        let calls: Vec<Call> = ids
+            .chunks(CHUNK)
+            .map(|chunk| {
+                let mut body = json!({"inputs": chunk.iter().map(|id| json!({"id": id})).collect::<Vec<_>>(), "properties": properties});
+                if let Some(p) = id_property {
+                    body["idProperty"] = json!(p);
+                }
+                Call::post(path.clone(), body, lane, EndpointGroup::Objects, true, false)
+            })
+            .collect();
+        let replies = self.run_all(calls).await;
+        let mut out = BatchOutcome { results: Vec::new(), errors: Vec::new(), requests: replies.len() };
+        for r in replies {
+            let r = r?;
+            collect_batch(&r.body, &mut out, None)?;
+        }
+        Ok(out)
+    }
+
+    /// Creates, updates or upserts any number of records, 100 per request. Every input carries
+    /// an `objectWriteTraceId` (its index), which makes the write safe to retry and turns
+    /// partial failure into per-input errors.
+    ///
+    /// # Errors
+    /// When a chunk fails outright (every input in it failed validation, auth, …).
+    pub async fn batch_write(&self, lane: Lane, object_type: &str, op: WriteOp, inputs: &[WriteInput]) -> Result<BatchOutcome, ApiError> {
+        if op == WriteOp::Upsert && inputs.iter().any(|i| i.id_property.is_none() || i.id.is_none()) {
+            return Err(ApiError::Invalid("upsert inputs need id (the unique value) and idProperty".into()));
+        }
+        let path = format!("{}/batch/{}", self.v().objects(object_type), op.name());
+        let indexed: Vec<(usize, &WriteInput)> = inputs.iter().enumerate().collect();
+        let calls: Vec<Call> = indexed
+            .chunks(CHUNK)
+            .map(|chunk| {
+                let body = json!({"inputs": chunk.iter().map(|(i, w)| {
+                    let mut v = serde_json::to_value(w).unwrap_or_default();
+                    v["objectWriteTraceId"] = json!(i.to_string());
+                    v
+                }).collect::<Vec<_>>()});
+                Call::post(path.clone(), body, lane, EndpointGroup::Objects, true, true)
+            })
+            .collect();
+        let replies = self.run_all(calls).await;
+        let mut out = BatchOutcome { results: Vec::new(), errors: Vec::new(), requests: replies.len() };
+        for r in replies {
+            collect_batch(&r?.body, &mut out, Some(()))?;
+        }
+        Ok(out)
+    }
+
+    /// Archives any number of records, 100 per request.
+    ///
+    /// # Errors
+    /// When a chunk fails.
+    pub async fn batch_archive(&self, lane: Lane, object_type: &str, ids: &[String]) -> Result<usize, ApiError> {
+        let path = format!("{}/batch/archive", self.v().objects(object_type));
+        let mut requests = 0;
+        for chunk in ids.chunks(CHUNK) {
+            let body = json!({"inputs": chunk.iter().map(|id| json!({"id": id})).collect::<Vec<_>>()});
+            // Archiving twice is harmless, so it is safe to retry.
+            self.execute(&Call::post(path.clone(), body, lane, EndpointGroup::Objects, true, true)).await?;
+            requests += 1;
+        }
+        Ok(requests)
+    }
+
+    /// Every record of a type through the list endpoint (100 per page, following `after`).
+    ///
+    /// # Errors
+    /// When a page fails.
+    pub async fn list_all(&self, lane: Lane, object_type: &str, properties: &[String]) -> Result<(Vec<CrmObject>, usize), ApiError> {
+        let path = self.v().objects(object_type);
+        let mut after: Option<String> = None;
+        let mut out = Vec::new();
+        let mut requests = 0;
+        loop {
+            let mut call = Call::get(path.clone(), lane, EndpointGroup::Objects);
+            call.query.push(("limit".into(), "100".into()));
+            if !properties.is_empty() {
+                call.query.push(("properties".into(), properties.join(",")));
+            }
+            if let Some(a) = &after {
+                call.query.push(("after".into(), a.clone()));
+            }
+            let page: ListPage = self.fetch(&call).await?;
+            requests += 1;
+            out.extend(page.results);
+            match page.paging.and_then(|p| p.next) {
+                Some(n) => after = Some(n.after),
+                None => return Ok((out, requests)),
+            }
+        }
+    }
+
+    /// One search page.
+    ///
+    /// # Errors
+    /// HubSpot's validation errors (limits, unknown properties) and transport failures.
+    pub async fn search(&self, lane: Lane, object_type: &str, query: &SearchQuery) -> Result<SearchPage, ApiError> {
+        let mut call = Call::post(format!("{}/search", self.v().objects(object_type)), query.to_body(), lane, EndpointGroup::Search, true, false);
+        call.bucket = Bucket::Search;
+        self.fetch(&call).await
+    }
+
+    /// Every record matching `filters` (ANDed), past the 10,000-result cap: pages of 200
+    /// sorted by `hs_object_id`, restarting above the last id when the cap is reached (never
+    /// windowing on `lastmodifieddate`, which loops when 10,000 records share a timestamp).
+    ///
+    /// # Errors
+    /// When a page fails.
+    pub async fn search_all(&self, lane: Lane, object_type: &str, filters: &[Filter], properties: &[String]) -> Result<(Vec<CrmObject>, usize), ApiError> {
+        let mut out: Vec<CrmObject> = Vec::new();
+        let mut requests = 0;
+        let mut above: Option<String> = None;
+        let mut after: Option<String> = None;
+        loop {
+            let mut group = filters.to_vec();
+            if let Some(last) = &above {
+                group.push(Filter::new("hs_object_id", "GT", last.clone()));
+            }
+            let q = SearchQuery { filter_groups: vec![group], properties: properties.to_vec(), sort: Some(("hs_object_id".into(), false)), limit: SEARCH_PAGE, after: after.clone(), query: None };
+            let page = self.search(lane, object_type, &q).await?;
+            requests += 1;
+            let got = page.results.len();
+            out.extend(page.results);
+            match page.paging.and_then(|p| p.next) {
+                Some(n) if n.after.parse::<usize>().is_ok_and(|a| a + SEARCH_PAGE <= SEARCH_CAP) => after = Some(n.after),
+                Some(_) if got > 0 => {
+                    // The next page would cross the cap: restart above the last id.
+                    above = out.last().map(|o| o.id.clone());
+                    after = None;
+                }
+                _ => return Ok((out, requests)),
+            }
+        }
+    }
+
+    /// Associated ids for many records: 1,000 ids per request, each input paged on its own.
+    ///
+    /// # Errors
+    /// When a request fails.
+    pub async fn associations(&self, lane: Lane, from: &str, to: &str, ids: &[String]) -> Result<(HashMap<String, Vec<AssociatedId>>, usize), ApiError> {
+        let path = format!("{}/batch/read", self.v().associations(from, to));
+        let mut out: HashMap<String, Vec<AssociatedId>> = ids.iter().map(|i| (i.clone(), Vec::new())).collect();
+        let mut pending: Vec<(String, Option<String>)> = ids.iter().map(|i| (i.clone(), None)).collect();
+        let mut requests = 0;
+        while !pending.is_empty() {
+            let take = pending.len().min(ASSOC_CHUNK);
+            let chunk: Vec<(String, Option<String>)> = pending.drain(..take).collect();
+            let inputs: Vec<Value> = chunk.iter().map(|(id, after)| match after { Some(a) => json!({"id": id, "after": a}), None => json!({"id": id}) }).collect();
+            let reply = self.execute(&Call::post(path.clone(), json!({"inputs": inputs}), lane, EndpointGroup::Associations, true, false)).await?;
+            requests += 1;
+            let page: AssocPage = serde_path_to_error::deserialize(reply.body).map_err(|e| ApiError::Decode { path: path.clone(), at: e.path().to_string(), message: e.inner().to_string(), correlation_id: reply.correlation_id })?;
+            for r in page.results {
+                let from_id = r.from.id;
+                if let Some(next) = r.paging.and_then(|p| p.next) {
+                    pending.push((from_id.clone(), Some(next.after)));
+                }
+                out.entry(from_id).or_default().extend(r.to);
+            }
+        }
+        Ok((out, requests))
+    }
+
+    /// `GET /account-info/…/details`.
+    ///
+    /// # Errors
+    /// As [`execute`](Self::execute).
+    pub async fn account_details(&self, lane: Lane) -> Result<Value, ApiError> {
+        Ok(self.execute(&Call::get(self.v().account_details(), lane, EndpointGroup::Metadata)).await?.body)
+    }
+
+    // ---- metadata (cached) -----------------------------------------------------------------
+
+    /// Property definitions of a type, from the cache while fresh.
+    ///
+    /// # Errors
+    /// When a fetch is needed and fails.
+    pub async fn properties(&self, object_type: &str) -> Result<Value, ApiError> {
+        let path = self.v().properties(object_type);
+        self.inner.metadata.get_or_fetch(&format!("properties:{object_type}"), || async move { Ok(self.execute(&Call::get(path, Lane::Interactive, EndpointGroup::Metadata)).await?.body) }).await
+    }
+
+    /// Pipelines of a type, from the cache while fresh.
+    ///
+    /// # Errors
+    /// When a fetch is needed and fails.
+    pub async fn pipelines(&self, object_type: &str) -> Result<Value, ApiError> {
+        let path = self.v().pipelines(object_type);
+        self.inner.metadata.get_or_fetch(&format!("pipelines:{object_type}"), || async move { Ok(self.execute(&Call::get(path, Lane::Interactive, EndpointGroup::Metadata)).await?.body) }).await
+    }
+
+    /// Custom-object schemas, from the cache while fresh.
+    ///
+    /// # Errors
+    /// When a fetch is needed and fails.
+    pub async fn schemas(&self) -> Result<Value, ApiError> {
+        let path = self.v().schemas().to_string();
+        self.inner.metadata.get_or_fetch("schemas", || async move { Ok(self.execute(&Call::get(path, Lane::Interactive, EndpointGroup::Metadata)).await?.body) }).await
+    }
+
+    /// Every owner (all pages), from the cache while fresh.
+    ///
+    /// # Errors
+    /// When a fetch is needed and fails.
+    pub async fn owners(&self) -> Result<Value, ApiError> {
+        self.inner
+            .metadata
+            .get_or_fetch("owners", || async move {
+                let mut all = Vec::new();
+                let mut after: Option<String> = None;
+                loop {
+                    let mut call = Call::get(self.v().owners(), Lane::Interactive, EndpointGroup::Metadata);
+                    call.query.push(("limit".into(), "500".into()));
+                    if let Some(a) = &after {
+                        call.query.push(("after".into(), a.clone()));
+                    }
+                    let body = self.execute(&call).await?.body;
+                    all.extend(body["results"].as_array().cloned().unwrap_or_default());
+                    match body["paging"]["next"]["after"].as_str() {
+                        Some(a) => after = Some(a.to_string()),
+                        None => break,
+                    }
+                }
+                Ok(json!({"results": all}))
+            })
+            .await
+    }
+}
+
+/// Batch write operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOp {
+    Create,
+    Update,
+    Upsert,
+}
+
+impl WriteOp {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::Update => "update",
+            Self::Upsert => "upsert",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ListPage {
+    results: Vec<CrmObject>,
+    #[serde(default)]
+    paging: Option<super::model::Paging>,
+}
+
+#[derive(Debug, Deserialize)]
+struct AssocPage {
+    #[serde(default)]
+    results: Vec<AssocResult>,
+}
+
+#[derive(Debug, Deserialize)]
+struct AssocResult {
+    from: FromId,
+    #[serde(default)]
+    to: Vec<AssociatedId>,
+    #[serde(default)]
+    paging: Option<super::model::Paging>,
+}
+
+#[derive(Debug, Deserialize)]
+struct FromId {
+    #[serde(deserialize_with = "string_or_number")]
+    id: String,
+}
+
+fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    match Value::deserialize(d)? {
+        Value::String(s) => Ok(s),
+        Value::Number(n) => Ok(n.to_string()),
+        v => Err(serde::de::Error::custom(format!("expected an id, found {v}"))),
+    }
+}
+
+/// Folds one batch response (200 or 207) into the outcome.
+fn collect_batch(body: &Value, out: &mut BatchOutcome, traced: Option<()>) -> Result<(), ApiError> {
+    if body.is_null() {
+        return Ok(());
+    }
+    let results: Vec<CrmObject> = serde_json::from_value(body["results"].clone()).map_err(|e| ApiError::Decode { path: "batch".into(), at: "results".into(), message: e.to_string(), correlation_id: None })?;
+    out.results.extend(results);
+    for e in body["errors"].as_array().into_iter().flatten() {
+        let ctx = &e["context"];
+        let index = traced.and(ctx["objectWriteTraceId"][0].as_str()).and_then(|t| t.parse().ok());
+        let ids: Vec<String> = ctx["ids"].as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default();
+        let mut message = e["message"].as_str().unwrap_or_default().to_string();
+        if let Some(first) = e["errors"][0]["message"].as_str() {
+            if !message.contains(first) {
+                message = format!("{message} ({first})");
+            }
+        }
+        out.errors.push(ItemError { index, ids, category: e["category"].as_str().unwrap_or("ERROR").to_string(), message });
+    }
+    Ok(())
+}

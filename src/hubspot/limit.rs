@@ -1,0 +1,490 @@
+//! The rate governor: one budget for every worker that talks to HubSpot.
+//!
+//! HubSpot limits an app to N requests in any 10-second window (110/100/190/250 by app kind),
+//! an account to a daily count, and search to 5 requests/s. Independent workers that each
+//! believe they own the budget are why integrations hit 429s; here every request of the
+//! process asks one [`RateGovernor`] first. (tower's `RateLimit` keeps its window per service
+//! value and clones do not share it, so it cannot do this job.)
+//!
+//! The local implementation, [`LocalGovernor`], keeps, per bucket:
+//! - a **sliding log** of the last interval's request times, the same model HubSpot enforces,
+//!   sized `max − margin` so that clock skew and in-flight requests never tip it over;
+//! - a **pacer** (GCRA) for the background lane: background work is spread at
+//!   `max / interval` with a small burst, so a free slot appears every `interval / max`
+//!   and an interactive call waits at most about one slot even while a backfill saturates
+//!   the budget;
+//! - **priority**: while an interactive caller waits, background callers do not take a slot.
+//!
+//! It adapts to HubSpot's answers: `X-HubSpot-RateLimit-Max`/`-Interval-Milliseconds` replace
+//! the configured size (the portal's real limit wins), `-Remaining` reveals usage by other
+//! processes (their requests are added to the log as phantoms), and a 429 blocks the bucket
+//! until `Retry-After` or the next free slot. A `DAILY` 429 stops all requests until reset.
+//!
+//! The trait is what a cross-process (Redis) governor will implement.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use parking_lot::Mutex;
+use serde::Serialize;
+use tokio::sync::Notify;
+
+use crate::time::SharedClock;
+
+/// Who is asking: interactive tool calls are served before background sync work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lane {
+    Interactive,
+    Background,
+}
+
+/// Which budget a request spends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Bucket {
+    /// The ten-second window every non-search request counts against.
+    Burst,
+    /// The search API's own per-second limit.
+    Search,
+}
+
+/// What a response said about the budget.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RateObservation {
+    pub max: Option<u32>,
+    pub remaining: Option<u32>,
+    pub interval_ms: Option<i64>,
+    pub daily: Option<u64>,
+    pub daily_remaining: Option<u64>,
+}
+
+impl RateObservation {
+    /// Reads the `X-HubSpot-RateLimit-*` headers.
+    pub fn from_headers(h: &reqwest::header::HeaderMap) -> Self {
+        fn num<T: std::str::FromStr>(h: &reqwest::header::HeaderMap, n: &str) -> Option<T> {
+            h.get(n)?.to_str().ok()?.trim().parse().ok()
+        }
+        Self {
+            max: num(h, "x-hubspot-ratelimit-max"),
+            remaining: num(h, "x-hubspot-ratelimit-remaining"),
+            interval_ms: num(h, "x-hubspot-ratelimit-interval-milliseconds"),
+            daily: num(h, "x-hubspot-ratelimit-daily"),
+            daily_remaining: num(h, "x-hubspot-ratelimit-daily-remaining"),
+        }
+    }
+}
+
+/// A 429 the governor must respect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Throttle {
+    /// `TEN_SECONDLY_ROLLING` or an unknown burst policy.
+    Burst { retry_after: Option<Duration> },
+    /// `SECONDLY` (search).
+    Secondly { retry_after: Option<Duration> },
+    /// `DAILY`: nothing until the reset.
+    Daily { retry_after: Option<Duration> },
+}
+
+/// Why a permit was refused outright.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LimitError {
+    /// The daily budget is spent.
+    #[error("the daily budget is spent; it resets in {0:?}")]
+    DailyExhausted(Duration),
+}
+
+/// A snapshot for metrics and tests.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct GovernorSnapshot {
+    pub burst_capacity: u32,
+    pub burst_in_window: u32,
+    pub search_capacity: u32,
+    pub daily_remaining: Option<u64>,
+    pub waiting_interactive: u32,
+    pub throttled_429s: u64,
+}
+
+/// The shared limiter every request asks first.
+pub trait RateGovernor: Send + Sync + std::fmt::Debug {
+    /// Waits for a slot in `bucket`; returns how long it waited.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: a cancelled wait takes no slot.
+    fn acquire(&self, lane: Lane, bucket: Bucket) -> BoxFuture<'_, Result<Duration, LimitError>>;
+    /// Learns from a response's rate headers.
+    fn observe(&self, bucket: Bucket, obs: &RateObservation);
+    /// Learns from a 429.
+    fn throttled(&self, t: Throttle);
+    /// Current numbers.
+    fn snapshot(&self) -> GovernorSnapshot;
+}
+
+/// Settings of the local governor.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct GovernorSettings {
+    /// Requests per `interval` (the app kind's number; headers override it).
+    pub burst_max: u32,
+    pub interval_ms: i64,
+    /// Slots kept free for skew and in-flight requests: `max(1, max / 50)` when `None`.
+    pub margin: Option<u32>,
+    /// Search requests per second.
+    pub search_per_second: u32,
+    /// Daily budget, if any.
+    pub daily: Option<u64>,
+    /// Background burst allowance, in slots.
+    pub background_burst: u32,
+    /// The account's UTC offset, for the daily reset.
+    pub utc_offset_minutes: i32,
+}
+
+impl Default for GovernorSettings {
+    fn default() -> Self {
+        Self { burst_max: 190, interval_ms: 10_000, margin: None, search_per_second: 5, daily: None, background_burst: 4, utc_offset_minutes: 0 }
+    }
+}
+
+/// A sliding log with a pacer.
+#[derive(Debug)]
+struct Window {
+    max: u32,
+    margin: u32,
+    interval_ms: i64,
+    log: VecDeque<i64>,
+    /// Nothing is admitted before this time (after a 429).
+    blocked_until: i64,
+    /// GCRA theoretical arrival time for the background lane.
+    tat: i64,
+    burst: u32,
+}
+
+impl Window {
+    fn new(max: u32, margin: u32, interval_ms: i64, burst: u32) -> Self {
+        Self { max, margin, interval_ms, log: VecDeque::new(), blocked_until: 0, tat: 0, burst }
+    }
+
+    fn capacity(&self) -> u32 {
+        self.max.saturating_sub(self.margin).max(1)
+    }
+
+    fn slide(&mut self, now: i64) {
+        while self.log.front().is_some_and(|t| *t <= now - self.interval_ms) {
+            self.log.pop_front();
+        }
+    }
+
+    /// The emission interval of the pacer.
+    fn spacing(&self) -> i64 {
+        (self.interval_ms / i64::from(self.capacity())).max(1)
+    }
+
+    /// Takes a slot now, or says how long until one could be free.
+    fn try_acquire(&mut self, now: i64, paced: bool) -> Result<(), i64> {
+        if now < self.blocked_until {
+            return Err(self.blocked_until - now);
+        }
+        self.slide(now);
+        if self.log.len() as u32 >= self.capacity() {
+            let oldest = self.log.front().copied().unwrap_or(now);
+            return Err((oldest + self.interval_ms - now).max(1));
+        }
+        if paced {
+            let t = self.spacing();
+            let tolerance = t * i64::from(self.burst);
+            let tat = self.tat.max(now);
+            if tat - now > tolerance {
+                return Err(tat - now - tolerance);
+            }
+            self.tat = tat + t;
+        }
+        self.log.push_back(now);
+        Ok(())
+    }
+
+    /// Adds phantom entries so that the log holds at least `used` requests in the window.
+    fn sync_used(&mut self, now: i64, used: u32) {
+        self.slide(now);
+        while (self.log.len() as u32) < used.min(self.max) {
+            self.log.push_back(now);
+        }
+    }
+}
+
+#[derive(Debug)]
+struct State {
+    burst: Window,
+    search: Window,
+    daily_limit: Option<u64>,
+    daily_used: u64,
+    day: i64,
+    daily_blocked_until: i64,
+    waiting_interactive: u32,
+    throttled: u64,
+}
+
+/// The in-process governor.
+#[derive(Debug, Clone)]
+pub struct LocalGovernor {
+    state: Arc<Mutex<State>>,
+    notify: Arc<Notify>,
+    clock: SharedClock,
+    settings: GovernorSettings,
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+impl LocalGovernor {
+    /// A governor with the given settings, on the given clock.
+    pub fn new(settings: GovernorSettings, clock: SharedClock) -> Self {
+        let margin = settings.margin.unwrap_or_else(|| (settings.burst_max / 50).max(1));
+        let now = clock.now_ms();
+        let state = State {
+            burst: Window::new(settings.burst_max, margin, settings.interval_ms, settings.background_burst),
+            search: Window::new(settings.search_per_second, 0, 1_000, 1),
+            daily_limit: settings.daily,
+            daily_used: 0,
+            day: Self::day(now, settings.utc_offset_minutes),
+            daily_blocked_until: 0,
+            waiting_interactive: 0,
+            throttled: 0,
+        };
+        Self { state: Arc::new(Mutex::new(state)), notify: Arc::new(Notify::new()), clock, settings }
+    }
+
+    fn day(now: i64, offset_min: i32) -> i64 {
+        (now + i64::from(offset_min) * 60_000).div_euclid(DAY_MS)
+    }
+
+    fn next_midnight(&self, now: i64) -> i64 {
+        let off = i64::from(self.settings.utc_offset_minutes) * 60_000;
+        (Self::day(now, self.settings.utc_offset_minutes) + 1) * DAY_MS - off
+    }
+
+    /// One attempt to take a slot.
+    fn try_take(&self, lane: Lane, bucket: Bucket) -> Result<Result<(), i64>, LimitError> {
+        let now = self.clock.now_ms();
+        let mut st = self.state.lock();
+        let today = Self::day(now, self.settings.utc_offset_minutes);
+        if today != st.day {
+            st.day = today;
+            st.daily_used = 0;
+        }
+        if now < st.daily_blocked_until {
+            return Err(LimitError::DailyExhausted(Duration::from_millis((st.daily_blocked_until - now) as u64)));
+        }
+        if st.daily_limit.is_some_and(|l| st.daily_used >= l) {
+            return Err(LimitError::DailyExhausted(Duration::from_millis((self.next_midnight(now) - now) as u64)));
+        }
+        if lane == Lane::Background && st.waiting_interactive > 0 {
+            // Yield: interactive callers are waiting for the next slot.
+            let w = match bucket {
+                Bucket::Burst => st.burst.spacing(),
+                Bucket::Search => 200,
+            };
+            return Ok(Err(w));
+        }
+        let paced = lane == Lane::Background;
+        let r = match bucket {
+            Bucket::Burst => st.burst.try_acquire(now, paced),
+            Bucket::Search => st.search.try_acquire(now, false),
+        };
+        if r.is_ok() {
+            st.daily_used += 1;
+        }
+        Ok(r)
+    }
+}
+
+impl RateGovernor for LocalGovernor {
+    fn acquire(&self, lane: Lane, bucket: Bucket) -> BoxFuture<'_, Result<Duration, LimitError>> {
+        Box::pin(async move {
+            let started = tokio::time::Instant::now();
+            let mut registered = false;
+            let result = loop {
+                match self.try_take(lane, bucket) {
+                    Err(e) => break Err(e),
+                    Ok(Ok(())) => break Ok(started.elapsed()),
+                    Ok(Err(wait_ms)) => {
+                        if lane == Lane::Interactive && !registered {
+                            self.state.lock().waiting_interactive += 1;
+                            registered = true;
+                        }
+                        let notified = self.notify.notified();
+                        tokio::select! {
+                            () = tokio::time::sleep(Duration::from_millis(wait_ms as u64)) => {}
+                            () = notified => {}
+                        }
+                    }
+                }
+            };
+            if registered {
+                self.state.lock().waiting_interactive -= 1;
+                // Background callers that yielded may go now.
+                self.notify.notify_waiters();
+            }
+            result
+        })
+    }
+
+    fn observe(&self, bucket: Bucket, obs: &RateObservation) {
+        let now = self.clock.now_ms();
+        let mut st = self.state.lock();
+        if bucket == Bucket::Burst {
+            if let Some(max) = obs.max.filter(|m| *m > 0) {
+                if max != st.burst.max {
+                    tracing::info!(from = st.burst.max, to = max, "HubSpot reports a different burst limit; adopting it");
+                    st.burst.max = max;
+                    st.burst.margin = self.settings.margin.unwrap_or((max / 50).max(1));
+                }
+            }
+            if let Some(iv) = obs.interval_ms.filter(|i| *i > 0) {
+                st.burst.interval_ms = iv;
+            }
+            if let (Some(max), Some(rem)) = (obs.max, obs.remaining) {
+                st.burst.sync_used(now, max.saturating_sub(rem));
+            }
+        }
+        if let (Some(limit), Some(rem)) = (obs.daily, obs.daily_remaining) {
+            st.daily_limit = Some(limit);
+            st.daily_used = st.daily_used.max(limit.saturating_sub(rem));
+        }
+    }
+
+    fn throttled(&self, t: Throttle) {
+        let now = self.clock.now_ms();
+        let mut st = self.state.lock();
+        st.throttled += 1;
+        match t {
+            Throttle::Burst { retry_after } => {
+                let w = &mut st.burst;
+                w.slide(now);
+                // HubSpot counted more than we did: treat the window as full.
+                let fill = w.max;
+                w.sync_used(now, fill);
+                let until = retry_after.map_or(now + w.spacing(), |d| now + d.as_millis() as i64);
+                w.blocked_until = w.blocked_until.max(until);
+            }
+            Throttle::Secondly { retry_after } => {
+                let until = now + retry_after.map_or(1_000, |d| d.as_millis() as i64);
+                st.search.blocked_until = st.search.blocked_until.max(until);
+            }
+            Throttle::Daily { retry_after } => {
+                let until = retry_after.map_or_else(|| self.next_midnight(now), |d| now + d.as_millis() as i64);
+                st.daily_blocked_until = until;
+            }
+        }
+    }
+
+    fn snapshot(&self) -> GovernorSnapshot {
+        let now = self.clock.now_ms();
+        let mut st = self.state.lock();
+        st.burst.slide(now);
+        GovernorSnapshot {
+            burst_capacity: st.burst.capacity(),
+            burst_in_window: st.burst.log.len() as u32,
+            search_capacity: st.search.capacity(),
+            daily_remaining: st.daily_limit.map(|l| l.saturating_sub(st.daily_used)),
+            waiting_interactive: st.waiting_interactive,
+            throttled_429s: st.throttled,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::{Clock, ManualClock};
+    use proptest::prelude::*;
+
+    fn governor(max: u32) -> (LocalGovernor, ManualClock) {
+        let clock = ManualClock::new(1_000_000);
+        let g = LocalGovernor::new(GovernorSettings { burst_max: max, margin: Some(0), daily: Some(1_000_000), ..Default::default() }, Arc::new(clock.clone()));
+        (g, clock)
+    }
+
+    #[test]
+    fn interactive_uses_the_burst_and_background_is_paced() {
+        let (g, clock) = governor(100);
+        for _ in 0..100 {
+            assert_eq!(g.try_take(Lane::Interactive, Bucket::Burst).unwrap(), Ok(()));
+        }
+        assert!(g.try_take(Lane::Interactive, Bucket::Burst).unwrap().is_err());
+        clock.advance(Duration::from_secs(10));
+        // Background: burst allowance of 4 (+1), then one per 100 ms.
+        let mut admitted = 0;
+        for _ in 0..20 {
+            if g.try_take(Lane::Background, Bucket::Burst).unwrap().is_ok() {
+                admitted += 1;
+            }
+        }
+        assert_eq!(admitted, 5);
+        assert_eq!(g.try_take(Lane::Background, Bucket::Burst).unwrap(), Err(100));
+        clock.advance(Duration::from_millis(100));
+        assert!(g.try_take(Lane::Background, Bucket::Burst).unwrap().is_ok());
+    }
+
+    #[test]
+    fn background_yields_while_interactive_waits() {
+        let (g, _clock) = governor(10);
+        g.state.lock().waiting_interactive = 1;
+        assert!(g.try_take(Lane::Background, Bucket::Burst).unwrap().is_err());
+        assert!(g.try_take(Lane::Interactive, Bucket::Burst).unwrap().is_ok());
+    }
+
+    #[test]
+    fn headers_reveal_other_consumers_and_the_real_limit() {
+        let (g, _clock) = governor(100);
+        g.observe(Bucket::Burst, &RateObservation { max: Some(190), remaining: Some(150), interval_ms: Some(10_000), ..Default::default() });
+        let s = g.snapshot();
+        assert_eq!(s.burst_capacity, 190);
+        assert_eq!(s.burst_in_window, 40, "40 requests spent by someone else");
+    }
+
+    #[test]
+    fn a_burst_429_blocks_until_retry_after() {
+        let (g, clock) = governor(100);
+        g.throttled(Throttle::Burst { retry_after: Some(Duration::from_secs(2)) });
+        assert_eq!(g.try_take(Lane::Interactive, Bucket::Burst).unwrap(), Err(2_000));
+        clock.advance(Duration::from_secs(10));
+        assert!(g.try_take(Lane::Interactive, Bucket::Burst).unwrap().is_ok());
+    }
+
+    #[test]
+    fn daily_429_refuses_until_reset() {
+        let (g, clock) = governor(100);
+        g.throttled(Throttle::Daily { retry_after: Some(Duration::from_secs(60)) });
+        assert!(matches!(g.try_take(Lane::Interactive, Bucket::Burst), Err(LimitError::DailyExhausted(_))));
+        clock.advance(Duration::from_secs(60));
+        assert!(g.try_take(Lane::Interactive, Bucket::Burst).is_ok());
+    }
+
+    #[tokio::test]
+    async fn acquire_waits_for_the_next_slot() {
+        let clock: SharedClock = Arc::new(crate::time::SystemClock);
+        let g = LocalGovernor::new(GovernorSettings { burst_max: 2, interval_ms: 200, margin: Some(0), ..Default::default() }, clock);
+        g.acquire(Lane::Interactive, Bucket::Burst).await.unwrap();
+        g.acquire(Lane::Interactive, Bucket::Burst).await.unwrap();
+        let waited = g.acquire(Lane::Interactive, Bucket::Burst).await.unwrap();
+        assert!(waited >= Duration::from_millis(150), "{waited:?}");
+    }
+
+    proptest! {
+        #[test]
+        fn never_more_than_capacity_in_any_window(steps in proptest::collection::vec((0i64..300, any::<bool>()), 1..500), max in 1u32..60) {
+            let (g, clock) = governor(max);
+            let mut taken = Vec::new();
+            for (gap, interactive) in steps {
+                clock.advance(Duration::from_millis(gap as u64));
+                let lane = if interactive { Lane::Interactive } else { Lane::Background };
+                if let Ok(Ok(())) = g.try_take(lane, Bucket::Burst) {
+                    taken.push(clock.now_ms());
+                }
+                let now = clock.now_ms();
+                prop_assert!(taken.iter().filter(|t| **t > now - 10_000).count() <= max as usize);
+            }
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! Wire types the client reads and writes, and the path scheme.
+//!
+//! Records keep HubSpot's `SimplePublicObject` shape: string ids, string property values
+//! (`None` for a property with no value).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A CRM record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CrmObject {
+    pub id: String,
+    #[serde(default)]
+    pub properties: BTreeMap<String, Option<String>>,
+    #[serde(default)]
+    pub created_at: Option<String>,
+    #[serde(default)]
+    pub updated_at: Option<String>,
+    #[serde(default)]
+    pub archived: bool,
+    /// Present on batch create/update results when sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_write_trace_id: Option<String>,
+    /// Upsert: was the record created?
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new: Option<bool>,
+}
+
+impl CrmObject {
+    /// A property's value, if set.
+    pub fn prop(&self, name: &str) -> Option<&str> {
+        self.properties.get(name).and_then(|v| v.as_deref())
+    }
+}
+
+/// One input of a batch write.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct WriteInput {
+    /// Record id (update), or the unique value (upsert); absent for create.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The unique property `id` is a value of (upsert, or update by unique property).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_property: Option<String>,
+    pub properties: BTreeMap<String, String>,
+}
+
+/// A failed input of a batch.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ItemError {
+    /// Index of the input in the caller's list, when known.
+    pub index: Option<usize>,
+    /// Ids the error names (batch read).
+    pub ids: Vec<String>,
+    pub category: String,
+    pub message: String,
+}
+
+/// The result of a batch operation over any number of inputs (chunked at 100).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BatchOutcome {
+    pub results: Vec<CrmObject>,
+    pub errors: Vec<ItemError>,
+    /// HubSpot requests spent.
+    pub requests: usize,
+}
+
+/// A filter, as search takes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Filter {
+    pub property_name: String,
+    pub operator: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub high_value: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<Vec<String>>,
+}
+
+impl Filter {
+    /// `property OP value`.
+    pub fn new(property: &str, operator: &str, value: impl Into<String>) -> Self {
+        Self { property_name: property.into(), operator: operator.into(), value: Some(value.into()), high_value: None, values: None }
+    }
+}
+
+/// A search request.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchQuery {
+    /// OR of ANDed groups.
+    pub filter_groups: Vec<Vec<Filter>>,
+    pub query: Option<String>,
+    pub properties: Vec<String>,
+    /// `(property, descending)`.
+    pub sort: Option<(String, bool)>,
+    pub limit: usize,
+    pub after: Option<String>,
+}
+
+impl SearchQuery {
+    /// The JSON body HubSpot takes.
+    pub fn to_body(&self) -> Value {
+        let mut body = serde_json::json!({
+            "filterGroups": self.filter_groups.iter().map(|g| serde_json::json!({"filters": g})).collect::<Vec<_>>(),
+            "properties": self.properties,
+            "limit": self.limit.clamp(1, 200),
+        });
+        if let Some(q) = &self.query {
+            body["query"] = Value::String(q.clone());
+        }
+        if let Some((p, desc)) = &self.sort {
+            body["sorts"] = serde_json::json!([{"propertyName": p, "direction": if *desc { "DESCENDING" } else { "ASCENDING" }}]);
+        }
+        if let Some(a) = &self.after {
+            body["after"] = Value::String(a.clone());
+        }
+        body
+    }
+}
+
+/// One page of search results.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct SearchPage {
+    pub total: u64,
+    pub results: Vec<CrmObject>,
+    #[serde(default)]
+    pub paging: Option<Paging>,
+}
+
+/// `paging.next.after`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Paging {
+    pub next: Option<NextPage>,
+}
+
+/// `next.after`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct NextPage {
+    pub after: String,
+}
+
+/// An associated record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssociatedId {
+    #[serde(deserialize_with = "id_from_any")]
+    pub to_object_id: String,
+    #[serde(default)]
+    pub association_types: Vec<Value>,
+}
+
+fn id_from_any<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    match Value::deserialize(d)? {
+        Value::String(s) => Ok(s),
+        Value::Number(n) => Ok(n.to_string()),
+        v => Err(serde::de::Error::custom(format!("expected an id, found {v}"))),
+    }
+}
+
+/// Which path family to use: date-based (`2026-03`) by default, legacy `v3`/`v4` when asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ApiVersion {
+    #[default]
+    Dated,
+    Legacy,
+}
+
+impl ApiVersion {
+    /// `/crm/objects/2026-03/{t}` or `/crm/v3/objects/{t}`.
+    pub fn objects(self, t: &str) -> String {
+        match self {
+            Self::Dated => format!("/crm/objects/2026-03/{t}"),
+            Self::Legacy => format!("/crm/v3/objects/{t}"),
+        }
+    }
+    /// Association pair routes.
+    pub fn associations(self, from: &str, to: &str) -> String {
+        match self {
+            Self::Dated => format!("/crm/associations/2026-03/{from}/{to}"),
+            Self::Legacy => format!("/crm/v4/associations/{from}/{to}"),
+        }
+    }
+    /// Properties of a type.
+    pub fn properties(self, t: &str) -> String {
+        match self {
+            Self::Dated => format!("/crm/properties/2026-03/{t}"),
+            Self::Legacy => format!("/crm/v3/properties/{t}"),
+        }
+    }
+    /// Owners.
+    pub fn owners(self) -> &'static str {
+        match self {
+            Self::Dated => "/crm/owners/2026-03",
+            Self::Legacy => "/crm/v3/owners",
+        }
+    }
+    /// Pipelines of a type.
+    pub fn pipelines(self, t: &str) -> String {
+        match self {
+            Self::Dated => format!("/crm/pipelines/2026-03/{t}"),
+            Self::Legacy => format!("/crm/v3/pipelines/{t}"),
+        }
+    }
+    /// Custom-object schemas.
+    pub fn schemas(self) -> &'static str {
+        match self {
+            Self::Dated => "/crm-object-schemas/2026-03/schemas",
+            Self::Legacy => "/crm-object-schemas/v3/schemas",
+        }
+    }
+    /// Account details.
+    pub fn account_details(self) -> &'static str {
+        match self {
+            Self::Dated => "/account-info/2026-03/details",
+            Self::Legacy => "/account-info/v3/details",
+        }
+    }
+}

@@ -2,6 +2,7 @@
 //! 127.0.0.1:0 and asserts on what it answers and what its request log saw.
 
 mod cli;
+mod client;
 mod sandbox_api;
 mod sandbox_limits;
 mod sandbox_oauth;

@@ -377,3 +377,79 @@ async fn interactive_calls_go_first_while_a_backfill_saturates_the_budget() {
     assert!(waits[19] < Duration::from_secs(2), "{waits:?}");
     assert!(sb.log_summary().rate_limited.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sixty_second_429_storm_causes_no_retry_storm_and_the_breaker_recovers() {
+    let sb = spawn(SandboxConfig { app_kind: AppKind::PrivatePro, log_bodies: false, log_capacity: 200_000, ..small() }).await;
+    let mut s = settings(&sb, AppKind::PrivatePro);
+    s.breaker.max_open_ms = 8_000;
+    let c = HubSpotClient::builder(s, Credentials::Static(SecretString::from(sb.token().to_string()))).build();
+    sb.inject(FaultSpec::new(FaultKind::RateLimit { policy: Policy::TenSecondlyRolling }).for_duration(Duration::from_secs(60)));
+    let ids = ids_of(&sb, "0-1");
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for w in 0..3 {
+        let (c, ids) = (c.clone(), ids.clone());
+        workers.push(tokio::spawn(async move {
+            let mut ok_after_storm = 0u32;
+            while started.elapsed() < Duration::from_secs(80) {
+                match c.batch_read(Lane::Background, "contacts", &ids[w * 100..w * 100 + 100], &[], None).await {
+                    Ok(_) if started.elapsed() > Duration::from_secs(60) => ok_after_storm += 1,
+                    Ok(_) => {}
+                    // The error says when to come back; a polite worker listens.
+                    Err(ApiError::CircuitOpen { retry_in, .. }) => tokio::time::sleep(retry_in).await,
+                    Err(_) => {}
+                }
+            }
+            ok_after_storm
+        }));
+    }
+    let mut recovered = 0;
+    for w in workers {
+        recovered += w.await.unwrap();
+    }
+    let times: Vec<i64> = sb.log_entries().iter().map(|e| e.at_ms).collect();
+    let worst = times.iter().map(|t| times.iter().filter(|u| **u >= *t && **u < t + 10_000).count()).max().unwrap_or(0);
+    let m = c.metrics();
+    eprintln!("429 storm: {} requests in 80 s, worst 10 s window {worst}, 429s {}, breaker opened {} times, {recovered} successes after the storm", times.len(), m.throttled_429s, m.breakers[&EndpointGroup::Objects].1);
+    assert!(worst <= 190, "the client stayed under the limit: worst window {worst}");
+    assert!(m.breakers[&EndpointGroup::Objects].1 >= 1, "the breaker opened");
+    assert_eq!(m.breakers[&EndpointGroup::Objects].0, hubspot_mcp::hubspot::circuit::BreakerState::Closed, "and closed again");
+    assert!(recovered > 0, "work resumed after the storm");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_expiring_every_minute_through_five_minutes_fail_no_request() {
+    let mut cfg = small();
+    cfg.oauth.expires_in_secs = 60;
+    cfg.oauth.rotate_refresh_tokens = true;
+    cfg.log_bodies = false;
+    let sb = spawn(cfg).await;
+    let session = oauth_session(&sb, Arc::new(hubspot_mcp::time::SystemClock)).await;
+    let c = HubSpotClient::builder(settings(&sb, AppKind::Public), Credentials::OAuth(session.clone())).build();
+    let ids = ids_of(&sb, "0-1");
+    let run = Duration::from_secs(300);
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for w in 0..3 {
+        let (c, ids) = (c.clone(), ids.clone());
+        workers.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            while started.elapsed() < run {
+                c.batch_read(Lane::Background, "contacts", &ids[w * 100..w * 100 + 10], &[], None).await.unwrap_or_else(|e| panic!("request failed: {e}"));
+                n += 1;
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            n
+        }));
+    }
+    let mut total = 0;
+    for w in workers {
+        total += w.await.unwrap();
+    }
+    let refreshes = session.refreshes();
+    eprintln!("token expiry: {total} requests over 300 s with 60 s tokens, {refreshes} refreshes, {} replays", c.metrics().auth_replays);
+    assert_eq!(refreshes, sb.refresh_grants(), "every refresh the sandbox served was ours, none doubled");
+    assert!((6..=7).contains(&refreshes), "one refresh per token lifetime: {refreshes}");
+    assert!(!sb.log_summary().statuses.contains_key(&401), "no request ever met an expired token");
+}

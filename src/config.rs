@@ -9,14 +9,19 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+use secrecy::SecretString;
+
+use crate::hubspot::client::ClientSettings;
 use crate::sandbox::SandboxConfig;
 
 /// The whole configuration.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Config {
-    /// Where caches, queues and indexes live.
+    /// Where caches, queues, token stores and indexes live.
     pub data_dir: PathBuf,
+    /// How to reach HubSpot.
+    pub hubspot: HubSpotConfig,
     /// The local sandbox.
     pub sandbox: SandboxConfig,
 }
@@ -25,7 +30,61 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             data_dir: PathBuf::from(".hubspot-mcp"),
+            hubspot: HubSpotConfig::default(),
             sandbox: SandboxConfig::default(),
+        }
+    }
+}
+
+/// HubSpot credentials and client behaviour.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HubSpotConfig {
+    /// A private-app token, service key or static app token (`HUBSPOT_MCP_HUBSPOT__TOKEN`).
+    #[serde(skip_serializing)]
+    pub token: Option<SecretString>,
+    /// OAuth app credentials, for `auth login`.
+    pub client_id: Option<String>,
+    #[serde(skip_serializing)]
+    pub client_secret: Option<SecretString>,
+    /// Where the user consents (`https://app.hubspot.com/oauth/authorize`).
+    pub authorize_url: String,
+    /// Scopes `auth login` asks for: the least this product needs to read the CRM.
+    pub scopes: Vec<String>,
+    /// Scopes asked for as optional (granted only if the installer agrees): writes.
+    pub optional_scopes: Vec<String>,
+    /// Use `/oauth/v1/token` when the date-based token endpoint is unavailable.
+    pub oauth_v1_fallback: bool,
+    /// The client's limiter, retries, breakers, paths and guard.
+    pub client: ClientSettings,
+}
+
+impl Default for HubSpotConfig {
+    fn default() -> Self {
+        let s = |v: &[&str]| v.iter().map(|x| (*x).to_string()).collect();
+        Self {
+            token: None,
+            client_id: None,
+            client_secret: None,
+            authorize_url: "https://app.hubspot.com/oauth/authorize".into(),
+            scopes: s(&[
+                "oauth",
+                "crm.objects.contacts.read",
+                "crm.objects.companies.read",
+                "crm.objects.deals.read",
+                "tickets",
+                "crm.objects.owners.read",
+                "crm.schemas.custom.read",
+                "crm.objects.custom.read",
+            ]),
+            optional_scopes: s(&[
+                "crm.objects.contacts.write",
+                "crm.objects.companies.write",
+                "crm.objects.deals.write",
+                "crm.objects.custom.write",
+            ]),
+            oauth_v1_fallback: false,
+            client: ClientSettings::default(),
         }
     }
 }

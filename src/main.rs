@@ -6,9 +6,12 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use hubspot_mcp::config::Config;
+use hubspot_mcp::hubspot::auth::{OAuthClientConfig, OAuthSession, StoredTokens, TokenStore};
+use hubspot_mcp::hubspot::login::{login, LoginRequest};
 use hubspot_mcp::sandbox::oauth::{StaticToken, TokenKind};
 use hubspot_mcp::sandbox::seed::RecordCounts;
 use hubspot_mcp::sandbox::{AppKind, Sandbox};
+use secrecy::SecretString;
 
 /// HubSpot CRM as safe, rate-aware agent tools.
 #[derive(Debug, Parser)]
@@ -17,6 +20,10 @@ struct Cli {
     /// A TOML configuration file (see README.md, "Configuration").
     #[arg(long, global = true, env = "HUBSPOT_MCP_CONFIG")]
     config: Option<PathBuf>,
+    /// Test mode: the production guard refuses writes unless the portal is a developer test
+    /// account or a sandbox.
+    #[arg(long, global = true)]
+    test_mode: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -25,6 +32,29 @@ struct Cli {
 enum Command {
     /// Run the local HubSpot-compatible sandbox until Ctrl-C.
     Sandbox(SandboxArgs),
+    /// OAuth: authorize this app on a portal, or report what is authorized.
+    #[command(subcommand)]
+    Auth(AuthCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AuthCommand {
+    /// Authorization-code flow with a loopback redirect, state and PKCE; stores the refresh
+    /// token encrypted in the data directory.
+    Login {
+        /// Authorize against a running sandbox at this URL (consents automatically).
+        #[arg(long)]
+        sandbox: Option<String>,
+        /// Seconds to wait for the browser.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+    },
+    /// Refreshes the stored token once and reports the granted scopes (introspection).
+    Status {
+        /// A running sandbox's URL instead of HubSpot.
+        #[arg(long)]
+        sandbox: Option<String>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -77,8 +107,99 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let config = Config::load(cli.config.as_deref())?;
+    let mut config = config;
+    if cli.test_mode {
+        config.hubspot.client.production_guard = true;
+    }
     match cli.command {
         Command::Sandbox(args) => run_sandbox(config, args).await,
+        Command::Auth(cmd) => run_auth(config, cmd).await,
+    }
+}
+
+/// The OAuth client settings: from the configuration, or the sandbox's app when `sandbox` is set.
+fn oauth_client(
+    config: &Config,
+    sandbox: Option<&str>,
+) -> anyhow::Result<(OAuthClientConfig, String)> {
+    if let Some(url) = sandbox {
+        let app = &config.sandbox.oauth;
+        let c = OAuthClientConfig {
+            base_url: url.trim_end_matches('/').to_string(),
+            client_id: app.client_id.clone(),
+            client_secret: SecretString::from(app.client_secret.clone()),
+            v1_fallback: config.hubspot.oauth_v1_fallback,
+            refresh_margin_secs: 300,
+        };
+        return Ok((c, format!("{}/oauth/authorize", url.trim_end_matches('/'))));
+    }
+    let h = &config.hubspot;
+    let client_id = h.client_id.clone().context(
+        "hubspot.client_id is not set: add it to the config file or HUBSPOT_MCP_HUBSPOT__CLIENT_ID",
+    )?;
+    let client_secret = h
+        .client_secret
+        .clone()
+        .context("hubspot.client_secret is not set: use HUBSPOT_MCP_HUBSPOT__CLIENT_SECRET")?;
+    let c = OAuthClientConfig {
+        base_url: h.client.base_url.clone(),
+        client_id,
+        client_secret,
+        v1_fallback: h.oauth_v1_fallback,
+        refresh_margin_secs: 300,
+    };
+    Ok((c, h.authorize_url.clone()))
+}
+
+async fn run_auth(config: Config, cmd: AuthCommand) -> anyhow::Result<()> {
+    let http = hubspot_mcp::hubspot::client::default_http();
+    let store = TokenStore::in_dir(&config.data_dir);
+    match cmd {
+        AuthCommand::Login { sandbox, timeout } => {
+            let (client, authorize_url) = oauth_client(&config, sandbox.as_deref())?;
+            let req = LoginRequest {
+                authorize_url,
+                scopes: config.hubspot.scopes.clone(),
+                optional_scopes: config.hubspot.optional_scopes.clone(),
+                client,
+                timeout: std::time::Duration::from_secs(timeout),
+            };
+            let auto = sandbox.is_some();
+            let tokens = login(&http, &req, |url| async move {
+                if auto {
+                    let _ = reqwest::get(&url).await;
+                } else {
+                    eprintln!("Open this URL in a browser and approve the app:\n\n  {url}\n");
+                }
+            })
+            .await?;
+            let refresh = tokens
+                .refresh_token
+                .clone()
+                .context("HubSpot returned no refresh token")?;
+            store.save(&StoredTokens {
+                refresh_token: refresh,
+            })?;
+            println!("authorized: scopes {}", tokens.scopes.join(" "));
+            println!(
+                "refresh token stored encrypted in {}",
+                store.path().display()
+            );
+            Ok(())
+        }
+        AuthCommand::Status { sandbox } => {
+            let (client, _) = oauth_client(&config, sandbox.as_deref())?;
+            let session = OAuthSession::resume(
+                http,
+                client,
+                std::sync::Arc::new(hubspot_mcp::time::SystemClock),
+                store,
+            )
+            .await?;
+            let scopes = session.introspect().await?;
+            println!("authorized: scopes {}", scopes.join(" "));
+            Ok(())
+        }
     }
 }
 

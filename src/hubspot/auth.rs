@@ -90,7 +90,11 @@ fn default_margin() -> i64 {
 
 impl std::fmt::Debug for OAuthClientConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OAuthClientConfig").field("base_url", &self.base_url).field("client_id", &self.client_id).field("client_secret", &"[redacted]").finish()
+        f.debug_struct("OAuthClientConfig")
+            .field("base_url", &self.base_url)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"[redacted]")
+            .finish()
     }
 }
 
@@ -118,7 +122,10 @@ pub struct OAuthSession {
 
 impl std::fmt::Debug for OAuthSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OAuthSession").field("config", &self.config).field("refreshes", &self.refreshes.load(Ordering::Relaxed)).finish_non_exhaustive()
+        f.debug_struct("OAuthSession")
+            .field("config", &self.config)
+            .field("refreshes", &self.refreshes.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
     }
 }
 
@@ -131,9 +138,18 @@ pub struct Bearer {
 
 impl OAuthSession {
     /// A session from tokens just issued (or loaded from the store).
-    pub fn new(http: reqwest::Client, config: OAuthClientConfig, clock: SharedClock, tokens: TokenResponse, store: Option<TokenStore>) -> Self {
+    pub fn new(
+        http: reqwest::Client,
+        config: OAuthClientConfig,
+        clock: SharedClock,
+        tokens: TokenResponse,
+        store: Option<TokenStore>,
+    ) -> Self {
         let now = clock.now_ms();
-        let refresh = tokens.refresh_token.clone().unwrap_or_else(|| SecretString::from(String::new()));
+        let refresh = tokens
+            .refresh_token
+            .clone()
+            .unwrap_or_else(|| SecretString::from(String::new()));
         let state = TokenState {
             expires_at_ms: now + tokens.expires_in * 1000,
             refresh_at_ms: refresh_at(now, tokens.expires_in, config.refresh_margin_secs),
@@ -157,9 +173,22 @@ impl OAuthSession {
     ///
     /// # Errors
     /// When the store cannot be read or HubSpot refuses the refresh token.
-    pub async fn resume(http: reqwest::Client, config: OAuthClientConfig, clock: SharedClock, store: TokenStore) -> Result<Self, AuthError> {
+    pub async fn resume(
+        http: reqwest::Client,
+        config: OAuthClientConfig,
+        clock: SharedClock,
+        store: TokenStore,
+    ) -> Result<Self, AuthError> {
         let stored = store.load()?;
-        let tokens = exchange(&http, &config, &[("grant_type", "refresh_token"), ("refresh_token", stored.refresh_token.expose_secret())]).await?;
+        let tokens = exchange(
+            &http,
+            &config,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", stored.refresh_token.expose_secret()),
+            ],
+        )
+        .await?;
         let s = Self::new(http, config, clock, tokens, Some(store));
         s.persist().await?;
         Ok(s)
@@ -184,7 +213,10 @@ impl OAuthSession {
         {
             let st = self.state.read().await;
             if now < st.refresh_at_ms {
-                return Ok(Bearer { token: st.access.clone(), generation: st.generation });
+                return Ok(Bearer {
+                    token: st.access.clone(),
+                    generation: st.generation,
+                });
             }
         }
         self.refresh(None).await
@@ -205,18 +237,32 @@ impl OAuthSession {
                 None => now < st.refresh_at_ms,
             };
             if fresh {
-                return Ok(Bearer { token: st.access.clone(), generation: st.generation });
+                return Ok(Bearer {
+                    token: st.access.clone(),
+                    generation: st.generation,
+                });
             }
         }
         let refresh_token = self.state.read().await.refresh.clone();
-        let result = exchange(&self.http, &self.config, &[("grant_type", "refresh_token"), ("refresh_token", refresh_token.expose_secret())]).await;
+        let result = exchange(
+            &self.http,
+            &self.config,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token.expose_secret()),
+            ],
+        )
+        .await;
         let tokens = match result {
             Ok(t) => t,
             Err(AuthError::Transport(e)) => {
                 let st = self.state.read().await;
                 if now < st.expires_at_ms && failed.is_none() {
                     tracing::warn!(error = %e, "token refresh failed; the current token is still valid");
-                    return Ok(Bearer { token: st.access.clone(), generation: st.generation });
+                    return Ok(Bearer {
+                        token: st.access.clone(),
+                        generation: st.generation,
+                    });
                 }
                 return Err(AuthError::Transport(e));
             }
@@ -233,20 +279,28 @@ impl OAuthSession {
             st.expires_at_ms = now + tokens.expires_in * 1000;
             st.refresh_at_ms = refresh_at(now, tokens.expires_in, self.config.refresh_margin_secs);
             st.generation += 1;
-            Bearer { token: st.access.clone(), generation: st.generation }
+            Bearer {
+                token: st.access.clone(),
+                generation: st.generation,
+            }
         };
         if !tokens.scopes.is_empty() {
             *self.scopes.lock() = tokens.scopes;
         }
         self.persist().await?;
-        tracing::debug!(generation = bearer.generation, "OAuth access token refreshed");
+        tracing::debug!(
+            generation = bearer.generation,
+            "OAuth access token refreshed"
+        );
         Ok(bearer)
     }
 
     async fn persist(&self) -> Result<(), AuthError> {
         if let Some(store) = &self.store {
             let st = self.state.read().await;
-            store.save(&StoredTokens { refresh_token: st.refresh.clone() })?;
+            store.save(&StoredTokens {
+                refresh_token: st.refresh.clone(),
+            })?;
         }
         Ok(())
     }
@@ -264,9 +318,25 @@ impl OAuthSession {
             ("token", token.expose_secret()),
             ("token_type_hint", "access_token"),
         ];
-        let res = self.http.post(url).form(&form).send().await.map_err(|e| AuthError::Transport(e.without_url().to_string()))?;
-        let body: serde_json::Value = res.json().await.map_err(|e| AuthError::Transport(e.to_string()))?;
-        let scopes: Vec<String> = body["scopes"].as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect()).unwrap_or_default();
+        let res = self
+            .http
+            .post(url)
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| AuthError::Transport(e.without_url().to_string()))?;
+        let body: serde_json::Value = res
+            .json()
+            .await
+            .map_err(|e| AuthError::Transport(e.to_string()))?;
+        let scopes: Vec<String> = body["scopes"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
         *self.scopes.lock() = scopes.clone();
         Ok(scopes)
     }
@@ -276,7 +346,11 @@ impl OAuthSession {
 /// 10% of the margin as jitter.
 fn refresh_at(now: i64, expires_in: i64, margin_secs: i64) -> i64 {
     let margin_ms = (margin_secs * 1000).min(expires_in * 250).max(0);
-    let jitter = if margin_ms > 10 { rand::thread_rng().gen_range(0..=margin_ms / 10) } else { 0 };
+    let jitter = if margin_ms > 10 {
+        rand::thread_rng().gen_range(0..=margin_ms / 10)
+    } else {
+        0
+    };
     now + expires_in * 1000 - margin_ms - jitter
 }
 
@@ -284,8 +358,15 @@ fn refresh_at(now: i64, expires_in: i64, margin_secs: i64) -> i64 {
 ///
 /// # Errors
 /// [`AuthError`] describing HubSpot's refusal or the transport failure.
-pub async fn exchange(http: &reqwest::Client, config: &OAuthClientConfig, fields: &[(&str, &str)]) -> Result<TokenResponse, AuthError> {
-    let mut form: Vec<(&str, &str)> = vec![("client_id", config.client_id.as_str()), ("client_secret", config.client_secret.expose_secret())];
+pub async fn exchange(
+    http: &reqwest::Client,
+    config: &OAuthClientConfig,
+    fields: &[(&str, &str)],
+) -> Result<TokenResponse, AuthError> {
+    let mut form: Vec<(&str, &str)> = vec![
+        ("client_id", config.client_id.as_str()),
+        ("client_secret", config.client_secret.expose_secret()),
+    ];
     form.extend_from_slice(fields);
     let mut paths = vec!["/oauth/2026-03/token"];
     if config.v1_fallback {
@@ -293,7 +374,12 @@ pub async fn exchange(http: &reqwest::Client, config: &OAuthClientConfig, fields
     }
     let mut last = String::new();
     for path in paths {
-        let res = match http.post(format!("{}{path}", config.base_url)).form(&form).send().await {
+        let res = match http
+            .post(format!("{}{path}", config.base_url))
+            .form(&form)
+            .send()
+            .await
+        {
             Ok(r) => r,
             Err(e) => {
                 last = e.without_url().to_string();
@@ -302,17 +388,33 @@ pub async fn exchange(http: &reqwest::Client, config: &OAuthClientConfig, fields
         };
         let status = res.status();
         if status.is_success() {
-            return res.json::<TokenResponse>().await.map_err(|e| AuthError::Transport(format!("unreadable token response: {e}")));
+            return res
+                .json::<TokenResponse>()
+                .await
+                .map_err(|e| AuthError::Transport(format!("unreadable token response: {e}")));
         }
         if status.as_u16() == 404 {
             last = format!("{path} answered 404");
             continue;
         }
-        let body: OAuthErrorBody = res.json().await.unwrap_or(OAuthErrorBody { error: String::new(), error_description: String::new(), status: status.to_string() });
+        let body: OAuthErrorBody = res.json().await.unwrap_or(OAuthErrorBody {
+            error: String::new(),
+            error_description: String::new(),
+            status: status.to_string(),
+        });
         return Err(match body.error.as_str() {
-            "invalid_client" => AuthError::BadClient { status: body.status, description: body.error_description },
-            "invalid_grant" => AuthError::RefreshRejected { status: body.status, description: body.error_description },
-            _ => AuthError::Transport(format!("{status}: {} {}", body.error, body.error_description)),
+            "invalid_client" => AuthError::BadClient {
+                status: body.status,
+                description: body.error_description,
+            },
+            "invalid_grant" => AuthError::RefreshRejected {
+                status: body.status,
+                description: body.error_description,
+            },
+            _ => AuthError::Transport(format!(
+                "{status}: {} {}",
+                body.error, body.error_description
+            )),
         });
     }
     Err(AuthError::Transport(last))
@@ -354,20 +456,32 @@ pub struct TokenStore {
 impl TokenStore {
     /// A store at `dir/oauth-tokens.enc`.
     pub fn in_dir(dir: &Path) -> Self {
-        Self { path: dir.join("oauth-tokens.enc"), key_path: dir.join("oauth-tokens.key") }
+        Self {
+            path: dir.join("oauth-tokens.enc"),
+            key_path: dir.join("oauth-tokens.key"),
+        }
     }
 
     fn err(&self, reason: impl std::fmt::Display) -> AuthError {
-        AuthError::Store { path: self.path.display().to_string(), reason: reason.to_string() }
+        AuthError::Store {
+            path: self.path.display().to_string(),
+            reason: reason.to_string(),
+        }
     }
 
     fn key(&self) -> Result<[u8; 32], AuthError> {
         if let Ok(k) = std::env::var("HUBSPOT_MCP_TOKEN_KEY") {
-            let bytes = base64::engine::general_purpose::STANDARD.decode(k.trim()).map_err(|e| self.err(format!("HUBSPOT_MCP_TOKEN_KEY is not base64: {e}")))?;
-            return bytes.try_into().map_err(|_| self.err("HUBSPOT_MCP_TOKEN_KEY must decode to 32 bytes"));
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(k.trim())
+                .map_err(|e| self.err(format!("HUBSPOT_MCP_TOKEN_KEY is not base64: {e}")))?;
+            return bytes
+                .try_into()
+                .map_err(|_| self.err("HUBSPOT_MCP_TOKEN_KEY must decode to 32 bytes"));
         }
         if let Ok(bytes) = std::fs::read(&self.key_path) {
-            return bytes.try_into().map_err(|_| self.err("the key file is not 32 bytes"));
+            return bytes
+                .try_into()
+                .map_err(|_| self.err("the key file is not 32 bytes"));
         }
         let mut key = [0u8; 32];
         rand::thread_rng().fill_bytes(&mut key);
@@ -387,7 +501,9 @@ impl TokenStore {
         let mut nonce = [0u8; 24];
         rand::thread_rng().fill_bytes(&mut nonce);
         let plain = serde_json::to_vec(tokens).map_err(|e| self.err(e))?;
-        let sealed = cipher.encrypt(XNonce::from_slice(&nonce), plain.as_slice()).map_err(|_| self.err("encryption failed"))?;
+        let sealed = cipher
+            .encrypt(XNonce::from_slice(&nonce), plain.as_slice())
+            .map_err(|_| self.err("encryption failed"))?;
         let mut out = nonce.to_vec();
         out.extend(sealed);
         write_private(&self.path, &out).map_err(|e| self.err(e))
@@ -398,14 +514,17 @@ impl TokenStore {
     /// # Errors
     /// When the file is missing, or was written with another key, or was altered.
     pub fn load(&self) -> Result<StoredTokens, AuthError> {
-        let bytes = std::fs::read(&self.path).map_err(|e| self.err(format!("{e}; run `hubspot-mcp auth login` first")))?;
+        let bytes = std::fs::read(&self.path)
+            .map_err(|e| self.err(format!("{e}; run `hubspot-mcp auth login` first")))?;
         if bytes.len() < 24 {
             return Err(self.err("the file is truncated"));
         }
         let cipher = XChaCha20Poly1305::new(&self.key()?.into());
         let plain = cipher
             .decrypt(XNonce::from_slice(&bytes[..24]), &bytes[24..])
-            .map_err(|_| self.err("it cannot be decrypted: it was altered or written with another key"))?;
+            .map_err(|_| {
+                self.err("it cannot be decrypted: it was altered or written with another key")
+            })?;
         serde_json::from_slice(&plain).map_err(|e| self.err(e))
     }
 
@@ -420,7 +539,11 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".{}.{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("file"), std::process::id()));
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+        std::process::id()
+    ));
     {
         let mut opts = std::fs::OpenOptions::new();
         opts.write(true).create(true).truncate(true);
@@ -450,16 +573,40 @@ mod tests {
     fn store_round_trips_encrypted_with_private_permissions() {
         let dir = std::env::temp_dir().join(format!("hsmcp-store-{}", uuid::Uuid::new_v4()));
         let store = TokenStore::in_dir(&dir);
-        store.save(&StoredTokens { refresh_token: SecretString::from("na1-secret-refresh".to_string()) }).unwrap();
+        store
+            .save(&StoredTokens {
+                refresh_token: SecretString::from("na1-secret-refresh".to_string()),
+            })
+            .unwrap();
         let raw = std::fs::read(store.path()).unwrap();
-        assert!(!String::from_utf8_lossy(&raw).contains("na1-secret-refresh"), "encrypted at rest");
+        assert!(
+            !String::from_utf8_lossy(&raw).contains("na1-secret-refresh"),
+            "encrypted at rest"
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(store.path()).unwrap().permissions().mode() & 0o777, 0o600);
-            assert_eq!(std::fs::metadata(&store.key_path).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                std::fs::metadata(store.path())
+                    .unwrap()
+                    .permissions()
+                    .mode()
+                    & 0o777,
+                0o600
+            );
+            assert_eq!(
+                std::fs::metadata(&store.key_path)
+                    .unwrap()
+                    .permissions()
+                    .mode()
+                    & 0o777,
+                0o600
+            );
         }
-        assert_eq!(store.load().unwrap().refresh_token.expose_secret(), "na1-secret-refresh");
+        assert_eq!(
+            store.load().unwrap().refresh_token.expose_secret(),
+            "na1-secret-refresh"
+        );
         let mut tampered = raw.clone();
         let last = tampered.len() - 1;
         tampered[last] ^= 1;
@@ -480,7 +627,13 @@ mod tests {
 
     #[test]
     fn debug_never_shows_secrets() {
-        let c = OAuthClientConfig { base_url: "x".into(), client_id: "id".into(), client_secret: SecretString::from("very-secret".to_string()), v1_fallback: false, refresh_margin_secs: 300 };
+        let c = OAuthClientConfig {
+            base_url: "x".into(),
+            client_id: "id".into(),
+            client_secret: SecretString::from("very-secret".to_string()),
+            v1_fallback: false,
+            refresh_margin_secs: 300,
+        };
         assert!(!format!("{c:?}").contains("very-secret"));
         let cred = Credentials::Static(SecretString::from("pat-na1-secret".to_string()));
         assert!(!format!("{cred:?}").contains("pat-na1-secret"));

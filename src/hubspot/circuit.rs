@@ -29,7 +29,13 @@ pub struct BreakerSettings {
 
 impl Default for BreakerSettings {
     fn default() -> Self {
-        Self { consecutive: 8, window: 40, rate: 0.6, open_ms: 2_000, max_open_ms: 30_000 }
+        Self {
+            consecutive: 8,
+            window: 40,
+            rate: 0.6,
+            open_ms: 2_000,
+            max_open_ms: 30_000,
+        }
     }
 }
 
@@ -76,8 +82,18 @@ pub struct Rejected {
 impl CircuitBreaker {
     /// A closed breaker.
     pub fn new(group: EndpointGroup, settings: BreakerSettings, clock: SharedClock) -> Self {
-        let state = State { inner: Inner::Closed { consecutive: 0 }, recent: VecDeque::new(), last_failure: String::new(), opened: 0 };
-        Self { group, settings, clock, state: Mutex::new(state) }
+        let state = State {
+            inner: Inner::Closed { consecutive: 0 },
+            recent: VecDeque::new(),
+            last_failure: String::new(),
+            opened: 0,
+        };
+        Self {
+            group,
+            settings,
+            clock,
+            state: Mutex::new(state),
+        }
     }
 
     /// May a call go ahead?
@@ -89,17 +105,38 @@ impl CircuitBreaker {
         let mut st = self.state.lock();
         match st.inner {
             Inner::Closed { .. } => Ok(()),
-            Inner::Open { until, next_open_ms } if now >= until => {
-                st.inner = Inner::HalfOpen { probing: true, next_open_ms };
-                tracing::info!(group = self.group.name(), "circuit half-open: probing HubSpot");
+            Inner::Open {
+                until,
+                next_open_ms,
+            } if now >= until => {
+                st.inner = Inner::HalfOpen {
+                    probing: true,
+                    next_open_ms,
+                };
+                tracing::info!(
+                    group = self.group.name(),
+                    "circuit half-open: probing HubSpot"
+                );
                 Ok(())
             }
-            Inner::Open { until, .. } => Err(Rejected { retry_in: Duration::from_millis((until - now) as u64), last_failure: st.last_failure.clone() }),
-            Inner::HalfOpen { probing: false, next_open_ms } => {
-                st.inner = Inner::HalfOpen { probing: true, next_open_ms };
+            Inner::Open { until, .. } => Err(Rejected {
+                retry_in: Duration::from_millis((until - now) as u64),
+                last_failure: st.last_failure.clone(),
+            }),
+            Inner::HalfOpen {
+                probing: false,
+                next_open_ms,
+            } => {
+                st.inner = Inner::HalfOpen {
+                    probing: true,
+                    next_open_ms,
+                };
                 Ok(())
             }
-            Inner::HalfOpen { probing: true, .. } => Err(Rejected { retry_in: Duration::from_millis(100), last_failure: st.last_failure.clone() }),
+            Inner::HalfOpen { probing: true, .. } => Err(Rejected {
+                retry_in: Duration::from_millis(100),
+                last_failure: st.last_failure.clone(),
+            }),
         }
     }
 
@@ -108,7 +145,10 @@ impl CircuitBreaker {
         let mut st = self.state.lock();
         push(&mut st.recent, true, self.settings.window);
         if matches!(st.inner, Inner::HalfOpen { .. }) {
-            tracing::info!(group = self.group.name(), "circuit closed: HubSpot recovered");
+            tracing::info!(
+                group = self.group.name(),
+                "circuit closed: HubSpot recovered"
+            );
             st.recent.clear();
         }
         st.inner = Inner::Closed { consecutive: 0 };
@@ -125,19 +165,35 @@ impl CircuitBreaker {
             Inner::Closed { consecutive } => {
                 let consecutive = consecutive + 1;
                 let failures = st.recent.iter().filter(|ok| !**ok).count();
-                let rate_hit = st.recent.len() >= s.window && failures as f64 / st.recent.len() as f64 >= s.rate;
+                let rate_hit = st.recent.len() >= s.window
+                    && failures as f64 / st.recent.len() as f64 >= s.rate;
                 if consecutive >= s.consecutive || rate_hit {
-                    st.inner = Inner::Open { until: now + s.open_ms, next_open_ms: (s.open_ms * 2).min(s.max_open_ms) };
+                    st.inner = Inner::Open {
+                        until: now + s.open_ms,
+                        next_open_ms: (s.open_ms * 2).min(s.max_open_ms),
+                    };
                     st.opened += 1;
-                    tracing::warn!(group = self.group.name(), consecutive, failures, "circuit open: failing fast for {} ms", s.open_ms);
+                    tracing::warn!(
+                        group = self.group.name(),
+                        consecutive,
+                        failures,
+                        "circuit open: failing fast for {} ms",
+                        s.open_ms
+                    );
                 } else {
                     st.inner = Inner::Closed { consecutive };
                 }
             }
             Inner::HalfOpen { next_open_ms, .. } => {
-                st.inner = Inner::Open { until: now + next_open_ms, next_open_ms: (next_open_ms * 2).min(s.max_open_ms) };
+                st.inner = Inner::Open {
+                    until: now + next_open_ms,
+                    next_open_ms: (next_open_ms * 2).min(s.max_open_ms),
+                };
                 st.opened += 1;
-                tracing::warn!(group = self.group.name(), "probe failed: circuit open again for {next_open_ms} ms");
+                tracing::warn!(
+                    group = self.group.name(),
+                    "probe failed: circuit open again for {next_open_ms} ms"
+                );
             }
             Inner::Open { .. } => {}
         }
@@ -175,7 +231,17 @@ mod tests {
 
     fn breaker() -> (CircuitBreaker, ManualClock) {
         let clock = ManualClock::new(0);
-        (CircuitBreaker::new(EndpointGroup::Objects, BreakerSettings { consecutive: 3, ..Default::default() }, Arc::new(clock.clone())), clock)
+        (
+            CircuitBreaker::new(
+                EndpointGroup::Objects,
+                BreakerSettings {
+                    consecutive: 3,
+                    ..Default::default()
+                },
+                Arc::new(clock.clone()),
+            ),
+            clock,
+        )
     }
 
     #[test]
@@ -193,7 +259,11 @@ mod tests {
         assert!(b.admit().is_ok(), "one probe");
         assert!(b.admit().is_err(), "only one probe at a time");
         b.failure("503");
-        assert_eq!(b.admit().unwrap_err().retry_in, Duration::from_millis(4_000), "reopens for longer");
+        assert_eq!(
+            b.admit().unwrap_err().retry_in,
+            Duration::from_millis(4_000),
+            "reopens for longer"
+        );
         clock.advance(Duration::from_millis(4_000));
         assert!(b.admit().is_ok());
         b.success();
@@ -204,7 +274,16 @@ mod tests {
     #[test]
     fn opens_on_failure_rate() {
         let clock = ManualClock::new(0);
-        let b = CircuitBreaker::new(EndpointGroup::Search, BreakerSettings { consecutive: 100, window: 10, rate: 0.5, ..Default::default() }, Arc::new(clock));
+        let b = CircuitBreaker::new(
+            EndpointGroup::Search,
+            BreakerSettings {
+                consecutive: 100,
+                window: 10,
+                rate: 0.5,
+                ..Default::default()
+            },
+            Arc::new(clock),
+        );
         for i in 0..11 {
             if i % 2 == 0 {
                 b.failure("429");

@@ -28,9 +28,15 @@ use super::auth::Credentials;
 use super::circuit::{BreakerSettings, BreakerState, CircuitBreaker};
 use super::coalesce::Coalescer;
 use super::error::{ApiError, EndpointGroup, HubSpotErrorBody};
-use super::limit::{Bucket, GovernorSettings, GovernorSnapshot, Lane, LimitError, LocalGovernor, RateGovernor, RateObservation, Throttle};
+use super::limit::{
+    Bucket, GovernorSettings, GovernorSnapshot, Lane, LimitError, LocalGovernor, RateGovernor,
+    RateObservation, Throttle,
+};
 use super::metadata::MetadataCache;
-use super::model::{ApiVersion, AssociatedId, BatchOutcome, CrmObject, Filter, ItemError, SearchPage, SearchQuery, WriteInput};
+use super::model::{
+    ApiVersion, AssociatedId, BatchOutcome, CrmObject, Filter, ItemError, SearchPage, SearchQuery,
+    WriteInput,
+};
 use super::retry::{classify, Backoff, Outcome, RetryAction, RetryKind, RetryQuota};
 use crate::time::{SharedClock, SystemClock};
 
@@ -121,12 +127,39 @@ pub struct Call {
 impl Call {
     /// A safe GET.
     pub fn get(path: impl Into<String>, lane: Lane, group: EndpointGroup) -> Self {
-        Self { method: Method::GET, path: path.into(), query: Vec::new(), body: None, lane, group, bucket: Bucket::Burst, safe: true, write: false }
+        Self {
+            method: Method::GET,
+            path: path.into(),
+            query: Vec::new(),
+            body: None,
+            lane,
+            group,
+            bucket: Bucket::Burst,
+            safe: true,
+            write: false,
+        }
     }
 
     /// A POST; `safe` and `write` say what it is.
-    pub fn post(path: impl Into<String>, body: Value, lane: Lane, group: EndpointGroup, safe: bool, write: bool) -> Self {
-        Self { method: Method::POST, path: path.into(), query: Vec::new(), body: Some(body), lane, group, bucket: Bucket::Burst, safe, write }
+    pub fn post(
+        path: impl Into<String>,
+        body: Value,
+        lane: Lane,
+        group: EndpointGroup,
+        safe: bool,
+        write: bool,
+    ) -> Self {
+        Self {
+            method: Method::POST,
+            path: path.into(),
+            query: Vec::new(),
+            body: Some(body),
+            lane,
+            group,
+            bucket: Bucket::Burst,
+            safe,
+            write,
+        }
     }
 }
 
@@ -159,7 +192,10 @@ pub struct HubSpotClient {
 
 impl std::fmt::Debug for HubSpotClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HubSpotClient").field("base_url", &self.inner.settings.base_url).field("creds", &self.inner.creds).finish_non_exhaustive()
+        f.debug_struct("HubSpotClient")
+            .field("base_url", &self.inner.settings.base_url)
+            .field("creds", &self.inner.creds)
+            .finish_non_exhaustive()
     }
 }
 
@@ -191,9 +227,26 @@ impl ClientBuilder {
     /// Builds it.
     pub fn build(self) -> HubSpotClient {
         let http = self.http.unwrap_or_else(default_http);
-        let governor = self.governor.unwrap_or_else(|| Arc::new(LocalGovernor::new(self.settings.governor.clone(), self.clock.clone())));
-        let breakers = EndpointGroup::ALL.iter().map(|g| (*g, CircuitBreaker::new(*g, self.settings.breaker, self.clock.clone()))).collect();
-        let metadata = MetadataCache::new(self.settings.metadata_ttl_secs, self.settings.data_dir.clone(), self.clock.clone());
+        let governor = self.governor.unwrap_or_else(|| {
+            Arc::new(LocalGovernor::new(
+                self.settings.governor.clone(),
+                self.clock.clone(),
+            ))
+        });
+        let breakers = EndpointGroup::ALL
+            .iter()
+            .map(|g| {
+                (
+                    *g,
+                    CircuitBreaker::new(*g, self.settings.breaker, self.clock.clone()),
+                )
+            })
+            .collect();
+        let metadata = MetadataCache::new(
+            self.settings.metadata_ttl_secs,
+            self.settings.data_dir.clone(),
+            self.clock.clone(),
+        );
         HubSpotClient {
             inner: Arc::new(Inner {
                 http,
@@ -213,16 +266,36 @@ impl ClientBuilder {
 
 /// An HTTP client tuned for HubSpot: TCP_NODELAY, pooled keep-alive.
 pub fn default_http() -> reqwest::Client {
-    reqwest::Client::builder().tcp_nodelay(true).pool_idle_timeout(Duration::from_secs(60)).user_agent(concat!("hubspot-mcp/", env!("CARGO_PKG_VERSION"))).build().unwrap_or_default()
+    reqwest::Client::builder()
+        .tcp_nodelay(true)
+        .pool_idle_timeout(Duration::from_secs(60))
+        .user_agent(concat!("hubspot-mcp/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_default()
 }
 
 /// `/crm/v3/objects/contacts/123` → `/crm/v3/objects/contacts/{id}`.
 fn route_of(path: &str) -> String {
-    path.split('/').map(|s| if s.len() > 3 && s.chars().all(|c| c.is_ascii_digit()) { "{id}" } else { s }).collect::<Vec<_>>().join("/")
+    path.split('/')
+        .map(|s| {
+            if s.len() > 3 && s.chars().all(|c| c.is_ascii_digit()) {
+                "{id}"
+            } else {
+                s
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let v = h.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim().parse::<f64>().ok()?;
+    let v = h
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<f64>()
+        .ok()?;
     (v >= 0.0).then(|| Duration::from_secs_f64(v))
 }
 
@@ -234,7 +307,13 @@ const SEARCH_CAP: usize = 10_000;
 impl HubSpotClient {
     /// Starts a builder.
     pub fn builder(settings: ClientSettings, creds: Credentials) -> ClientBuilder {
-        ClientBuilder { settings, creds, clock: Arc::new(SystemClock), governor: None, http: None }
+        ClientBuilder {
+            settings,
+            creds,
+            clock: Arc::new(SystemClock),
+            governor: None,
+            http: None,
+        }
     }
 
     /// The settings.
@@ -263,7 +342,12 @@ impl HubSpotClient {
             auth_replays: m.auth_replays.load(Ordering::Relaxed),
             waited_ms: m.waited_us.load(Ordering::Relaxed) / 1000,
             governor: self.inner.governor.snapshot(),
-            breakers: self.inner.breakers.iter().map(|(g, b)| (*g, (b.state(), b.times_opened()))).collect(),
+            breakers: self
+                .inner
+                .breakers
+                .iter()
+                .map(|(g, b)| (*g, (b.state(), b.times_opened())))
+                .collect(),
             retry_tokens: self.inner.quota.available(),
         }
     }
@@ -291,14 +375,27 @@ impl HubSpotClient {
             .inner
             .account_type
             .get_or_try_init(|| async {
-                let r = self.execute_unguarded(&Call::get(self.v().account_details(), Lane::Interactive, EndpointGroup::Metadata)).await?;
-                Ok::<_, ApiError>(r.body["accountType"].as_str().unwrap_or("UNKNOWN").to_string())
+                let r = self
+                    .execute_unguarded(&Call::get(
+                        self.v().account_details(),
+                        Lane::Interactive,
+                        EndpointGroup::Metadata,
+                    ))
+                    .await?;
+                Ok::<_, ApiError>(
+                    r.body["accountType"]
+                        .as_str()
+                        .unwrap_or("UNKNOWN")
+                        .to_string(),
+                )
             })
             .await?;
         if kind == "DEVELOPER_TEST" || kind == "SANDBOX" {
             Ok(())
         } else {
-            Err(ApiError::ProductionGuard { account_type: kind.clone() })
+            Err(ApiError::ProductionGuard {
+                account_type: kind.clone(),
+            })
         }
     }
 
@@ -327,11 +424,26 @@ impl HubSpotClient {
         let mut replayed = false;
         let mut waited = Duration::ZERO;
         loop {
-            breaker.admit().map_err(|r| ApiError::CircuitOpen { group: call.group, retry_in: r.retry_in, last_failure: r.last_failure })?;
-            waited += inner.governor.acquire(call.lane, call.bucket).await.map_err(|LimitError::DailyExhausted(d)| ApiError::DailyLimit { resets_in: d, correlation_id: None })?;
+            breaker.admit().map_err(|r| ApiError::CircuitOpen {
+                group: call.group,
+                retry_in: r.retry_in,
+                last_failure: r.last_failure,
+            })?;
+            waited += inner
+                .governor
+                .acquire(call.lane, call.bucket)
+                .await
+                .map_err(|LimitError::DailyExhausted(d)| ApiError::DailyLimit {
+                    resets_in: d,
+                    correlation_id: None,
+                })?;
             let (token, generation) = self.bearer().await?;
             inner.metrics.requests.fetch_add(1, Ordering::Relaxed);
-            let mut req = inner.http.request(call.method.clone(), &url).bearer_auth(token.expose_secret()).timeout(Duration::from_millis(inner.settings.timeout_ms));
+            let mut req = inner
+                .http
+                .request(call.method.clone(), &url)
+                .bearer_auth(token.expose_secret())
+                .timeout(Duration::from_millis(inner.settings.timeout_ms));
             if !call.query.is_empty() {
                 req = req.query(&call.query);
             }
@@ -341,16 +453,40 @@ impl HubSpotClient {
             let span = tracing::Span::current();
             span.record("attempt", attempt);
             span.record("waited_ms", waited.as_millis() as u64);
-            inner.metrics.waited_us.fetch_add(waited.as_micros() as u64, Ordering::Relaxed);
+            inner
+                .metrics
+                .waited_us
+                .fetch_add(waited.as_micros() as u64, Ordering::Relaxed);
             let sent = req.send().await;
             let (action, error) = match sent {
                 Err(e) => {
                     let (outcome, err) = if e.is_timeout() {
-                        (Outcome::Timeout, ApiError::Timeout { path: call.path.clone(), after: Duration::from_millis(inner.settings.timeout_ms), retried: attempt > 0 })
+                        (
+                            Outcome::Timeout,
+                            ApiError::Timeout {
+                                path: call.path.clone(),
+                                after: Duration::from_millis(inner.settings.timeout_ms),
+                                retried: attempt > 0,
+                            },
+                        )
                     } else if e.is_connect() {
-                        (Outcome::ConnectFailed, ApiError::Transport { path: call.path.clone(), message: e.without_url().to_string(), retried: attempt > 0 })
+                        (
+                            Outcome::ConnectFailed,
+                            ApiError::Transport {
+                                path: call.path.clone(),
+                                message: e.without_url().to_string(),
+                                retried: attempt > 0,
+                            },
+                        )
                     } else {
-                        (Outcome::Dropped, ApiError::Transport { path: call.path.clone(), message: e.without_url().to_string(), retried: attempt > 0 })
+                        (
+                            Outcome::Dropped,
+                            ApiError::Transport {
+                                path: call.path.clone(),
+                                message: e.without_url().to_string(),
+                                retried: attempt > 0,
+                            },
+                        )
                     };
                     breaker.failure(&err.to_string());
                     (classify(&outcome, call.safe), err)
@@ -358,18 +494,27 @@ impl HubSpotClient {
                 Ok(res) => {
                     let status = res.status().as_u16();
                     let headers = res.headers().clone();
-                    let correlation_id = headers.get("x-hubspot-correlation-id").and_then(|v| v.to_str().ok()).map(str::to_string);
+                    let correlation_id = headers
+                        .get("x-hubspot-correlation-id")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string);
                     span.record("status", status);
                     if let Some(c) = &correlation_id {
                         span.record("correlation_id", c.as_str());
                     }
                     if call.bucket == Bucket::Burst {
-                        inner.governor.observe(Bucket::Burst, &RateObservation::from_headers(&headers));
+                        inner
+                            .governor
+                            .observe(Bucket::Burst, &RateObservation::from_headers(&headers));
                     }
                     let bytes = match res.bytes().await {
                         Ok(b) => b,
                         Err(e) => {
-                            let err = ApiError::Transport { path: call.path.clone(), message: format!("the answer broke off: {}", e.without_url()), retried: attempt > 0 };
+                            let err = ApiError::Transport {
+                                path: call.path.clone(),
+                                message: format!("the answer broke off: {}", e.without_url()),
+                                retried: attempt > 0,
+                            };
                             breaker.failure(&err.to_string());
                             let action = classify(&Outcome::Dropped, call.safe);
                             if !self.pause(action, &mut attempt, backoff).await {
@@ -385,11 +530,26 @@ impl HubSpotClient {
                             Value::Null
                         } else {
                             let de = &mut serde_json::Deserializer::from_slice(&bytes);
-                            serde_path_to_error::deserialize(de).map_err(|e| ApiError::Decode { path: call.path.clone(), at: e.path().to_string(), message: e.inner().to_string(), correlation_id: correlation_id.clone() })?
+                            serde_path_to_error::deserialize(de).map_err(|e| ApiError::Decode {
+                                path: call.path.clone(),
+                                at: e.path().to_string(),
+                                message: e.inner().to_string(),
+                                correlation_id: correlation_id.clone(),
+                            })?
                         };
-                        return Ok(Reply { status, body, correlation_id });
+                        return Ok(Reply {
+                            status,
+                            body,
+                            correlation_id,
+                        });
                     }
-                    let mut body: HubSpotErrorBody = serde_json::from_slice(&bytes).unwrap_or_else(|_| HubSpotErrorBody { message: String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).trim().to_string(), ..Default::default() });
+                    let mut body: HubSpotErrorBody =
+                        serde_json::from_slice(&bytes).unwrap_or_else(|_| HubSpotErrorBody {
+                            message: String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
+                                .trim()
+                                .to_string(),
+                            ..Default::default()
+                        });
                     if body.correlation_id.is_none() {
                         body.correlation_id = correlation_id.clone();
                     }
@@ -399,29 +559,54 @@ impl HubSpotClient {
                         let t = match body.policy_name.as_deref() {
                             Some("DAILY") => Throttle::Daily { retry_after: ra },
                             Some("SECONDLY") => Throttle::Secondly { retry_after: ra },
-                            _ if call.bucket == Bucket::Search => Throttle::Secondly { retry_after: ra },
+                            _ if call.bucket == Bucket::Search => {
+                                Throttle::Secondly { retry_after: ra }
+                            }
                             _ => Throttle::Burst { retry_after: ra },
                         };
                         inner.governor.throttled(t);
-                        breaker.failure(&format!("429 {}", body.policy_name.as_deref().unwrap_or("")));
+                        breaker.failure(&format!(
+                            "429 {}",
+                            body.policy_name.as_deref().unwrap_or("")
+                        ));
                     } else if status >= 500 || status == 423 || status == 477 {
                         breaker.failure(&format!("{status} {}", body.message));
                     } else {
                         // The request's own fault (4xx): HubSpot is healthy.
                         breaker.success();
                     }
-                    let outcome = Outcome::Status { status, category: body.category.as_deref(), policy: body.policy_name.as_deref(), retry_after: ra };
+                    let outcome = Outcome::Status {
+                        status,
+                        category: body.category.as_deref(),
+                        policy: body.policy_name.as_deref(),
+                        retry_after: ra,
+                    };
                     let action = classify(&outcome, call.safe);
                     let err = if status == 429 && body.policy_name.as_deref() == Some("DAILY") {
-                        let resets_in = match inner.governor.acquire(Lane::Interactive, Bucket::Burst).await {
+                        let resets_in = match inner
+                            .governor
+                            .acquire(Lane::Interactive, Bucket::Burst)
+                            .await
+                        {
                             Err(LimitError::DailyExhausted(d)) => d,
                             Ok(_) => ra.unwrap_or_default(),
                         };
-                        ApiError::DailyLimit { resets_in, correlation_id: body.correlation_id.clone() }
+                        ApiError::DailyLimit {
+                            resets_in,
+                            correlation_id: body.correlation_id.clone(),
+                        }
                     } else if status == 429 {
-                        ApiError::RateLimited { policy: body.policy_name.clone().unwrap_or_else(|| "unknown".into()), attempts: attempt + 1, correlation_id: body.correlation_id.clone() }
+                        ApiError::RateLimited {
+                            policy: body.policy_name.clone().unwrap_or_else(|| "unknown".into()),
+                            attempts: attempt + 1,
+                            correlation_id: body.correlation_id.clone(),
+                        }
                     } else {
-                        ApiError::Http { status, path: call.path.clone(), body }
+                        ApiError::Http {
+                            status,
+                            path: call.path.clone(),
+                            body,
+                        }
                     };
                     (action, err)
                 }
@@ -459,7 +644,9 @@ impl HubSpotClient {
         }
         let wait = match action {
             RetryAction::RetryAfter(d) => {
-                if d > Duration::from_millis(backoff.max_retry_after_ms) || !self.inner.quota.try_spend(RetryKind::Throttled) {
+                if d > Duration::from_millis(backoff.max_retry_after_ms)
+                    || !self.inner.quota.try_spend(RetryKind::Throttled)
+                {
                     return false;
                 }
                 d
@@ -481,7 +668,11 @@ impl HubSpotClient {
 
     /// Runs calls with up to four in flight, answers in order.
     async fn run_all(&self, calls: Vec<Call>) -> Vec<Result<Reply, ApiError>> {
-        stream::iter(calls).map(|call| async move { self.execute(&call).await }).buffered(4).collect().await
+        stream::iter(calls)
+            .map(|call| async move { self.execute(&call).await })
+            .buffered(4)
+            .collect()
+            .await
     }
 
     /// Sends and decodes.
@@ -490,7 +681,12 @@ impl HubSpotClient {
     /// As [`execute`](Self::execute), or a decode error naming the JSON path.
     pub async fn fetch<T: DeserializeOwned>(&self, call: &Call) -> Result<T, ApiError> {
         let reply = self.execute(call).await?;
-        serde_path_to_error::deserialize(reply.body).map_err(|e| ApiError::Decode { path: call.path.clone(), at: e.path().to_string(), message: e.inner().to_string(), correlation_id: reply.correlation_id })
+        serde_path_to_error::deserialize(reply.body).map_err(|e| ApiError::Decode {
+            path: call.path.clone(),
+            at: e.path().to_string(),
+            message: e.inner().to_string(),
+            correlation_id: reply.correlation_id,
+        })
     }
 
     // ---- objects -------------------------------------------------------------------------
@@ -499,15 +695,31 @@ impl HubSpotClient {
     ///
     /// # Errors
     /// As [`batch_read`](Self::batch_read).
-    pub async fn get_object(&self, lane: Lane, object_type: &str, id: &str, properties: &[String]) -> Result<Option<CrmObject>, ApiError> {
-        self.inner.coalescer.get(self, lane, object_type, id, properties).await
+    pub async fn get_object(
+        &self,
+        lane: Lane,
+        object_type: &str,
+        id: &str,
+        properties: &[String],
+    ) -> Result<Option<CrmObject>, ApiError> {
+        self.inner
+            .coalescer
+            .get(self, lane, object_type, id, properties)
+            .await
     }
 
     /// Reads any number of records, 100 per request; missing ids are reported per id.
     ///
     /// # Errors
     /// When a chunk fails outright.
-    pub async fn batch_read(&self, lane: Lane, object_type: &str, ids: &[String], properties: &[String], id_property: Option<&str>) -> Result<BatchOutcome, ApiError> {
+    pub async fn batch_read(
+        &self,
+        lane: Lane,
+        object_type: &str,
+        ids: &[String],
+        properties: &[String],
+        id_property: Option<&str>,
+    ) -> Result<BatchOutcome, ApiError> {
         let path = format!("{}/batch/read", self.v().objects(object_type));
         let calls: Vec<Call> = ids
             .chunks(CHUNK)
@@ -520,7 +732,11 @@ impl HubSpotClient {
             })
             .collect();
         let replies = self.run_all(calls).await;
-        let mut out = BatchOutcome { results: Vec::new(), errors: Vec::new(), requests: replies.len() };
+        let mut out = BatchOutcome {
+            results: Vec::new(),
+            errors: Vec::new(),
+            requests: replies.len(),
+        };
         for r in replies {
             let r = r?;
             collect_batch(&r.body, &mut out, None)?;
@@ -534,9 +750,21 @@ impl HubSpotClient {
     ///
     /// # Errors
     /// When a chunk fails outright (every input in it failed validation, auth, …).
-    pub async fn batch_write(&self, lane: Lane, object_type: &str, op: WriteOp, inputs: &[WriteInput]) -> Result<BatchOutcome, ApiError> {
-        if op == WriteOp::Upsert && inputs.iter().any(|i| i.id_property.is_none() || i.id.is_none()) {
-            return Err(ApiError::Invalid("upsert inputs need id (the unique value) and idProperty".into()));
+    pub async fn batch_write(
+        &self,
+        lane: Lane,
+        object_type: &str,
+        op: WriteOp,
+        inputs: &[WriteInput],
+    ) -> Result<BatchOutcome, ApiError> {
+        if op == WriteOp::Upsert
+            && inputs
+                .iter()
+                .any(|i| i.id_property.is_none() || i.id.is_none())
+        {
+            return Err(ApiError::Invalid(
+                "upsert inputs need id (the unique value) and idProperty".into(),
+            ));
         }
         let path = format!("{}/batch/{}", self.v().objects(object_type), op.name());
         let indexed: Vec<(usize, &WriteInput)> = inputs.iter().enumerate().collect();
@@ -552,7 +780,11 @@ impl HubSpotClient {
             })
             .collect();
         let replies = self.run_all(calls).await;
-        let mut out = BatchOutcome { results: Vec::new(), errors: Vec::new(), requests: replies.len() };
+        let mut out = BatchOutcome {
+            results: Vec::new(),
+            errors: Vec::new(),
+            requests: replies.len(),
+        };
         for r in replies {
             collect_batch(&r?.body, &mut out, Some(()))?;
         }
@@ -563,13 +795,27 @@ impl HubSpotClient {
     ///
     /// # Errors
     /// When a chunk fails.
-    pub async fn batch_archive(&self, lane: Lane, object_type: &str, ids: &[String]) -> Result<usize, ApiError> {
+    pub async fn batch_archive(
+        &self,
+        lane: Lane,
+        object_type: &str,
+        ids: &[String],
+    ) -> Result<usize, ApiError> {
         let path = format!("{}/batch/archive", self.v().objects(object_type));
         let mut requests = 0;
         for chunk in ids.chunks(CHUNK) {
-            let body = json!({"inputs": chunk.iter().map(|id| json!({"id": id})).collect::<Vec<_>>()});
+            let body =
+                json!({"inputs": chunk.iter().map(|id| json!({"id": id})).collect::<Vec<_>>()});
             // Archiving twice is harmless, so it is safe to retry.
-            self.execute(&Call::post(path.clone(), body, lane, EndpointGroup::Objects, true, true)).await?;
+            self.execute(&Call::post(
+                path.clone(),
+                body,
+                lane,
+                EndpointGroup::Objects,
+                true,
+                true,
+            ))
+            .await?;
             requests += 1;
         }
         Ok(requests)
@@ -579,7 +825,12 @@ impl HubSpotClient {
     ///
     /// # Errors
     /// When a page fails.
-    pub async fn list_all(&self, lane: Lane, object_type: &str, properties: &[String]) -> Result<(Vec<CrmObject>, usize), ApiError> {
+    pub async fn list_all(
+        &self,
+        lane: Lane,
+        object_type: &str,
+        properties: &[String],
+    ) -> Result<(Vec<CrmObject>, usize), ApiError> {
         let path = self.v().objects(object_type);
         let mut after: Option<String> = None;
         let mut out = Vec::new();
@@ -607,8 +858,20 @@ impl HubSpotClient {
     ///
     /// # Errors
     /// HubSpot's validation errors (limits, unknown properties) and transport failures.
-    pub async fn search(&self, lane: Lane, object_type: &str, query: &SearchQuery) -> Result<SearchPage, ApiError> {
-        let mut call = Call::post(format!("{}/search", self.v().objects(object_type)), query.to_body(), lane, EndpointGroup::Search, true, false);
+    pub async fn search(
+        &self,
+        lane: Lane,
+        object_type: &str,
+        query: &SearchQuery,
+    ) -> Result<SearchPage, ApiError> {
+        let mut call = Call::post(
+            format!("{}/search", self.v().objects(object_type)),
+            query.to_body(),
+            lane,
+            EndpointGroup::Search,
+            true,
+            false,
+        );
         call.bucket = Bucket::Search;
         self.fetch(&call).await
     }
@@ -619,7 +882,13 @@ impl HubSpotClient {
     ///
     /// # Errors
     /// When a page fails.
-    pub async fn search_all(&self, lane: Lane, object_type: &str, filters: &[Filter], properties: &[String]) -> Result<(Vec<CrmObject>, usize), ApiError> {
+    pub async fn search_all(
+        &self,
+        lane: Lane,
+        object_type: &str,
+        filters: &[Filter],
+        properties: &[String],
+    ) -> Result<(Vec<CrmObject>, usize), ApiError> {
         let mut out: Vec<CrmObject> = Vec::new();
         let mut requests = 0;
         let mut above: Option<String> = None;
@@ -629,13 +898,26 @@ impl HubSpotClient {
             if let Some(last) = &above {
                 group.push(Filter::new("hs_object_id", "GT", last.clone()));
             }
-            let q = SearchQuery { filter_groups: vec![group], properties: properties.to_vec(), sort: Some(("hs_object_id".into(), false)), limit: SEARCH_PAGE, after: after.clone(), query: None };
+            let q = SearchQuery {
+                filter_groups: vec![group],
+                properties: properties.to_vec(),
+                sort: Some(("hs_object_id".into(), false)),
+                limit: SEARCH_PAGE,
+                after: after.clone(),
+                query: None,
+            };
             let page = self.search(lane, object_type, &q).await?;
             requests += 1;
             let got = page.results.len();
             out.extend(page.results);
             match page.paging.and_then(|p| p.next) {
-                Some(n) if n.after.parse::<usize>().is_ok_and(|a| a + SEARCH_PAGE <= SEARCH_CAP) => after = Some(n.after),
+                Some(n)
+                    if n.after
+                        .parse::<usize>()
+                        .is_ok_and(|a| a + SEARCH_PAGE <= SEARCH_CAP) =>
+                {
+                    after = Some(n.after)
+                }
                 Some(_) if got > 0 => {
                     // The next page would cross the cap: restart above the last id.
                     above = out.last().map(|o| o.id.clone());
@@ -650,18 +932,47 @@ impl HubSpotClient {
     ///
     /// # Errors
     /// When a request fails.
-    pub async fn associations(&self, lane: Lane, from: &str, to: &str, ids: &[String]) -> Result<(HashMap<String, Vec<AssociatedId>>, usize), ApiError> {
+    pub async fn associations(
+        &self,
+        lane: Lane,
+        from: &str,
+        to: &str,
+        ids: &[String],
+    ) -> Result<(HashMap<String, Vec<AssociatedId>>, usize), ApiError> {
         let path = format!("{}/batch/read", self.v().associations(from, to));
-        let mut out: HashMap<String, Vec<AssociatedId>> = ids.iter().map(|i| (i.clone(), Vec::new())).collect();
-        let mut pending: Vec<(String, Option<String>)> = ids.iter().map(|i| (i.clone(), None)).collect();
+        let mut out: HashMap<String, Vec<AssociatedId>> =
+            ids.iter().map(|i| (i.clone(), Vec::new())).collect();
+        let mut pending: Vec<(String, Option<String>)> =
+            ids.iter().map(|i| (i.clone(), None)).collect();
         let mut requests = 0;
         while !pending.is_empty() {
             let take = pending.len().min(ASSOC_CHUNK);
             let chunk: Vec<(String, Option<String>)> = pending.drain(..take).collect();
-            let inputs: Vec<Value> = chunk.iter().map(|(id, after)| match after { Some(a) => json!({"id": id, "after": a}), None => json!({"id": id}) }).collect();
-            let reply = self.execute(&Call::post(path.clone(), json!({"inputs": inputs}), lane, EndpointGroup::Associations, true, false)).await?;
+            let inputs: Vec<Value> = chunk
+                .iter()
+                .map(|(id, after)| match after {
+                    Some(a) => json!({"id": id, "after": a}),
+                    None => json!({"id": id}),
+                })
+                .collect();
+            let reply = self
+                .execute(&Call::post(
+                    path.clone(),
+                    json!({"inputs": inputs}),
+                    lane,
+                    EndpointGroup::Associations,
+                    true,
+                    false,
+                ))
+                .await?;
             requests += 1;
-            let page: AssocPage = serde_path_to_error::deserialize(reply.body).map_err(|e| ApiError::Decode { path: path.clone(), at: e.path().to_string(), message: e.inner().to_string(), correlation_id: reply.correlation_id })?;
+            let page: AssocPage =
+                serde_path_to_error::deserialize(reply.body).map_err(|e| ApiError::Decode {
+                    path: path.clone(),
+                    at: e.path().to_string(),
+                    message: e.inner().to_string(),
+                    correlation_id: reply.correlation_id,
+                })?;
             for r in page.results {
                 let from_id = r.from.id;
                 if let Some(next) = r.paging.and_then(|p| p.next) {
@@ -678,7 +989,14 @@ impl HubSpotClient {
     /// # Errors
     /// As [`execute`](Self::execute).
     pub async fn account_details(&self, lane: Lane) -> Result<Value, ApiError> {
-        Ok(self.execute(&Call::get(self.v().account_details(), lane, EndpointGroup::Metadata)).await?.body)
+        Ok(self
+            .execute(&Call::get(
+                self.v().account_details(),
+                lane,
+                EndpointGroup::Metadata,
+            ))
+            .await?
+            .body)
     }
 
     // ---- metadata (cached) -----------------------------------------------------------------
@@ -689,7 +1007,15 @@ impl HubSpotClient {
     /// When a fetch is needed and fails.
     pub async fn properties(&self, object_type: &str) -> Result<Value, ApiError> {
         let path = self.v().properties(object_type);
-        self.inner.metadata.get_or_fetch(&format!("properties:{object_type}"), || async move { Ok(self.execute(&Call::get(path, Lane::Interactive, EndpointGroup::Metadata)).await?.body) }).await
+        self.inner
+            .metadata
+            .get_or_fetch(&format!("properties:{object_type}"), || async move {
+                Ok(self
+                    .execute(&Call::get(path, Lane::Interactive, EndpointGroup::Metadata))
+                    .await?
+                    .body)
+            })
+            .await
     }
 
     /// Pipelines of a type, from the cache while fresh.
@@ -698,7 +1024,15 @@ impl HubSpotClient {
     /// When a fetch is needed and fails.
     pub async fn pipelines(&self, object_type: &str) -> Result<Value, ApiError> {
         let path = self.v().pipelines(object_type);
-        self.inner.metadata.get_or_fetch(&format!("pipelines:{object_type}"), || async move { Ok(self.execute(&Call::get(path, Lane::Interactive, EndpointGroup::Metadata)).await?.body) }).await
+        self.inner
+            .metadata
+            .get_or_fetch(&format!("pipelines:{object_type}"), || async move {
+                Ok(self
+                    .execute(&Call::get(path, Lane::Interactive, EndpointGroup::Metadata))
+                    .await?
+                    .body)
+            })
+            .await
     }
 
     /// Custom-object schemas, from the cache while fresh.
@@ -707,7 +1041,15 @@ impl HubSpotClient {
     /// When a fetch is needed and fails.
     pub async fn schemas(&self) -> Result<Value, ApiError> {
         let path = self.v().schemas().to_string();
-        self.inner.metadata.get_or_fetch("schemas", || async move { Ok(self.execute(&Call::get(path, Lane::Interactive, EndpointGroup::Metadata)).await?.body) }).await
+        self.inner
+            .metadata
+            .get_or_fetch("schemas", || async move {
+                Ok(self
+                    .execute(&Call::get(path, Lane::Interactive, EndpointGroup::Metadata))
+                    .await?
+                    .body)
+            })
+            .await
     }
 
     /// Every owner (all pages), from the cache while fresh.
@@ -721,7 +1063,11 @@ impl HubSpotClient {
                 let mut all = Vec::new();
                 let mut after: Option<String> = None;
                 loop {
-                    let mut call = Call::get(self.v().owners(), Lane::Interactive, EndpointGroup::Metadata);
+                    let mut call = Call::get(
+                        self.v().owners(),
+                        Lane::Interactive,
+                        EndpointGroup::Metadata,
+                    );
                     call.query.push(("limit".into(), "500".into()));
                     if let Some(a) = &after {
                         call.query.push(("after".into(), a.clone()));
@@ -789,7 +1135,9 @@ fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D:
     match Value::deserialize(d)? {
         Value::String(s) => Ok(s),
         Value::Number(n) => Ok(n.to_string()),
-        v => Err(serde::de::Error::custom(format!("expected an id, found {v}"))),
+        v => Err(serde::de::Error::custom(format!(
+            "expected an id, found {v}"
+        ))),
     }
 }
 
@@ -798,19 +1146,39 @@ fn collect_batch(body: &Value, out: &mut BatchOutcome, traced: Option<()>) -> Re
     if body.is_null() {
         return Ok(());
     }
-    let results: Vec<CrmObject> = serde_json::from_value(body["results"].clone()).map_err(|e| ApiError::Decode { path: "batch".into(), at: "results".into(), message: e.to_string(), correlation_id: None })?;
+    let results: Vec<CrmObject> =
+        serde_json::from_value(body["results"].clone()).map_err(|e| ApiError::Decode {
+            path: "batch".into(),
+            at: "results".into(),
+            message: e.to_string(),
+            correlation_id: None,
+        })?;
     out.results.extend(results);
     for e in body["errors"].as_array().into_iter().flatten() {
         let ctx = &e["context"];
-        let index = traced.and(ctx["objectWriteTraceId"][0].as_str()).and_then(|t| t.parse().ok());
-        let ids: Vec<String> = ctx["ids"].as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default();
+        let index = traced
+            .and(ctx["objectWriteTraceId"][0].as_str())
+            .and_then(|t| t.parse().ok());
+        let ids: Vec<String> = ctx["ids"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
         let mut message = e["message"].as_str().unwrap_or_default().to_string();
         if let Some(first) = e["errors"][0]["message"].as_str() {
             if !message.contains(first) {
                 message = format!("{message} ({first})");
             }
         }
-        out.errors.push(ItemError { index, ids, category: e["category"].as_str().unwrap_or("ERROR").to_string(), message });
+        out.errors.push(ItemError {
+            index,
+            ids,
+            category: e["category"].as_str().unwrap_or("ERROR").to_string(),
+            message,
+        });
     }
     Ok(())
 }

@@ -34,14 +34,24 @@ pub struct Coalescer {
 impl Coalescer {
     /// Coalesces reads arriving within `window`.
     pub fn new(window: Duration) -> Self {
-        Self { window, pending: Arc::new(Mutex::new(HashMap::new())) }
+        Self {
+            window,
+            pending: Arc::new(Mutex::new(HashMap::new())),
+        }
     }
 
     /// Reads one record, joining or opening a batch.
     ///
     /// # Errors
     /// The batch read's error.
-    pub async fn get(&self, client: &HubSpotClient, lane: Lane, object_type: &str, id: &str, properties: &[String]) -> Result<Option<CrmObject>, ApiError> {
+    pub async fn get(
+        &self,
+        client: &HubSpotClient,
+        lane: Lane,
+        object_type: &str,
+        id: &str,
+        properties: &[String],
+    ) -> Result<Option<CrmObject>, ApiError> {
         let key: Key = (object_type.to_string(), properties.to_vec(), lane);
         let (tx, rx) = oneshot::channel();
         let flush_now = {
@@ -50,7 +60,12 @@ impl Coalescer {
             let entry = map.entry(key.clone()).or_default();
             entry.waiters.push((id.to_string(), tx));
             if is_new {
-                let (pending, client, key, window) = (self.pending.clone(), client.clone(), key.clone(), self.window);
+                let (pending, client, key, window) = (
+                    self.pending.clone(),
+                    client.clone(),
+                    key.clone(),
+                    self.window,
+                );
                 tokio::spawn(async move {
                     tokio::time::sleep(window).await;
                     let batch = pending.lock().remove(&key);
@@ -69,7 +84,11 @@ impl Coalescer {
             let client = client.clone();
             tokio::spawn(async move { flush(&client, key, batch).await });
         }
-        rx.await.unwrap_or_else(|_| Err(ApiError::Invalid("the coalesced read was dropped before it completed".into())))
+        rx.await.unwrap_or_else(|_| {
+            Err(ApiError::Invalid(
+                "the coalesced read was dropped before it completed".into(),
+            ))
+        })
     }
 }
 
@@ -78,9 +97,13 @@ async fn flush(client: &HubSpotClient, key: Key, batch: Pending) {
     let mut ids: Vec<String> = batch.waiters.iter().map(|(id, _)| id.clone()).collect();
     ids.sort();
     ids.dedup();
-    match client.batch_read(lane, &object_type, &ids, &properties, None).await {
+    match client
+        .batch_read(lane, &object_type, &ids, &properties, None)
+        .await
+    {
         Ok(outcome) => {
-            let by_id: HashMap<&str, &CrmObject> = outcome.results.iter().map(|o| (o.id.as_str(), o)).collect();
+            let by_id: HashMap<&str, &CrmObject> =
+                outcome.results.iter().map(|o| (o.id.as_str(), o)).collect();
             for (id, tx) in batch.waiters {
                 let _ = tx.send(Ok(by_id.get(id.as_str()).map(|o| (*o).clone())));
             }

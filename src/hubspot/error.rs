@@ -55,7 +55,13 @@ pub enum EndpointGroup {
 
 impl EndpointGroup {
     /// Every group.
-    pub const ALL: [EndpointGroup; 5] = [Self::Objects, Self::Search, Self::Associations, Self::Metadata, Self::Oauth];
+    pub const ALL: [EndpointGroup; 5] = [
+        Self::Objects,
+        Self::Search,
+        Self::Associations,
+        Self::Metadata,
+        Self::Oauth,
+    ];
 
     /// Lowercase name, for logs and metrics.
     pub fn name(self) -> &'static str {
@@ -74,31 +80,59 @@ impl EndpointGroup {
 pub enum ApiError {
     /// HubSpot answered with an error status.
     #[error("{}", render_http(*status, body, path))]
-    Http { status: u16, path: String, body: HubSpotErrorBody },
+    Http {
+        status: u16,
+        path: String,
+        body: HubSpotErrorBody,
+    },
 
     /// The account's daily budget is spent; retrying before the reset only adds errors.
     #[error("HubSpot's daily API limit for this account is used up (policy DAILY); requests resume after the reset in {} (at local midnight of the account). Reduce polling or request an API limit increase.{}", human(*resets_in), cid(correlation_id))]
-    DailyLimit { resets_in: Duration, correlation_id: Option<String> },
+    DailyLimit {
+        resets_in: Duration,
+        correlation_id: Option<String>,
+    },
 
     /// Still rate limited after the retries the budget allowed.
     #[error("HubSpot kept answering 429 ({policy}) after {attempts} attempts; the shared rate limiter backs off, so retry later or lower concurrency.{}", cid(correlation_id))]
-    RateLimited { policy: String, attempts: u32, correlation_id: Option<String> },
+    RateLimited {
+        policy: String,
+        attempts: u32,
+        correlation_id: Option<String>,
+    },
 
     /// The circuit breaker for this endpoint group is open after repeated failures.
     #[error("HubSpot's {} endpoints are failing, so the client stopped calling them for {} to let them recover (circuit open). Retry after that; the last failure was: {last_failure}", group.name(), human(*retry_in))]
-    CircuitOpen { group: EndpointGroup, retry_in: Duration, last_failure: String },
+    CircuitOpen {
+        group: EndpointGroup,
+        retry_in: Duration,
+        last_failure: String,
+    },
 
     /// No answer in time.
     #[error("HubSpot did not answer {path} within {}; the request was {}retried.", human(*after), if *retried { "" } else { "not " })]
-    Timeout { path: String, after: Duration, retried: bool },
+    Timeout {
+        path: String,
+        after: Duration,
+        retried: bool,
+    },
 
     /// The connection failed or was dropped.
     #[error("could not reach HubSpot for {path}: {message}. Check the network or HubSpot's status page; the request was {}retried.", if *retried { "" } else { "not " })]
-    Transport { path: String, message: String, retried: bool },
+    Transport {
+        path: String,
+        message: String,
+        retried: bool,
+    },
 
     /// The answer was not the JSON expected.
     #[error("HubSpot's answer to {path} could not be read at {at}: {message}. This is a client bug or an API change; report it with the correlation id.{}", cid(correlation_id))]
-    Decode { path: String, at: String, message: String, correlation_id: Option<String> },
+    Decode {
+        path: String,
+        at: String,
+        message: String,
+        correlation_id: Option<String>,
+    },
 
     /// Credentials could not be obtained or refreshed.
     #[error(transparent)]
@@ -118,7 +152,9 @@ impl ApiError {
     pub fn correlation_id(&self) -> Option<&str> {
         match self {
             Self::Http { body, .. } => body.correlation_id.as_deref(),
-            Self::DailyLimit { correlation_id, .. } | Self::RateLimited { correlation_id, .. } | Self::Decode { correlation_id, .. } => correlation_id.as_deref(),
+            Self::DailyLimit { correlation_id, .. }
+            | Self::RateLimited { correlation_id, .. }
+            | Self::Decode { correlation_id, .. } => correlation_id.as_deref(),
             _ => None,
         }
     }
@@ -139,7 +175,9 @@ impl ApiError {
 }
 
 fn cid(c: &Option<String>) -> String {
-    c.as_ref().map(|c| format!(" (HubSpot correlation id {c})")).unwrap_or_default()
+    c.as_ref()
+        .map(|c| format!(" (HubSpot correlation id {c})"))
+        .unwrap_or_default()
 }
 
 /// A duration for people: "2.5 s", "3 min", "5 h 12 min".
@@ -207,7 +245,11 @@ mod tests {
                 "errors":[{"message":"Property \"x\" does not exist","code":"PROPERTY_DOESNT_EXIST","context":{"propertyName":["x"]}}]}"#,
         )
         .unwrap();
-        let e = ApiError::Http { status: 400, path: "/crm/objects/2026-03/contacts".into(), body };
+        let e = ApiError::Http {
+            status: 400,
+            path: "/crm/objects/2026-03/contacts".into(),
+            body,
+        };
         let msg = e.to_string();
         assert!(msg.contains("400 VALIDATION_ERROR"), "{msg}");
         assert!(msg.contains("PROPERTY_DOESNT_EXIST"), "{msg}");
@@ -218,7 +260,10 @@ mod tests {
 
     #[test]
     fn daily_limit_gives_the_reset_time() {
-        let e = ApiError::DailyLimit { resets_in: Duration::from_secs(3 * 3600 + 120), correlation_id: None };
+        let e = ApiError::DailyLimit {
+            resets_in: Duration::from_secs(3 * 3600 + 120),
+            correlation_id: None,
+        };
         assert!(e.to_string().contains("3 h 2 min"), "{e}");
     }
 }

@@ -143,7 +143,15 @@ pub struct GovernorSettings {
 
 impl Default for GovernorSettings {
     fn default() -> Self {
-        Self { burst_max: 190, interval_ms: 10_000, margin: None, search_per_second: 5, daily: None, background_burst: 4, utc_offset_minutes: 0 }
+        Self {
+            burst_max: 190,
+            interval_ms: 10_000,
+            margin: None,
+            search_per_second: 5,
+            daily: None,
+            background_burst: 4,
+            utc_offset_minutes: 0,
+        }
     }
 }
 
@@ -163,7 +171,15 @@ struct Window {
 
 impl Window {
     fn new(max: u32, margin: u32, interval_ms: i64, burst: u32) -> Self {
-        Self { max, margin, interval_ms, log: VecDeque::new(), blocked_until: 0, tat: 0, burst }
+        Self {
+            max,
+            margin,
+            interval_ms,
+            log: VecDeque::new(),
+            blocked_until: 0,
+            tat: 0,
+            burst,
+        }
     }
 
     fn capacity(&self) -> u32 {
@@ -171,7 +187,11 @@ impl Window {
     }
 
     fn slide(&mut self, now: i64) {
-        while self.log.front().is_some_and(|t| *t <= now - self.interval_ms) {
+        while self
+            .log
+            .front()
+            .is_some_and(|t| *t <= now - self.interval_ms)
+        {
             self.log.pop_front();
         }
     }
@@ -239,10 +259,17 @@ const DAY_MS: i64 = 86_400_000;
 impl LocalGovernor {
     /// A governor with the given settings, on the given clock.
     pub fn new(settings: GovernorSettings, clock: SharedClock) -> Self {
-        let margin = settings.margin.unwrap_or_else(|| (settings.burst_max / 50).max(1));
+        let margin = settings
+            .margin
+            .unwrap_or_else(|| (settings.burst_max / 50).max(1));
         let now = clock.now_ms();
         let state = State {
-            burst: Window::new(settings.burst_max, margin, settings.interval_ms, settings.background_burst),
+            burst: Window::new(
+                settings.burst_max,
+                margin,
+                settings.interval_ms,
+                settings.background_burst,
+            ),
             search: Window::new(settings.search_per_second, 0, 1_000, 1),
             daily_limit: settings.daily,
             daily_used: 0,
@@ -251,7 +278,12 @@ impl LocalGovernor {
             waiting_interactive: 0,
             throttled: 0,
         };
-        Self { state: Arc::new(Mutex::new(state)), notify: Arc::new(Notify::new()), clock, settings }
+        Self {
+            state: Arc::new(Mutex::new(state)),
+            notify: Arc::new(Notify::new()),
+            clock,
+            settings,
+        }
     }
 
     fn day(now: i64, offset_min: i32) -> i64 {
@@ -273,10 +305,14 @@ impl LocalGovernor {
             st.daily_used = 0;
         }
         if now < st.daily_blocked_until {
-            return Err(LimitError::DailyExhausted(Duration::from_millis((st.daily_blocked_until - now) as u64)));
+            return Err(LimitError::DailyExhausted(Duration::from_millis(
+                (st.daily_blocked_until - now) as u64,
+            )));
         }
         if st.daily_limit.is_some_and(|l| st.daily_used >= l) {
-            return Err(LimitError::DailyExhausted(Duration::from_millis((self.next_midnight(now) - now) as u64)));
+            return Err(LimitError::DailyExhausted(Duration::from_millis(
+                (self.next_midnight(now) - now) as u64,
+            )));
         }
         if lane == Lane::Background && st.waiting_interactive > 0 {
             // Yield: interactive callers are waiting for the next slot.
@@ -335,7 +371,11 @@ impl RateGovernor for LocalGovernor {
         if bucket == Bucket::Burst {
             if let Some(max) = obs.max.filter(|m| *m > 0) {
                 if max != st.burst.max {
-                    tracing::info!(from = st.burst.max, to = max, "HubSpot reports a different burst limit; adopting it");
+                    tracing::info!(
+                        from = st.burst.max,
+                        to = max,
+                        "HubSpot reports a different burst limit; adopting it"
+                    );
                     st.burst.max = max;
                     st.burst.margin = self.settings.margin.unwrap_or((max / 50).max(1));
                 }
@@ -372,7 +412,8 @@ impl RateGovernor for LocalGovernor {
                 st.search.blocked_until = st.search.blocked_until.max(until);
             }
             Throttle::Daily { retry_after } => {
-                let until = retry_after.map_or_else(|| self.next_midnight(now), |d| now + d.as_millis() as i64);
+                let until = retry_after
+                    .map_or_else(|| self.next_midnight(now), |d| now + d.as_millis() as i64);
                 st.daily_blocked_until = until;
             }
         }
@@ -401,7 +442,15 @@ mod tests {
 
     fn governor(max: u32) -> (LocalGovernor, ManualClock) {
         let clock = ManualClock::new(1_000_000);
-        let g = LocalGovernor::new(GovernorSettings { burst_max: max, margin: Some(0), daily: Some(1_000_000), ..Default::default() }, Arc::new(clock.clone()));
+        let g = LocalGovernor::new(
+            GovernorSettings {
+                burst_max: max,
+                margin: Some(0),
+                daily: Some(1_000_000),
+                ..Default::default()
+            },
+            Arc::new(clock.clone()),
+        );
         (g, clock)
     }
 
@@ -409,9 +458,15 @@ mod tests {
     fn interactive_uses_the_burst_and_background_is_paced() {
         let (g, clock) = governor(100);
         for _ in 0..100 {
-            assert_eq!(g.try_take(Lane::Interactive, Bucket::Burst).unwrap(), Ok(()));
+            assert_eq!(
+                g.try_take(Lane::Interactive, Bucket::Burst).unwrap(),
+                Ok(())
+            );
         }
-        assert!(g.try_take(Lane::Interactive, Bucket::Burst).unwrap().is_err());
+        assert!(g
+            .try_take(Lane::Interactive, Bucket::Burst)
+            .unwrap()
+            .is_err());
         clock.advance(Duration::from_secs(10));
         // Background: burst allowance of 4 (+1), then one per 100 ms.
         let mut admitted = 0;
@@ -421,7 +476,10 @@ mod tests {
             }
         }
         assert_eq!(admitted, 5);
-        assert_eq!(g.try_take(Lane::Background, Bucket::Burst).unwrap(), Err(100));
+        assert_eq!(
+            g.try_take(Lane::Background, Bucket::Burst).unwrap(),
+            Err(100)
+        );
         clock.advance(Duration::from_millis(100));
         assert!(g.try_take(Lane::Background, Bucket::Burst).unwrap().is_ok());
     }
@@ -430,14 +488,28 @@ mod tests {
     fn background_yields_while_interactive_waits() {
         let (g, _clock) = governor(10);
         g.state.lock().waiting_interactive = 1;
-        assert!(g.try_take(Lane::Background, Bucket::Burst).unwrap().is_err());
-        assert!(g.try_take(Lane::Interactive, Bucket::Burst).unwrap().is_ok());
+        assert!(g
+            .try_take(Lane::Background, Bucket::Burst)
+            .unwrap()
+            .is_err());
+        assert!(g
+            .try_take(Lane::Interactive, Bucket::Burst)
+            .unwrap()
+            .is_ok());
     }
 
     #[test]
     fn headers_reveal_other_consumers_and_the_real_limit() {
         let (g, _clock) = governor(100);
-        g.observe(Bucket::Burst, &RateObservation { max: Some(190), remaining: Some(150), interval_ms: Some(10_000), ..Default::default() });
+        g.observe(
+            Bucket::Burst,
+            &RateObservation {
+                max: Some(190),
+                remaining: Some(150),
+                interval_ms: Some(10_000),
+                ..Default::default()
+            },
+        );
         let s = g.snapshot();
         assert_eq!(s.burst_capacity, 190);
         assert_eq!(s.burst_in_window, 40, "40 requests spent by someone else");
@@ -446,17 +518,30 @@ mod tests {
     #[test]
     fn a_burst_429_blocks_until_retry_after() {
         let (g, clock) = governor(100);
-        g.throttled(Throttle::Burst { retry_after: Some(Duration::from_secs(2)) });
-        assert_eq!(g.try_take(Lane::Interactive, Bucket::Burst).unwrap(), Err(2_000));
+        g.throttled(Throttle::Burst {
+            retry_after: Some(Duration::from_secs(2)),
+        });
+        assert_eq!(
+            g.try_take(Lane::Interactive, Bucket::Burst).unwrap(),
+            Err(2_000)
+        );
         clock.advance(Duration::from_secs(10));
-        assert!(g.try_take(Lane::Interactive, Bucket::Burst).unwrap().is_ok());
+        assert!(g
+            .try_take(Lane::Interactive, Bucket::Burst)
+            .unwrap()
+            .is_ok());
     }
 
     #[test]
     fn daily_429_refuses_until_reset() {
         let (g, clock) = governor(100);
-        g.throttled(Throttle::Daily { retry_after: Some(Duration::from_secs(60)) });
-        assert!(matches!(g.try_take(Lane::Interactive, Bucket::Burst), Err(LimitError::DailyExhausted(_))));
+        g.throttled(Throttle::Daily {
+            retry_after: Some(Duration::from_secs(60)),
+        });
+        assert!(matches!(
+            g.try_take(Lane::Interactive, Bucket::Burst),
+            Err(LimitError::DailyExhausted(_))
+        ));
         clock.advance(Duration::from_secs(60));
         assert!(g.try_take(Lane::Interactive, Bucket::Burst).is_ok());
     }
@@ -464,7 +549,15 @@ mod tests {
     #[tokio::test]
     async fn acquire_waits_for_the_next_slot() {
         let clock: SharedClock = Arc::new(crate::time::SystemClock);
-        let g = LocalGovernor::new(GovernorSettings { burst_max: 2, interval_ms: 200, margin: Some(0), ..Default::default() }, clock);
+        let g = LocalGovernor::new(
+            GovernorSettings {
+                burst_max: 2,
+                interval_ms: 200,
+                margin: Some(0),
+                ..Default::default()
+            },
+            clock,
+        );
         g.acquire(Lane::Interactive, Bucket::Burst).await.unwrap();
         g.acquire(Lane::Interactive, Bucket::Burst).await.unwrap();
         let waited = g.acquire(Lane::Interactive, Bucket::Burst).await.unwrap();

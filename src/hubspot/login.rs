@@ -52,17 +52,29 @@ fn random_token(bytes: usize) -> String {
 ///
 /// # Errors
 /// When the user denies, the state does not match, the wait times out, or the exchange fails.
-pub async fn login<F, Fut>(http: &reqwest::Client, req: &LoginRequest, open: F) -> Result<TokenResponse, AuthError>
+pub async fn login<F, Fut>(
+    http: &reqwest::Client,
+    req: &LoginRequest,
+    open: F,
+) -> Result<TokenResponse, AuthError>
 where
     F: FnOnce(String) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| AuthError::Transport(format!("cannot open the loopback redirect listener: {e}")))?;
-    let port = listener.local_addr().map_err(|e| AuthError::Transport(e.to_string()))?.port();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| {
+            AuthError::Transport(format!("cannot open the loopback redirect listener: {e}"))
+        })?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| AuthError::Transport(e.to_string()))?
+        .port();
     let redirect_uri = format!("http://127.0.0.1:{port}/callback");
     let state = random_token(24);
     let verifier = random_token(48);
-    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(Sha256::digest(verifier.as_bytes()));
 
     let (tx, rx) = oneshot::channel::<Callback>();
     let tx = std::sync::Arc::new(parking_lot::Mutex::new(Some(tx)));
@@ -82,7 +94,8 @@ where
         let _ = axum::serve(listener, app).await;
     });
 
-    let mut url = reqwest::Url::parse(&req.authorize_url).map_err(|e| AuthError::Transport(format!("bad authorize URL: {e}")))?;
+    let mut url = reqwest::Url::parse(&req.authorize_url)
+        .map_err(|e| AuthError::Transport(format!("bad authorize URL: {e}")))?;
     url.query_pairs_mut()
         .append_pair("client_id", &req.client.client_id)
         .append_pair("redirect_uri", &redirect_uri)
@@ -91,7 +104,8 @@ where
         .append_pair("code_challenge", &challenge)
         .append_pair("code_challenge_method", "S256");
     if !req.optional_scopes.is_empty() {
-        url.query_pairs_mut().append_pair("optional_scope", &req.optional_scopes.join(" "));
+        url.query_pairs_mut()
+            .append_pair("optional_scope", &req.optional_scopes.join(" "));
     }
     open(url.to_string()).await;
 
@@ -99,17 +113,42 @@ where
     server.abort();
     let cb = match cb {
         Ok(Ok(cb)) => cb,
-        _ => return Err(AuthError::Transport(format!("no authorization arrived at {redirect_uri} within {:?}", req.timeout))),
+        _ => {
+            return Err(AuthError::Transport(format!(
+                "no authorization arrived at {redirect_uri} within {:?}",
+                req.timeout
+            )))
+        }
     };
     if let Some(e) = cb.error {
-        return Err(AuthError::RefreshRejected { status: e, description: cb.error_description.unwrap_or_else(|| "authorization was denied".into()) });
+        return Err(AuthError::RefreshRejected {
+            status: e,
+            description: cb
+                .error_description
+                .unwrap_or_else(|| "authorization was denied".into()),
+        });
     }
     let got = cb.state.unwrap_or_default();
-    if !bool::from(subtle::ConstantTimeEq::ct_eq(got.as_bytes(), state.as_bytes())) {
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(
+        got.as_bytes(),
+        state.as_bytes(),
+    )) {
         return Err(AuthError::Transport("the callback's state does not match the request: possible CSRF; the code was not exchanged".into()));
     }
-    let code = cb.code.ok_or_else(|| AuthError::Transport("the callback carried no code".into()))?;
-    let tokens = exchange(http, &req.client, &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", &redirect_uri), ("code_verifier", &verifier)]).await?;
+    let code = cb
+        .code
+        .ok_or_else(|| AuthError::Transport("the callback carried no code".into()))?;
+    let tokens = exchange(
+        http,
+        &req.client,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", &redirect_uri),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await?;
     tracing::info!(scopes = ?tokens.scopes, expires_in = tokens.expires_in, "authorized; refresh token received ({} chars)", tokens.refresh_token.as_ref().map_or(0, |t| t.expose_secret().len()));
     Ok(tokens)
 }

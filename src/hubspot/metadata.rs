@@ -44,7 +44,14 @@ impl MetadataCache {
             .and_then(|p| std::fs::read(p).ok())
             .and_then(|b| serde_json::from_slice::<HashMap<String, Entry>>(&b).ok())
             .unwrap_or_default();
-        Self { ttl_ms: ttl_secs as i64 * 1000, path, clock, entries: Mutex::new(entries), inflight: Mutex::new(HashMap::new()), fetches: Default::default() }
+        Self {
+            ttl_ms: ttl_secs as i64 * 1000,
+            path,
+            clock,
+            entries: Mutex::new(entries),
+            inflight: Mutex::new(HashMap::new()),
+            fetches: Default::default(),
+        }
     }
 
     /// How many fetches the cache has made.
@@ -54,7 +61,11 @@ impl MetadataCache {
 
     fn fresh(&self, key: &str) -> Option<Value> {
         let now = self.clock.now_ms();
-        self.entries.lock().get(key).filter(|e| now - e.fetched_at_ms < self.ttl_ms).map(|e| e.value.clone())
+        self.entries
+            .lock()
+            .get(key)
+            .filter(|e| now - e.fetched_at_ms < self.ttl_ms)
+            .map(|e| e.value.clone())
     }
 
     /// The cached value, or the result of `fetch` (stored) when missing or stale.
@@ -69,14 +80,26 @@ impl MetadataCache {
         if let Some(v) = self.fresh(key) {
             return Ok(v);
         }
-        let lock = self.inflight.lock().entry(key.to_string()).or_default().clone();
+        let lock = self
+            .inflight
+            .lock()
+            .entry(key.to_string())
+            .or_default()
+            .clone();
         let _g = lock.lock().await;
         if let Some(v) = self.fresh(key) {
             return Ok(v);
         }
         let value = fetch().await?;
-        self.fetches.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.entries.lock().insert(key.to_string(), Entry { fetched_at_ms: self.clock.now_ms(), value: value.clone() });
+        self.fetches
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.entries.lock().insert(
+            key.to_string(),
+            Entry {
+                fetched_at_ms: self.clock.now_ms(),
+                value: value.clone(),
+            },
+        );
         self.persist();
         Ok(value)
     }
@@ -90,7 +113,12 @@ impl MetadataCache {
     /// Keys whose entries are stale now.
     pub fn stale_keys(&self) -> Vec<String> {
         let now = self.clock.now_ms();
-        self.entries.lock().iter().filter(|(_, e)| now - e.fetched_at_ms >= self.ttl_ms).map(|(k, _)| k.clone()).collect()
+        self.entries
+            .lock()
+            .iter()
+            .filter(|(_, e)| now - e.fetched_at_ms >= self.ttl_ms)
+            .map(|(k, _)| k.clone())
+            .collect()
     }
 
     /// The refresh schedule.
@@ -105,7 +133,9 @@ impl MetadataCache {
             Err(_) => return,
         };
         let tmp = path.with_extension("json.tmp");
-        let result = std::fs::create_dir_all(path.parent().unwrap_or(std::path::Path::new("."))).and_then(|()| std::fs::write(&tmp, bytes)).and_then(|()| std::fs::rename(&tmp, path));
+        let result = std::fs::create_dir_all(path.parent().unwrap_or(std::path::Path::new(".")))
+            .and_then(|()| std::fs::write(&tmp, bytes))
+            .and_then(|()| std::fs::rename(&tmp, path));
         if let Err(e) = result {
             tracing::warn!(error = %e, path = %path.display(), "could not persist the metadata cache; it stays in memory");
         }
@@ -123,19 +153,31 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("hsmcp-meta-{}", uuid::Uuid::new_v4()));
         let cache = MetadataCache::new(900, Some(dir.clone()), Arc::new(clock.clone()));
         for _ in 0..3 {
-            cache.get_or_fetch("owners", || async { Ok(serde_json::json!([1])) }).await.unwrap();
+            cache
+                .get_or_fetch("owners", || async { Ok(serde_json::json!([1])) })
+                .await
+                .unwrap();
         }
         assert_eq!(cache.fetches(), 1);
         clock.advance(Duration::from_secs(899));
-        cache.get_or_fetch("owners", || async { Ok(serde_json::json!([2])) }).await.unwrap();
+        cache
+            .get_or_fetch("owners", || async { Ok(serde_json::json!([2])) })
+            .await
+            .unwrap();
         assert_eq!(cache.fetches(), 1);
         clock.advance(Duration::from_secs(1));
         assert_eq!(cache.stale_keys(), vec!["owners".to_string()]);
-        let v = cache.get_or_fetch("owners", || async { Ok(serde_json::json!([3])) }).await.unwrap();
+        let v = cache
+            .get_or_fetch("owners", || async { Ok(serde_json::json!([3])) })
+            .await
+            .unwrap();
         assert_eq!(v, serde_json::json!([3]));
         // Persisted: a new cache over the same directory starts warm.
         let again = MetadataCache::new(900, Some(dir.clone()), Arc::new(clock.clone()));
-        let v = again.get_or_fetch("owners", || async { Ok(serde_json::json!([4])) }).await.unwrap();
+        let v = again
+            .get_or_fetch("owners", || async { Ok(serde_json::json!([4])) })
+            .await
+            .unwrap();
         assert_eq!(v, serde_json::json!([3]));
         assert_eq!(again.fetches(), 0);
         std::fs::remove_dir_all(dir).ok();

@@ -86,7 +86,13 @@ pub struct Filter {
 impl Filter {
     /// `property OP value`.
     pub fn new(property: &str, operator: &str, value: impl Into<String>) -> Self {
-        Self { property_name: property.into(), operator: operator.into(), value: Some(value.into()), high_value: None, values: None }
+        Self {
+            property_name: property.into(),
+            operator: operator.into(),
+            value: Some(value.into()),
+            high_value: None,
+            values: None,
+        }
     }
 }
 
@@ -160,7 +166,9 @@ fn id_from_any<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Erro
     match Value::deserialize(d)? {
         Value::String(s) => Ok(s),
         Value::Number(n) => Ok(n.to_string()),
-        v => Err(serde::de::Error::custom(format!("expected an id, found {v}"))),
+        v => Err(serde::de::Error::custom(format!(
+            "expected an id, found {v}"
+        ))),
     }
 }
 

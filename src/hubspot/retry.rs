@@ -25,7 +25,12 @@ use rand::Rng;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome<'a> {
     /// HubSpot answered.
-    Status { status: u16, category: Option<&'a str>, policy: Option<&'a str>, retry_after: Option<Duration> },
+    Status {
+        status: u16,
+        category: Option<&'a str>,
+        policy: Option<&'a str>,
+        retry_after: Option<Duration>,
+    },
     /// No answer in time.
     Timeout,
     /// The connection could not be made; nothing was sent.
@@ -58,14 +63,24 @@ pub enum RetryKind {
 /// Decides what to do after an attempt. `safe` says whether the request may be repeated.
 pub fn classify(outcome: &Outcome<'_>, safe: bool) -> RetryAction {
     match outcome {
-        Outcome::Status { status, category, policy, retry_after } => match *status {
+        Outcome::Status {
+            status,
+            category,
+            policy,
+            retry_after,
+        } => match *status {
             200..=399 => RetryAction::Stop,
             401 if *category == Some("EXPIRED_AUTHENTICATION") => RetryAction::RefreshAndReplay,
             429 => match *policy {
                 Some("DAILY") => RetryAction::Stop,
-                _ => retry_after.map_or(RetryAction::Backoff(RetryKind::Throttled), RetryAction::RetryAfter),
+                _ => retry_after.map_or(
+                    RetryAction::Backoff(RetryKind::Throttled),
+                    RetryAction::RetryAfter,
+                ),
             },
-            423 => RetryAction::RetryAfter(retry_after.unwrap_or_default().max(Duration::from_secs(2))),
+            423 => {
+                RetryAction::RetryAfter(retry_after.unwrap_or_default().max(Duration::from_secs(2)))
+            }
             477 => RetryAction::RetryAfter(retry_after.unwrap_or(Duration::from_secs(60))),
             500..=599 if safe => match retry_after {
                 Some(d) => RetryAction::RetryAfter(*d),
@@ -93,14 +108,22 @@ pub struct Backoff {
 
 impl Default for Backoff {
     fn default() -> Self {
-        Self { base_ms: 250, cap_ms: 10_000, max_attempts: 6, max_retry_after_ms: 30_000 }
+        Self {
+            base_ms: 250,
+            cap_ms: 10_000,
+            max_attempts: 6,
+            max_retry_after_ms: 30_000,
+        }
     }
 }
 
 impl Backoff {
     /// The delay before retry number `attempt` (0-based): uniform in `[0, min(cap, base·2^attempt)]`.
     pub fn delay(&self, attempt: u32, rng: &mut impl Rng) -> Duration {
-        let ceiling = self.base_ms.saturating_mul(1u64 << attempt.min(30)).min(self.cap_ms);
+        let ceiling = self
+            .base_ms
+            .saturating_mul(1u64 << attempt.min(30))
+            .min(self.cap_ms);
         Duration::from_millis(rng.gen_range(0..=ceiling))
     }
 }
@@ -122,7 +145,10 @@ impl RetryQuota {
 
     /// A full quota.
     pub fn new(capacity: u32) -> Self {
-        Self { capacity, tokens: Mutex::new(capacity) }
+        Self {
+            capacity,
+            tokens: Mutex::new(capacity),
+        }
     }
 
     /// Takes the cost of one retry; `false` when the quota cannot pay.
@@ -159,38 +185,84 @@ mod tests {
     use proptest::prelude::*;
 
     fn status(s: u16, policy: Option<&str>, ra: Option<u64>) -> RetryAction {
-        classify(&Outcome::Status { status: s, category: None, policy, retry_after: ra.map(Duration::from_secs) }, false)
+        classify(
+            &Outcome::Status {
+                status: s,
+                category: None,
+                policy,
+                retry_after: ra.map(Duration::from_secs),
+            },
+            false,
+        )
     }
 
     #[test]
     fn retries_429_after_retry_after_and_never_daily() {
-        assert_eq!(status(429, Some("TEN_SECONDLY_ROLLING"), Some(3)), RetryAction::RetryAfter(Duration::from_secs(3)));
-        assert_eq!(status(429, Some("SECONDLY"), None), RetryAction::Backoff(RetryKind::Throttled));
+        assert_eq!(
+            status(429, Some("TEN_SECONDLY_ROLLING"), Some(3)),
+            RetryAction::RetryAfter(Duration::from_secs(3))
+        );
+        assert_eq!(
+            status(429, Some("SECONDLY"), None),
+            RetryAction::Backoff(RetryKind::Throttled)
+        );
         assert_eq!(status(429, Some("DAILY"), Some(3)), RetryAction::Stop);
     }
 
     #[test]
     fn locked_waits_at_least_two_seconds_and_migration_honours_retry_after() {
-        assert_eq!(status(423, None, None), RetryAction::RetryAfter(Duration::from_secs(2)));
-        assert_eq!(status(423, None, Some(5)), RetryAction::RetryAfter(Duration::from_secs(5)));
-        assert_eq!(status(477, None, Some(30)), RetryAction::RetryAfter(Duration::from_secs(30)));
+        assert_eq!(
+            status(423, None, None),
+            RetryAction::RetryAfter(Duration::from_secs(2))
+        );
+        assert_eq!(
+            status(423, None, Some(5)),
+            RetryAction::RetryAfter(Duration::from_secs(5))
+        );
+        assert_eq!(
+            status(477, None, Some(30)),
+            RetryAction::RetryAfter(Duration::from_secs(30))
+        );
     }
 
     #[test]
     fn server_errors_and_timeouts_are_retried_only_when_safe() {
         for s in [500, 502, 503, 504, 524] {
             assert_eq!(status(s, None, None), RetryAction::Stop, "unsafe {s}");
-            assert_eq!(classify(&Outcome::Status { status: s, category: None, policy: None, retry_after: None }, true), RetryAction::Backoff(RetryKind::ServerError));
+            assert_eq!(
+                classify(
+                    &Outcome::Status {
+                        status: s,
+                        category: None,
+                        policy: None,
+                        retry_after: None
+                    },
+                    true
+                ),
+                RetryAction::Backoff(RetryKind::ServerError)
+            );
         }
         assert_eq!(classify(&Outcome::Timeout, false), RetryAction::Stop);
-        assert_eq!(classify(&Outcome::Dropped, true), RetryAction::Backoff(RetryKind::Timeout));
-        assert_eq!(classify(&Outcome::ConnectFailed, false), RetryAction::Backoff(RetryKind::ServerError), "nothing was sent");
+        assert_eq!(
+            classify(&Outcome::Dropped, true),
+            RetryAction::Backoff(RetryKind::Timeout)
+        );
+        assert_eq!(
+            classify(&Outcome::ConnectFailed, false),
+            RetryAction::Backoff(RetryKind::ServerError),
+            "nothing was sent"
+        );
         assert_eq!(status(400, None, None), RetryAction::Stop);
     }
 
     #[test]
     fn expired_token_refreshes_once() {
-        let o = Outcome::Status { status: 401, category: Some("EXPIRED_AUTHENTICATION"), policy: None, retry_after: None };
+        let o = Outcome::Status {
+            status: 401,
+            category: Some("EXPIRED_AUTHENTICATION"),
+            policy: None,
+            retry_after: None,
+        };
         assert_eq!(classify(&o, false), RetryAction::RefreshAndReplay);
     }
 

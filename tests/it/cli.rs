@@ -70,3 +70,47 @@ async fn sandbox_command_prints_a_ready_token_when_none_is_given() {
     child.kill().unwrap();
     let _ = child.wait();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_login_against_the_sandbox_stores_an_encrypted_refresh_token() {
+    let sb = crate::support::spawn(crate::support::small()).await;
+    let dir = std::env::temp_dir().join(format!("hsmcp-auth-{}", uuid::Uuid::new_v4()));
+    let d = dir.clone();
+    let run = move |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_hubspot-mcp"))
+            .args(args)
+            .env("HUBSPOT_MCP_DATA_DIR", &d)
+            .env_remove("HUBSPOT_MCP_TOKEN_KEY")
+            .output()
+            .expect("binary runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let base = sb.base_url();
+    let (ok, stdout, stderr) =
+        tokio::task::spawn_blocking(move || run(&["auth", "login", "--sandbox", &base]))
+            .await
+            .unwrap();
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("crm.objects.contacts.read"), "{stdout}");
+    let stored = std::fs::read(dir.join("oauth-tokens.enc")).unwrap();
+    assert!(
+        !String::from_utf8_lossy(&stored).contains("na1-"),
+        "the refresh token is encrypted"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_hubspot-mcp"))
+        .args(["auth", "status", "--sandbox", &sb.base_url()])
+        .env("HUBSPOT_MCP_DATA_DIR", &dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("authorized: scopes"));
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -169,6 +169,8 @@ pub struct Reply {
     pub status: u16,
     pub body: Value,
     pub correlation_id: Option<String>,
+    /// Time spent waiting for the rate governor, over all attempts.
+    pub waited: Duration,
 }
 
 struct Inner {
@@ -541,6 +543,7 @@ impl HubSpotClient {
                             status,
                             body,
                             correlation_id,
+                            waited,
                         });
                     }
                     let mut body: HubSpotErrorBody =

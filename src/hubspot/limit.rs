@@ -135,7 +135,9 @@ pub struct GovernorSettings {
     pub search_per_second: u32,
     /// Daily budget, if any.
     pub daily: Option<u64>,
-    /// Background burst allowance, in slots.
+    /// Background burst allowance, in slots. Zero keeps background requests evenly spaced, so
+    /// slots in the window free one at a time and an interactive caller never lands behind a
+    /// cluster of background requests that used (and will free) several slots at once.
     pub background_burst: u32,
     /// The account's UTC offset, for the daily reset.
     pub utc_offset_minutes: i32,
@@ -149,7 +151,7 @@ impl Default for GovernorSettings {
             margin: None,
             search_per_second: 5,
             daily: None,
-            background_burst: 4,
+            background_burst: 0,
             utc_offset_minutes: 0,
         }
     }
@@ -225,9 +227,27 @@ impl Window {
     }
 
     /// Adds phantom entries so that the log holds at least `used` requests in the window.
+    ///
+    /// The phantoms are spread evenly over the window rather than stacked at `now`: stacked,
+    /// they would all free at the same instant ten seconds later and leave a gap before it,
+    /// which is exactly where an interactive caller would then wait.
     fn sync_used(&mut self, now: i64, used: u32) {
         self.slide(now);
-        while (self.log.len() as u32) < used.min(self.max) {
+        let missing = used.min(self.max).saturating_sub(self.log.len() as u32);
+        if missing == 0 {
+            return;
+        }
+        let step = self.interval_ms / i64::from(missing + 1);
+        for k in 1..=i64::from(missing) {
+            self.log.push_back(now - self.interval_ms + step * k);
+        }
+        self.log.make_contiguous().sort_unstable();
+    }
+
+    /// Fills the window completely (HubSpot said it is full): every slot is taken now.
+    fn fill(&mut self, now: i64) {
+        self.slide(now);
+        while (self.log.len() as u32) < self.max {
             self.log.push_back(now);
         }
     }
@@ -384,7 +404,15 @@ impl RateGovernor for LocalGovernor {
                 st.burst.interval_ms = iv;
             }
             if let (Some(max), Some(rem)) = (obs.max, obs.remaining) {
-                st.burst.sync_used(now, max.saturating_sub(rem));
+                // HubSpot counts a request when it arrives and we when we send it, so its count
+                // trails ours by up to the requests in flight; a gap larger than the margin is
+                // someone else's traffic and is added to the log.
+                let used = max.saturating_sub(rem);
+                st.burst.slide(now);
+                let local = st.burst.log.len() as u32;
+                if used > local + st.burst.margin {
+                    st.burst.sync_used(now, used);
+                }
             }
         }
         if let (Some(limit), Some(rem)) = (obs.daily, obs.daily_remaining) {
@@ -402,8 +430,7 @@ impl RateGovernor for LocalGovernor {
                 let w = &mut st.burst;
                 w.slide(now);
                 // HubSpot counted more than we did: treat the window as full.
-                let fill = w.max;
-                w.sync_used(now, fill);
+                w.fill(now);
                 let until = retry_after.map_or(now + w.spacing(), |d| now + d.as_millis() as i64);
                 w.blocked_until = w.blocked_until.max(until);
             }
@@ -468,14 +495,14 @@ mod tests {
             .unwrap()
             .is_err());
         clock.advance(Duration::from_secs(10));
-        // Background: burst allowance of 4 (+1), then one per 100 ms.
+        // Background: evenly spaced, one per 100 ms, no burst.
         let mut admitted = 0;
         for _ in 0..20 {
             if g.try_take(Lane::Background, Bucket::Burst).unwrap().is_ok() {
                 admitted += 1;
             }
         }
-        assert_eq!(admitted, 5);
+        assert_eq!(admitted, 1);
         assert_eq!(
             g.try_take(Lane::Background, Bucket::Burst).unwrap(),
             Err(100)

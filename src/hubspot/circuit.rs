@@ -30,7 +30,7 @@ pub struct BreakerSettings {
 impl Default for BreakerSettings {
     fn default() -> Self {
         Self {
-            consecutive: 8,
+            consecutive: 5,
             window: 40,
             rate: 0.6,
             open_ms: 2_000,

@@ -1004,6 +1004,40 @@ impl HubSpotClient {
 
     // ---- metadata (cached) -----------------------------------------------------------------
 
+    /// Refetches every cached metadata entry now (on demand). Returns how many were refreshed.
+    ///
+    /// # Errors
+    /// The first fetch that fails; entries already refreshed stay refreshed.
+    pub async fn refresh_metadata(&self) -> Result<usize, ApiError> {
+        let keys = self.inner.metadata.keys();
+        for key in &keys {
+            self.inner.metadata.forget(key);
+            match key.split_once(':') {
+                Some(("properties", t)) => drop(self.properties(t).await?),
+                Some(("pipelines", t)) => drop(self.pipelines(t).await?),
+                _ if key == "schemas" => drop(self.schemas().await?),
+                _ if key == "owners" => drop(self.owners().await?),
+                _ => {}
+            }
+        }
+        Ok(keys.len())
+    }
+
+    /// Refreshes cached metadata on a schedule (the cache's freshness period, 15 minutes by
+    /// default), in the background lane's spirit: failures are logged and retried next time.
+    pub fn spawn_metadata_refresher(&self) -> tokio::task::JoinHandle<()> {
+        let client = self.clone();
+        tokio::spawn(async move {
+            let period = client.inner.metadata.ttl();
+            loop {
+                tokio::time::sleep(period).await;
+                if let Err(e) = client.refresh_metadata().await {
+                    tracing::warn!(error = %e, "scheduled metadata refresh failed; cached values are refetched on next use");
+                }
+            }
+        })
+    }
+
     /// Property definitions of a type, from the cache while fresh.
     ///
     /// # Errors

@@ -104,6 +104,16 @@ impl MetadataCache {
         Ok(value)
     }
 
+    /// Every cached key.
+    pub fn keys(&self) -> Vec<String> {
+        self.entries.lock().keys().cloned().collect()
+    }
+
+    /// Drops one entry so that its next use refetches it.
+    pub fn forget(&self, key: &str) {
+        self.entries.lock().remove(key);
+    }
+
     /// Marks every entry stale (refresh on demand: the next use refetches).
     pub fn invalidate(&self) {
         self.entries.lock().clear();

@@ -370,6 +370,12 @@ async fn metadata_is_fetched_once_while_fresh() {
     c.metadata().invalidate();
     c.owners().await.unwrap();
     assert_eq!(sb.log_summary().total, 5, "refresh on demand");
+    assert_eq!(
+        c.refresh_metadata().await.unwrap(),
+        1,
+        "only owners is cached now"
+    );
+    assert_eq!(sb.log_summary().total, 6);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,6 +12,7 @@
 
 pub mod config;
 pub mod hubspot;
+pub mod mcp;
 pub mod sandbox;
 pub mod time;
 pub mod webhook;

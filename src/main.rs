@@ -8,6 +8,9 @@ use clap::{Parser, Subcommand};
 use hubspot_mcp::config::Config;
 use hubspot_mcp::hubspot::auth::{OAuthClientConfig, OAuthSession, StoredTokens, TokenStore};
 use hubspot_mcp::hubspot::login::{login, LoginRequest};
+use hubspot_mcp::hubspot::{Credentials, HubSpotClient};
+use hubspot_mcp::mcp::http::{hash_token, parse_hash, HttpOptions};
+use hubspot_mcp::mcp::{HubSpotMcp, ToolOptions};
 use hubspot_mcp::sandbox::oauth::{StaticToken, TokenKind};
 use hubspot_mcp::sandbox::seed::RecordCounts;
 use hubspot_mcp::sandbox::{AppKind, Sandbox};
@@ -35,6 +38,57 @@ enum Command {
     /// OAuth: authorize this app on a portal, or report what is authorized.
     #[command(subcommand)]
     Auth(AuthCommand),
+    /// Serve HubSpot as MCP tools over stdio or streamable HTTP.
+    Serve(ServeArgs),
+    /// Generated JSON Schemas.
+    #[command(subcommand)]
+    Schemas(SchemasCommand),
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Serve over stdin/stdout (for Claude Desktop, Cursor, VS Code).
+    #[arg(long, conflicts_with = "http")]
+    stdio: bool,
+    /// Serve streamable HTTP at /mcp on this address (for example 127.0.0.1:8765).
+    #[arg(long)]
+    http: Option<SocketAddr>,
+    /// Start an in-process sandbox with seeded data and point the client at it.
+    #[arg(long)]
+    sandbox: bool,
+    /// Offer only these toolsets.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    toolsets: Vec<hubspot_mcp::mcp::Toolset>,
+    /// Offer no write tools.
+    #[arg(long)]
+    read_only: bool,
+    /// SHA-256 (hex) of a bearer token HTTP callers may present; repeatable.
+    #[arg(long = "http-token-sha256")]
+    http_token_sha256: Vec<String>,
+    /// A bearer token in plain text, hashed at start (prefer the hash).
+    #[arg(long, env = "HUBSPOT_MCP_HTTP_TOKEN", hide_env_values = true)]
+    http_token: Option<String>,
+    /// Serve HTTP without authentication (loopback addresses only).
+    #[arg(long)]
+    no_auth: bool,
+    /// A Host (or host:port) the HTTP endpoint answers to, beyond loopback; repeatable.
+    #[arg(long = "allowed-host")]
+    allowed_hosts: Vec<String>,
+    /// A browser Origin allowed to call the HTTP endpoint; repeatable.
+    #[arg(long = "allowed-origin")]
+    allowed_origins: Vec<String>,
+    /// Keep sessions (SSE) instead of the stateless JSON mode.
+    #[arg(long)]
+    stateful: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum SchemasCommand {
+    /// Write every tool's definition (input and output schemas, annotations) to DIR.
+    Export {
+        #[arg(long, default_value = "schemas")]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -114,7 +168,112 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Sandbox(args) => run_sandbox(config, args).await,
         Command::Auth(cmd) => run_auth(config, cmd).await,
+        Command::Serve(args) => run_serve(config, args).await,
+        Command::Schemas(SchemasCommand::Export { dir }) => {
+            let client = HubSpotClient::builder(
+                config.hubspot.client.clone(),
+                Credentials::Static(SecretString::from(String::new())),
+            )
+            .build();
+            let server = HubSpotMcp::new(client, &ToolOptions::default());
+            for path in hubspot_mcp::mcp::schemas::export(&server, &dir)? {
+                println!("{path}");
+            }
+            Ok(())
+        }
     }
+}
+
+async fn run_serve(config: Config, args: ServeArgs) -> anyhow::Result<()> {
+    if !args.stdio && args.http.is_none() {
+        anyhow::bail!("choose a transport: --stdio, or --http 127.0.0.1:8765");
+    }
+    let mut settings = config.hubspot.client.clone();
+    if settings.data_dir.is_none() {
+        settings.data_dir = Some(config.data_dir.clone());
+    }
+    let mut sandbox = None;
+    let creds = if args.sandbox {
+        let sb = Sandbox::start(config.sandbox.clone())
+            .await
+            .context("starting the in-process sandbox")?;
+        settings.base_url = sb.base_url();
+        let limits = config.sandbox.effective_limits();
+        settings.governor.burst_max = limits.burst_max;
+        settings.governor.daily = limits.daily;
+        settings.data_dir = None;
+        let token = SecretString::from(sb.token().to_string());
+        tracing::info!(url = %sb.base_url(), "serving against the in-process sandbox");
+        sandbox = Some(sb);
+        Credentials::Static(token)
+    } else if let Some(t) = config.hubspot.token.clone() {
+        Credentials::Static(t)
+    } else {
+        let (oauth, _) = oauth_client(&config, None)?;
+        let store = TokenStore::in_dir(&config.data_dir);
+        let session = OAuthSession::resume(
+            hubspot_mcp::hubspot::client::default_http(),
+            oauth,
+            std::sync::Arc::new(hubspot_mcp::time::SystemClock),
+            store,
+        )
+        .await?;
+        Credentials::OAuth(std::sync::Arc::new(session))
+    };
+    let mut granted = None;
+    if let Credentials::OAuth(s) = &creds {
+        let scopes = s.introspect().await?;
+        tracing::info!(scopes = %scopes.join(" "), "granted OAuth scopes");
+        granted = Some(scopes);
+    }
+    let client = HubSpotClient::builder(settings, creds).build();
+    let _refresher = client.spawn_metadata_refresher();
+    let options = ToolOptions {
+        toolsets: args.toolsets.clone(),
+        read_only: args.read_only,
+        granted_scopes: granted,
+    };
+    let server = HubSpotMcp::new(client, &options);
+    if args.stdio {
+        use rmcp::ServiceExt;
+        let running = server
+            .serve(rmcp::transport::stdio())
+            .await
+            .context("starting the stdio transport")?;
+        running.waiting().await.context("serving stdio")?;
+    } else if let Some(addr) = args.http {
+        let mut opts = HttpOptions::loopback(addr);
+        opts.stateless = !args.stateful;
+        opts.allowed_hosts
+            .extend(args.allowed_hosts.iter().cloned());
+        if !addr.ip().is_unspecified() {
+            opts.allowed_hosts.push(addr.ip().to_string());
+        }
+        opts.allowed_origins = args.allowed_origins.clone();
+        for h in &args.http_token_sha256 {
+            opts.token_hashes
+                .push(parse_hash(h).map_err(|e| anyhow::anyhow!("--http-token-sha256 {h}: {e}"))?);
+        }
+        if let Some(t) = &args.http_token {
+            opts.token_hashes.push(hash_token(t));
+        }
+        if opts.token_hashes.is_empty() && !args.no_auth {
+            let generated = format!("hsmcp-{}", uuid::Uuid::new_v4().simple());
+            opts.token_hashes.push(hash_token(&generated));
+            eprintln!("HTTP bearer token for this run (pass --http-token-sha256 to choose your own): {generated}");
+        }
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let c2 = cancel.clone();
+        tokio::spawn(async move {
+            let _ = tokio::signal::ctrl_c().await;
+            c2.cancel();
+        });
+        hubspot_mcp::mcp::http::serve(server, opts, cancel, |a| println!("http://{a}/mcp"))
+            .await
+            .context("serving HTTP")?;
+    }
+    drop(sandbox);
+    Ok(())
 }
 
 /// The OAuth client settings: from the configuration, or the sandbox's app when `sandbox` is set.

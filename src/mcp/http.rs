@@ -1,0 +1,225 @@
+//! The streamable-HTTP endpoint (`/mcp`), with the security a network listener needs:
+//!
+//! - **Bearer tokens**, configured as SHA-256 hashes (never in plain text) and compared in
+//!   constant time (`subtle`). A missing or wrong token gets 401 with `WWW-Authenticate`.
+//! - **Host and Origin validation** against DNS rebinding: only the configured hosts (loopback
+//!   by default) and origins are served; others get 403 (rmcp checks too).
+//! - A **body limit** and a **request timeout**; CORS is off (no CORS headers are sent).
+//! - **Stateless mode** (JSON responses, no sessions) so replicas can sit behind one balancer.
+//! - `/healthz` (the process is up) and `/readyz` (HubSpot, or the sandbox, answers).
+//!
+//! Accepted sockets get TCP_NODELAY: without it Nagle adds ~44 ms to every small response.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use tokio_util::sync::CancellationToken;
+
+use super::HubSpotMcp;
+use crate::hubspot::limit::Lane;
+
+/// HTTP settings.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    pub addr: SocketAddr,
+    /// SHA-256 digests of the accepted bearer tokens. Empty means no authentication, which is
+    /// allowed only on loopback addresses.
+    pub token_hashes: Vec<[u8; 32]>,
+    /// Hosts (`host` or `host:port`) the endpoint answers to.
+    pub allowed_hosts: Vec<String>,
+    /// Browser origins allowed to call it (empty: requests carrying an Origin are refused).
+    pub allowed_origins: Vec<String>,
+    pub max_body_bytes: usize,
+    pub timeout: Duration,
+    /// Stateless JSON mode (default) or sessions with SSE.
+    pub stateless: bool,
+}
+
+impl HttpOptions {
+    /// Loopback defaults on `addr`.
+    pub fn loopback(addr: SocketAddr) -> Self {
+        Self {
+            addr,
+            token_hashes: Vec::new(),
+            allowed_hosts: vec!["localhost".into(), "127.0.0.1".into(), "[::1]".into()],
+            allowed_origins: Vec::new(),
+            max_body_bytes: 1024 * 1024,
+            timeout: Duration::from_secs(60),
+            stateless: true,
+        }
+    }
+}
+
+/// SHA-256 of a token, as configuration holds it.
+pub fn hash_token(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// Parses a hex SHA-256 digest.
+///
+/// # Errors
+/// When it is not 64 hex characters.
+pub fn parse_hash(hex_digest: &str) -> Result<[u8; 32], String> {
+    let bytes = hex::decode(hex_digest.trim()).map_err(|e| format!("not hex: {e}"))?;
+    bytes
+        .try_into()
+        .map_err(|_| "a SHA-256 digest is 32 bytes (64 hex characters)".to_string())
+}
+
+#[derive(Clone)]
+struct Guard {
+    hashes: Arc<Vec<[u8; 32]>>,
+    hosts: Arc<Vec<String>>,
+    origins: Arc<Vec<String>>,
+}
+
+fn host_allowed(host: &str, allowed: &[String]) -> bool {
+    let h = host.to_ascii_lowercase();
+    let bare = if h.starts_with('[') {
+        h.split(']')
+            .next()
+            .map(|s| format!("{s}]"))
+            .unwrap_or_default()
+    } else {
+        h.split(':').next().unwrap_or("").to_string()
+    };
+    allowed
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(&h) || a.eq_ignore_ascii_case(&bare))
+}
+
+fn forbidden(msg: &str) -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        [(header::CONTENT_TYPE, "application/json")],
+        format!("{{\"error\":\"forbidden\",\"message\":\"{msg}\"}}"),
+    )
+        .into_response()
+}
+
+async fn guard(State(g): State<Guard>, req: Request, next: Next) -> Response {
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !host_allowed(host, &g.hosts) {
+        return forbidden("the Host header is not one this server answers to (DNS rebinding protection); add it to --allowed-host");
+    }
+    if let Some(origin) = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+    {
+        if !g.origins.iter().any(|o| o.eq_ignore_ascii_case(origin)) {
+            return forbidden("the Origin is not allowed; add it to --allowed-origin");
+        }
+    }
+    if req.uri().path().starts_with("/mcp") && !g.hashes.is_empty() {
+        let presented = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            });
+        let ok = presented.is_some_and(|t| {
+            let h = hash_token(t.trim());
+            g.hashes
+                .iter()
+                .fold(false, |acc, k| acc | bool::from(k.ct_eq(&h)))
+        });
+        if !ok {
+            let mut r = (StatusCode::UNAUTHORIZED, [(header::CONTENT_TYPE, "application/json")], "{\"error\":\"unauthorized\",\"message\":\"send Authorization: Bearer <token> with a token this server was configured with\"}").into_response();
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"hubspot-mcp\""),
+            );
+            return r;
+        }
+    }
+    next.run(req).await
+}
+
+/// The router: `/mcp`, `/healthz`, `/readyz`.
+pub fn router(server: HubSpotMcp, opts: &HttpOptions, cancel: CancellationToken) -> Router {
+    let config = StreamableHttpServerConfig::default()
+        .with_allowed_hosts(opts.allowed_hosts.clone())
+        .with_allowed_origins(opts.allowed_origins.clone())
+        .with_legacy_session_mode(!opts.stateless)
+        .with_json_response(opts.stateless)
+        .with_max_request_body_bytes(opts.max_body_bytes)
+        .with_cancellation_token(cancel);
+    let s2 = server.clone();
+    let mcp = StreamableHttpService::new(
+        move || Ok(s2.clone()),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    );
+    let g = Guard {
+        hashes: Arc::new(opts.token_hashes.clone()),
+        hosts: Arc::new(opts.allowed_hosts.clone()),
+        origins: Arc::new(opts.allowed_origins.clone()),
+    };
+    let ready = server.clone();
+    Router::new()
+        .nest_service("/mcp", mcp)
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let s = ready.clone();
+                async move {
+                    match s.client().account_details(Lane::Interactive).await {
+                        Ok(_) => (StatusCode::OK, "ready".to_string()),
+                        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}")),
+                    }
+                }
+            }),
+        )
+        .layer(axum::middleware::from_fn_with_state(g, guard))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            opts.max_body_bytes,
+        ))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            opts.timeout,
+        ))
+}
+
+/// Serves until `cancel` fires.
+///
+/// # Errors
+/// When the address cannot be bound, or no token is configured on a non-loopback address.
+pub async fn serve(
+    server: HubSpotMcp,
+    opts: HttpOptions,
+    cancel: CancellationToken,
+    on_bound: impl FnOnce(SocketAddr),
+) -> std::io::Result<()> {
+    if opts.token_hashes.is_empty() && !opts.addr.ip().is_loopback() {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "refusing to serve without bearer tokens on a non-loopback address; set --http-token-sha256 or HUBSPOT_MCP_HTTP_TOKEN"));
+    }
+    let listener = tokio::net::TcpListener::bind(opts.addr).await?;
+    on_bound(listener.local_addr()?);
+    let app = router(server, &opts, cancel.clone());
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { cancel.cancelled().await })
+        .await
+}

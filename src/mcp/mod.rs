@@ -1,0 +1,295 @@
+//! The MCP server: HubSpot as agent tools over stdio and streamable HTTP (rmcp).
+//!
+//! # Layout
+//! - [`tools`]: the tool surface (one `#[tool_router]`), typed inputs and structured outputs.
+//! - [`params`]: tool arguments that fail with the JSON path of the problem.
+//! - [`prompts`]: `prompts/*.md`, served through `prompts/list` and `prompts/get`.
+//! - [`schemas`]: per-object JSON Schemas built from the portal's property definitions
+//!   (resources `hubspot://schemas/{objectType}`), and `schemas export`.
+//! - [`http`]: the HTTP endpoint: bearer tokens checked against hashes in constant time,
+//!   Host/Origin validation, body and time limits, `/healthz`, `/readyz`.
+//!
+//! The surface is compact on purpose (11 tools, well under the 15 that clients handle well):
+//! discovery, reads and batch writes, every one with annotations that are true to what it does.
+//! `--toolsets` and `--read-only` shrink it further, and tools whose OAuth scopes were not
+//! granted are not offered.
+//!
+//! Logging (`logging/setLevel`) is deprecated by SEP-2577 but still part of the protocol versions
+//! clients negotiate today, and the conformance suite checks it, so it stays supported.
+#![allow(deprecated)]
+
+pub mod http;
+pub mod params;
+pub mod prompts;
+pub mod schemas;
+pub mod tools;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::model::{
+    GetPromptRequestParams, GetPromptResponse, GetPromptResult, Implementation, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams, Prompt,
+    PromptArgument, PromptMessage, ReadResourceRequestParams, ReadResourceResponse,
+    ReadResourceResult, Resource, ResourceContents, ResourceTemplate, Role, ServerCapabilities,
+    ServerConfig, SetLevelRequestParams, Tool,
+};
+use rmcp::service::RequestContext;
+use rmcp::{tool_handler, RoleServer, ServerHandler};
+use serde::{Deserialize, Serialize};
+
+use crate::hubspot::HubSpotClient;
+use prompts::PromptLibrary;
+
+/// Groups of tools, for `--toolsets`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Toolset {
+    /// Object types, properties, owners, pipelines.
+    Discovery,
+    /// Search, get, associations.
+    Read,
+    /// Create, update, upsert, associate.
+    Write,
+}
+
+impl Toolset {
+    /// The toolset a tool belongs to.
+    pub fn of(tool: &str) -> Toolset {
+        match tool {
+            "list_object_types" | "describe_properties" | "list_owners" | "list_pipelines" => {
+                Self::Discovery
+            }
+            "create_objects" | "update_objects" | "upsert_objects" | "associate_objects" => {
+                Self::Write
+            }
+            _ => Self::Read,
+        }
+    }
+}
+
+/// What to offer.
+#[derive(Debug, Clone, Default)]
+pub struct ToolOptions {
+    /// Only these toolsets (all when empty).
+    pub toolsets: Vec<Toolset>,
+    /// No write tools.
+    pub read_only: bool,
+    /// The OAuth scopes granted, when known: tools needing others are not offered.
+    pub granted_scopes: Option<Vec<String>>,
+}
+
+/// The server.
+#[derive(Clone)]
+pub struct HubSpotMcp {
+    pub(crate) client: HubSpotClient,
+    tool_router: ToolRouter<Self>,
+    prompts: Arc<PromptLibrary>,
+}
+
+impl std::fmt::Debug for HubSpotMcp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HubSpotMcp")
+            .field("tools", &self.tool_router.list_all().len())
+            .finish_non_exhaustive()
+    }
+}
+
+const INSTRUCTIONS: &str = "HubSpot CRM tools. Start with list_object_types and describe_properties to learn exact property names and enumeration values, then search_objects or get_objects. Writes take batches of up to 100 records. Errors say what to fix; HubSpot failures carry a correlation id.";
+
+impl HubSpotMcp {
+    /// A server over `client`, offering the tools `options` allow.
+    pub fn new(client: HubSpotClient, options: &ToolOptions) -> Self {
+        let mut router = Self::tool_router();
+        let names: Vec<String> = router
+            .list_all()
+            .iter()
+            .map(|t| t.name.to_string())
+            .collect();
+        for name in names {
+            let set = Toolset::of(&name);
+            let by_set = !options.toolsets.is_empty() && !options.toolsets.contains(&set);
+            let by_mode = options.read_only && set == Toolset::Write;
+            let by_scope = set == Toolset::Write
+                && options
+                    .granted_scopes
+                    .as_ref()
+                    .is_some_and(|s| !s.iter().any(|x| x.ends_with(".write")));
+            if by_set || by_mode || by_scope {
+                router.remove_route(&name);
+            }
+        }
+        Self {
+            client,
+            tool_router: router,
+            prompts: Arc::new(PromptLibrary::embedded()),
+        }
+    }
+
+    /// The tools offered, as `tools/list` shows them.
+    pub fn tools(&self) -> Vec<Tool> {
+        let mut t = self.tool_router.list_all();
+        t.sort_by(|a, b| a.name.cmp(&b.name));
+        t
+    }
+
+    /// The HubSpot client.
+    pub fn client(&self) -> &HubSpotClient {
+        &self.client
+    }
+}
+
+fn invalid_params(msg: impl Into<String>) -> rmcp::ErrorData {
+    rmcp::ErrorData::invalid_params(msg.into(), None)
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for HubSpotMcp {
+    fn get_info(&self) -> ServerConfig {
+        let caps = ServerCapabilities::builder()
+            .enable_logging()
+            .enable_prompts()
+            .enable_resources()
+            .enable_tools()
+            .build();
+        ServerConfig::new(caps)
+            .with_server_info(Implementation::new(
+                "hubspot-mcp",
+                env!("CARGO_PKG_VERSION"),
+            ))
+            .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), rmcp::ErrorData> {
+        tracing::info!(level = ?request.level, "client set the log level");
+        Ok(())
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, rmcp::ErrorData> {
+        let prompts = self
+            .prompts
+            .all()
+            .iter()
+            .map(|p| {
+                let args = p
+                    .arguments
+                    .iter()
+                    .map(|a| {
+                        PromptArgument::new(&a.name)
+                            .with_description(&a.description)
+                            .with_required(a.required)
+                    })
+                    .collect();
+                Prompt::new(&p.name, Some(&p.description), Some(args))
+            })
+            .collect();
+        Ok(ListPromptsResult::with_all_items(prompts))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, rmcp::ErrorData> {
+        let args: BTreeMap<String, String> = request
+            .arguments
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+            .collect();
+        let (description, body) = self
+            .prompts
+            .render(&request.name, &args)
+            .map_err(|e| invalid_params(e.to_string()))?;
+        Ok(
+            GetPromptResult::new(vec![PromptMessage::new_text(Role::User, body)])
+                .with_description(description)
+                .into(),
+        )
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, rmcp::ErrorData> {
+        let mut names: Vec<String> = tools::STANDARD_TYPES
+            .iter()
+            .map(|(p, _, _)| (*p).to_string())
+            .collect();
+        if let Ok(s) = self.client.schemas().await {
+            names.extend(
+                s["results"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|x| x["name"].as_str().map(str::to_string)),
+            );
+        }
+        let resources = names
+            .into_iter()
+            .map(|n| {
+                Resource::new(format!("hubspot://schemas/{n}"), format!("{n} schema"))
+                    .with_description(format!(
+                        "JSON Schema of {n} records, from this portal's property definitions"
+                    ))
+                    .with_mime_type("application/schema+json")
+            })
+            .collect();
+        Ok(ListResourcesResult::with_all_items(resources))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, rmcp::ErrorData> {
+        let t = ResourceTemplate::new("hubspot://schemas/{objectType}", "object schema")
+            .with_description(
+                "JSON Schema of one object type's records, generated from the portal's properties",
+            )
+            .with_mime_type("application/schema+json");
+        Ok(ListResourceTemplatesResult::with_all_items(vec![t]))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, rmcp::ErrorData> {
+        let Some(t) = request.uri.strip_prefix("hubspot://schemas/") else {
+            return Err(rmcp::ErrorData::resource_not_found(
+                format!(
+                    "unknown resource {}; resources are hubspot://schemas/{{objectType}}",
+                    request.uri
+                ),
+                None,
+            ));
+        };
+        let name = self.object_type(t).await.map_err(|e| match e {
+            tools::ToolFailure::Invalid(d) => d,
+            tools::ToolFailure::Failed(m) => rmcp::ErrorData::internal_error(m, None),
+        })?;
+        let props = self
+            .client
+            .properties(&name)
+            .await
+            .map_err(|e| rmcp::ErrorData::internal_error(e.to_string(), None))?;
+        let schema = schemas::object_schema(t, &props);
+        let text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+        Ok(
+            ReadResourceResult::new(vec![ResourceContents::text(text, request.uri.clone())
+                .with_mime_type("application/schema+json")])
+            .into(),
+        )
+    }
+}

@@ -1,0 +1,97 @@
+//! Generated JSON Schemas.
+//!
+//! - Per object type, from the portal's own property definitions: every property with its
+//!   HubSpot type, enumeration values, and which are unique, read-only and required. Served as
+//!   `hubspot://schemas/{objectType}` resources.
+//! - Per tool, the definitions `tools/list` serves (input and output schemas, annotations),
+//!   written by `hubspot-mcp schemas export` to `schemas/`, which is checked in; a test fails
+//!   when the code and `schemas/` drift apart.
+
+use std::path::Path;
+
+use serde_json::{json, Map, Value};
+
+use super::HubSpotMcp;
+
+/// The JSON Schema of one object type's records. HubSpot stores every value as a string, so
+/// every property is a string, with `format` and `x-hubspot-type` saying what it holds.
+pub fn object_schema(object_type: &str, properties: &Value) -> Value {
+    let mut props = Map::new();
+    let mut unique = Vec::new();
+    for p in properties["results"].as_array().into_iter().flatten() {
+        let Some(name) = p["name"].as_str() else {
+            continue;
+        };
+        let kind = p["type"].as_str().unwrap_or("string");
+        let mut s =
+            json!({"type": ["string", "null"], "title": p["label"], "x-hubspot-type": kind});
+        if let Some(d) = p["description"].as_str().filter(|d| !d.is_empty()) {
+            s["description"] = json!(d);
+        }
+        match kind {
+            "date" => s["format"] = json!("date"),
+            "datetime" => s["format"] = json!("date-time"),
+            "number" => s["pattern"] = json!("^-?[0-9]+(\\.[0-9]+)?$"),
+            _ => {}
+        }
+        let options: Vec<Value> = p["options"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|o| o.get("value").cloned())
+            .collect();
+        if !options.is_empty() && p["fieldType"] != "checkbox" {
+            let mut e = options;
+            e.push(Value::Null);
+            s["enum"] = Value::Array(e);
+        }
+        if p["modificationMetadata"]["readOnlyValue"] == true {
+            s["readOnly"] = json!(true);
+        }
+        if p["hasUniqueValue"] == true {
+            unique.push(json!(name));
+        }
+        props.insert(name.to_string(), s);
+    }
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": format!("hubspot://schemas/{object_type}"),
+        "title": object_type,
+        "type": "object",
+        "properties": props,
+        "additionalProperties": false,
+        "x-unique-properties": unique,
+    })
+}
+
+/// The tool definitions as `schemas/` holds them: name → definition.
+pub fn tool_definitions(server: &HubSpotMcp) -> Vec<(String, Value)> {
+    server
+        .tools()
+        .into_iter()
+        .map(|t| {
+            (
+                t.name.to_string(),
+                serde_json::to_value(&t).unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// Writes one `{tool}.json` per tool into `dir`.
+///
+/// # Errors
+/// When the directory cannot be written.
+pub fn export(server: &HubSpotMcp, dir: &Path) -> std::io::Result<Vec<String>> {
+    std::fs::create_dir_all(dir)?;
+    let mut written = Vec::new();
+    for (name, def) in tool_definitions(server) {
+        let path = dir.join(format!("{name}.json"));
+        std::fs::write(
+            &path,
+            serde_json::to_string_pretty(&def).unwrap_or_default() + "\n",
+        )?;
+        written.push(path.display().to_string());
+    }
+    Ok(written)
+}

@@ -1,0 +1,1204 @@
+//! The tools. Each one is written for a model: what it does, when to use it, its limits.
+//!
+//! Discovery first (`list_object_types` → `describe_properties`, `list_owners`,
+//! `list_pipelines`, all served from the metadata cache), then reads (`search_objects`,
+//! `get_objects`, `get_associations`) and batch writes (`create_objects`, `update_objects`,
+//! `upsert_objects`, `associate_objects`). Property names and enumeration values are checked
+//! against the portal's metadata before any HubSpot call; mistakes come back as
+//! `invalid_params` naming the close matches, and HubSpot failures as `isError` results that
+//! say what to do and carry HubSpot's correlation id.
+
+use std::collections::{BTreeMap, HashMap};
+
+use reqwest::Method;
+use rmcp::handler::server::tool::IntoCallToolResult;
+use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock};
+use rmcp::{tool, tool_router, Json};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::params::Parameters;
+use super::HubSpotMcp;
+use crate::hubspot::client::{Call, WriteOp};
+use crate::hubspot::error::{ApiError, EndpointGroup};
+use crate::hubspot::limit::Lane;
+use crate::hubspot::model::{Filter as WireFilter, SearchQuery, WriteInput};
+
+/// Standard object types every portal has: (path name, type id, singular).
+pub const STANDARD_TYPES: &[(&str, &str, &str)] = &[
+    ("contacts", "0-1", "contact"),
+    ("companies", "0-2", "company"),
+    ("deals", "0-3", "deal"),
+    ("tickets", "0-5", "ticket"),
+    ("notes", "0-46", "note"),
+    ("tasks", "0-27", "task"),
+];
+
+/// Why a tool call did not produce a result.
+#[derive(Debug)]
+pub enum ToolFailure {
+    /// The arguments are wrong: a JSON-RPC `invalid_params` error.
+    Invalid(rmcp::ErrorData),
+    /// HubSpot or the client failed: an `isError` result the model can read.
+    Failed(String),
+}
+
+impl IntoCallToolResult for ToolFailure {
+    fn into_call_tool_result(self) -> Result<CallToolResponse, rmcp::ErrorData> {
+        match self {
+            Self::Invalid(e) => Err(e),
+            Self::Failed(msg) => Ok(CallToolResult::error(vec![ContentBlock::text(msg)]).into()),
+        }
+    }
+}
+
+impl From<ApiError> for ToolFailure {
+    fn from(e: ApiError) -> Self {
+        Self::Failed(e.to_string())
+    }
+}
+
+fn invalid(msg: impl Into<String>) -> ToolFailure {
+    ToolFailure::Invalid(rmcp::ErrorData::invalid_params(msg.into(), None))
+}
+
+type ToolResult<T> = Result<Json<T>, ToolFailure>;
+
+/// A scalar value: string, number or boolean (HubSpot stores all as strings).
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Scalar {
+    Text(String),
+    Number(f64),
+    Flag(bool),
+}
+
+impl Scalar {
+    fn text(&self) -> String {
+        match self {
+            Self::Text(s) => s.clone(),
+            Self::Number(n) if n.fract() == 0.0 && n.abs() < 1e15 => format!("{}", *n as i64),
+            Self::Number(n) => n.to_string(),
+            Self::Flag(b) => b.to_string(),
+        }
+    }
+}
+
+/// A record id: HubSpot ids are numeric strings; numbers are accepted too.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RecordId {
+    Text(String),
+    Number(u64),
+}
+
+impl RecordId {
+    fn text(&self) -> String {
+        match self {
+            Self::Text(s) => s.trim().to_string(),
+            Self::Number(n) => n.to_string(),
+        }
+    }
+}
+
+// ---- inputs ------------------------------------------------------------------------------
+
+/// No arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct NoArgs {}
+
+/// Which object type.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DescribePropertiesParams {
+    /// Object type: `contacts`, `companies`, `deals`, `tickets`, `notes`, `tasks`, or a custom
+    /// object's name or id (`2-…`) from `list_object_types`.
+    pub object_type: String,
+    /// Only properties whose name or label contains this text (case-insensitive).
+    #[serde(default)]
+    pub name_contains: Option<String>,
+    /// Include read-only (system-calculated) properties. Default false.
+    #[serde(default)]
+    pub include_read_only: bool,
+}
+
+/// Search operators.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Operator {
+    Eq,
+    Neq,
+    Lt,
+    Lte,
+    Gt,
+    Gte,
+    Between,
+    In,
+    NotIn,
+    HasProperty,
+    NotHasProperty,
+    ContainsToken,
+    NotContainsToken,
+}
+
+impl Operator {
+    fn wire(self) -> &'static str {
+        match self {
+            Self::Eq => "EQ",
+            Self::Neq => "NEQ",
+            Self::Lt => "LT",
+            Self::Lte => "LTE",
+            Self::Gt => "GT",
+            Self::Gte => "GTE",
+            Self::Between => "BETWEEN",
+            Self::In => "IN",
+            Self::NotIn => "NOT_IN",
+            Self::HasProperty => "HAS_PROPERTY",
+            Self::NotHasProperty => "NOT_HAS_PROPERTY",
+            Self::ContainsToken => "CONTAINS_TOKEN",
+            Self::NotContainsToken => "NOT_CONTAINS_TOKEN",
+        }
+    }
+}
+
+/// One filter. All filters of a search are ANDed.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FilterParam {
+    /// Property name (from `describe_properties`).
+    pub property: String,
+    pub operator: Operator,
+    /// The value for EQ, NEQ, LT, LTE, GT, GTE, CONTAINS_TOKEN (supports `*`), and the low end of BETWEEN.
+    #[serde(default)]
+    pub value: Option<Scalar>,
+    /// The high end of BETWEEN.
+    #[serde(default)]
+    pub high_value: Option<Scalar>,
+    /// The values for IN and NOT_IN.
+    #[serde(default)]
+    pub values: Option<Vec<Scalar>>,
+}
+
+/// Sort direction.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Direction {
+    Ascending,
+    Descending,
+}
+
+/// A sort.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SortParam {
+    pub property: String,
+    #[serde(default = "ascending")]
+    pub direction: Direction,
+}
+
+fn ascending() -> Direction {
+    Direction::Ascending
+}
+
+/// `search_objects` arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SearchObjectsParams {
+    pub object_type: String,
+    /// Filters, ANDed (at most 6).
+    #[serde(default)]
+    pub filters: Vec<FilterParam>,
+    /// Free text matched against the type's searchable properties (names, emails, subjects…).
+    #[serde(default)]
+    pub query: Option<String>,
+    /// Properties to return; default: the type's default set.
+    #[serde(default)]
+    pub properties: Vec<String>,
+    #[serde(default)]
+    pub sort: Option<SortParam>,
+    /// Results per page, 1–200 (default 20).
+    #[serde(default)]
+    pub limit: Option<u32>,
+    /// `nextAfter` from the previous page.
+    #[serde(default)]
+    pub after: Option<String>,
+}
+
+/// `get_objects` arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GetObjectsParams {
+    pub object_type: String,
+    /// Record ids (or unique values when `idProperty` is set), at most 100.
+    pub ids: Vec<RecordId>,
+    /// A unique property the ids are values of, e.g. `email` for contacts.
+    #[serde(default)]
+    pub id_property: Option<String>,
+    #[serde(default)]
+    pub properties: Vec<String>,
+}
+
+/// Properties to write: property name → value.
+pub type PropertyMap = BTreeMap<String, Scalar>;
+
+/// One record to create.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRecord {
+    pub properties: PropertyMap,
+}
+
+/// `create_objects` arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateObjectsParams {
+    pub object_type: String,
+    /// At most 100 records.
+    pub records: Vec<NewRecord>,
+}
+
+/// One record to change.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangedRecord {
+    /// Record id (update) or the unique value (upsert).
+    pub id: RecordId,
+    pub properties: PropertyMap,
+}
+
+/// `update_objects` arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateObjectsParams {
+    pub object_type: String,
+    /// At most 100 records.
+    pub records: Vec<ChangedRecord>,
+}
+
+/// `upsert_objects` arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpsertObjectsParams {
+    pub object_type: String,
+    /// The unique property the ids are values of (e.g. `email`, or a custom unique id).
+    pub id_property: String,
+    /// At most 100 records.
+    pub records: Vec<ChangedRecord>,
+}
+
+/// `get_associations` arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GetAssociationsParams {
+    pub object_type: String,
+    /// At most 100 record ids.
+    pub ids: Vec<RecordId>,
+    pub to_object_type: String,
+}
+
+/// `associate_objects` arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AssociateObjectsParams {
+    pub object_type: String,
+    pub id: RecordId,
+    pub to_object_type: String,
+    pub to_id: RecordId,
+    /// A labelled association type id; omit for the default (unlabelled) association.
+    #[serde(default)]
+    pub association_type_id: Option<u32>,
+}
+
+/// `list_owners` arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListOwnersParams {
+    /// Only the owner with this email.
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+/// `list_pipelines` arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListPipelinesParams {
+    /// `deals` or `tickets`.
+    pub object_type: String,
+}
+
+// ---- outputs -----------------------------------------------------------------------------
+
+/// An object type.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectTypeInfo {
+    pub name: String,
+    pub object_type_id: String,
+    pub custom: bool,
+}
+
+/// `list_object_types` output.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ListObjectTypesOutput {
+    pub object_types: Vec<ObjectTypeInfo>,
+}
+
+/// An enumeration option.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct OptionInfo {
+    pub value: String,
+    pub label: String,
+}
+
+/// A property.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PropertyInfo {
+    pub name: String,
+    pub label: String,
+    /// string, number, date, datetime, enumeration, bool, phone_number.
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<OptionInfo>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unique: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
+    /// Values are owner ids (see `list_owners`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub owner: bool,
+}
+
+/// `describe_properties` output.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DescribePropertiesOutput {
+    pub object_type: String,
+    pub properties: Vec<PropertyInfo>,
+}
+
+/// A record.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct RecordOut {
+    pub id: String,
+    pub properties: BTreeMap<String, Option<String>>,
+}
+
+/// `search_objects` output.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchObjectsOutput {
+    pub total: u64,
+    pub results: Vec<RecordOut>,
+    /// Pass as `after` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_after: Option<String>,
+}
+
+/// `get_objects` output.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct GetObjectsOutput {
+    pub results: Vec<RecordOut>,
+    /// Ids that do not exist (or were deleted or merged).
+    pub missing: Vec<String>,
+}
+
+/// A failed input of a write.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct WriteError {
+    /// Position in `records`.
+    pub index: Option<usize>,
+    pub message: String,
+}
+
+/// Output of the write tools.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct WriteOutput {
+    pub results: Vec<RecordOut>,
+    pub errors: Vec<WriteError>,
+}
+
+/// `get_associations` output.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct GetAssociationsOutput {
+    /// Record id → associated record ids.
+    pub associations: BTreeMap<String, Vec<String>>,
+}
+
+/// `associate_objects` output.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct AssociateOutput {
+    pub associated: bool,
+}
+
+/// An owner.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct OwnerInfo {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    /// PERSON or QUEUE.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// `list_owners` output.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ListOwnersOutput {
+    pub owners: Vec<OwnerInfo>,
+}
+
+/// A stage.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct StageInfo {
+    pub id: String,
+    pub label: String,
+}
+
+/// A pipeline.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct PipelineInfo {
+    pub id: String,
+    pub label: String,
+    pub stages: Vec<StageInfo>,
+}
+
+/// `list_pipelines` output.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ListPipelinesOutput {
+    pub pipelines: Vec<PipelineInfo>,
+}
+
+// ---- validation against the portal's metadata ------------------------------------------------
+
+/// Close matches for a mistyped name.
+pub fn close_matches<'a>(wanted: &str, candidates: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let w = wanted.to_lowercase();
+    let mut scored: Vec<(f64, &str)> = candidates
+        .map(|c| {
+            let cl = c.to_lowercase();
+            let mut score = strsim::jaro_winkler(&w, &cl);
+            if cl.contains(&w) || w.contains(&cl) {
+                score = score.max(0.9);
+            }
+            (score, c)
+        })
+        .filter(|(s, _)| *s >= 0.75)
+        .collect();
+    scored.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(std::cmp::Ordering::Equal));
+    scored
+        .into_iter()
+        .take(5)
+        .map(|(_, c)| c.to_string())
+        .collect()
+}
+
+struct PropertyIndex {
+    object_type: String,
+    defs: HashMap<String, Value>,
+}
+
+impl PropertyIndex {
+    fn check_name(&self, name: &str) -> Result<&Value, ToolFailure> {
+        self.defs.get(name).ok_or_else(|| {
+            let near = close_matches(name, self.defs.keys().map(String::as_str));
+            let hint = if near.is_empty() {
+                format!("call describe_properties for {}", self.object_type)
+            } else {
+                format!("did you mean {}?", near.join(", "))
+            };
+            invalid(format!(
+                "property \"{name}\" does not exist on {}; {hint}",
+                self.object_type
+            ))
+        })
+    }
+
+    fn check_value(&self, name: &str, value: &str) -> Result<(), ToolFailure> {
+        let def = self.check_name(name)?;
+        let options: Vec<(&str, &str)> = def["options"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|o| Some((o["value"].as_str()?, o["label"].as_str().unwrap_or(""))))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let is_enum = matches!(def["type"].as_str(), Some("enumeration") | Some("bool"))
+            && !options.is_empty();
+        if !is_enum || value.is_empty() {
+            return Ok(());
+        }
+        let parts: Vec<&str> = if def["fieldType"] == "checkbox" {
+            value.split(';').collect()
+        } else {
+            vec![value]
+        };
+        for p in parts {
+            if options.iter().any(|(v, _)| *v == p) {
+                continue;
+            }
+            if let Some((v, l)) = options
+                .iter()
+                .find(|(v, l)| v.eq_ignore_ascii_case(p) || l.eq_ignore_ascii_case(p))
+            {
+                return Err(invalid(format!("\"{p}\" is not a value of {name}; use the value \"{v}\" (label \"{l}\"). Enumeration values are case-sensitive.")));
+            }
+            let allowed: Vec<&str> = options.iter().map(|(v, _)| *v).take(30).collect();
+            return Err(invalid(format!(
+                "\"{p}\" is not a value of {name}; allowed values: {}",
+                allowed.join(", ")
+            )));
+        }
+        Ok(())
+    }
+
+    fn check_writable(&self, props: &PropertyMap) -> Result<BTreeMap<String, String>, ToolFailure> {
+        let mut out = BTreeMap::new();
+        for (k, v) in props {
+            let def = self.check_name(k)?;
+            if def["modificationMetadata"]["readOnlyValue"] == true {
+                return Err(invalid(format!(
+                    "property \"{k}\" is read-only (HubSpot calculates it); leave it out"
+                )));
+            }
+            let text = v.text();
+            self.check_value(k, &text)?;
+            out.insert(k.clone(), text);
+        }
+        Ok(out)
+    }
+}
+
+fn record(o: crate::hubspot::model::CrmObject) -> RecordOut {
+    RecordOut {
+        id: o.id,
+        properties: o.properties,
+    }
+}
+
+fn limit_inputs<T>(items: &[T], what: &str) -> Result<(), ToolFailure> {
+    if items.is_empty() {
+        return Err(invalid(format!("{what} is empty: pass at least one")));
+    }
+    if items.len() > 100 {
+        return Err(invalid(format!(
+            "{what} has {} entries; at most 100 per call (split the work into several calls)",
+            items.len()
+        )));
+    }
+    Ok(())
+}
+
+impl HubSpotMcp {
+    /// Resolves a user-supplied object type to the path name HubSpot accepts.
+    pub(crate) async fn object_type(&self, name: &str) -> Result<String, ToolFailure> {
+        let n = name.trim().to_lowercase();
+        if let Some((p, _, _)) = STANDARD_TYPES
+            .iter()
+            .find(|(p, id, s)| *p == n || *id == n || *s == n)
+        {
+            return Ok((*p).to_string());
+        }
+        let schemas = self.client.schemas().await?;
+        let customs: Vec<(String, String)> = schemas["results"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| {
+                        Some((
+                            s["name"].as_str()?.to_string(),
+                            s["objectTypeId"].as_str()?.to_string(),
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some((_, id)) = customs
+            .iter()
+            .find(|(nm, id)| nm.eq_ignore_ascii_case(&n) || id.eq_ignore_ascii_case(&n))
+        {
+            return Ok(id.clone());
+        }
+        let all: Vec<String> = STANDARD_TYPES
+            .iter()
+            .map(|(p, _, _)| (*p).to_string())
+            .chain(customs.iter().map(|(n, _)| n.clone()))
+            .collect();
+        let near = close_matches(name, all.iter().map(String::as_str));
+        Err(invalid(format!(
+            "unknown object type \"{name}\"; {}",
+            if near.is_empty() {
+                format!("known types: {}", all.join(", "))
+            } else {
+                format!("did you mean {}?", near.join(", "))
+            }
+        )))
+    }
+
+    async fn property_index(&self, object_type: &str) -> Result<PropertyIndex, ToolFailure> {
+        let props = self.client.properties(object_type).await?;
+        let defs = props["results"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|p| Some((p["name"].as_str()?.to_string(), p.clone())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(PropertyIndex {
+            object_type: object_type.to_string(),
+            defs,
+        })
+    }
+}
+
+#[tool_router(router = tool_router, vis = "pub")]
+impl HubSpotMcp {
+    /// Lists the CRM object types of this portal.
+    #[tool(
+        description = "List the CRM object types this portal has (contacts, companies, deals, tickets, notes, tasks and custom objects) with their ids. Start here, then call describe_properties for a type. Served from cache; makes no HubSpot request when fresh.",
+        annotations(
+            title = "List object types",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = true
+        )
+    )]
+    pub async fn list_object_types(
+        &self,
+        Parameters(_): Parameters<NoArgs>,
+    ) -> ToolResult<ListObjectTypesOutput> {
+        let mut object_types: Vec<ObjectTypeInfo> = STANDARD_TYPES
+            .iter()
+            .map(|(p, id, _)| ObjectTypeInfo {
+                name: (*p).into(),
+                object_type_id: (*id).into(),
+                custom: false,
+            })
+            .collect();
+        let schemas = self.client.schemas().await?;
+        for s in schemas["results"].as_array().into_iter().flatten() {
+            if let (Some(n), Some(id)) = (s["name"].as_str(), s["objectTypeId"].as_str()) {
+                object_types.push(ObjectTypeInfo {
+                    name: n.into(),
+                    object_type_id: id.into(),
+                    custom: true,
+                });
+            }
+        }
+        Ok(Json(ListObjectTypesOutput { object_types }))
+    }
+
+    /// Describes the properties of an object type.
+    #[tool(
+        description = "Describe an object type's properties: name, label, type, and for enumerations the allowed values. Use before search_objects or any write to get exact property names and values. Filter with nameContains to keep the answer short. Served from cache.",
+        annotations(
+            title = "Describe properties",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = true
+        )
+    )]
+    pub async fn describe_properties(
+        &self,
+        Parameters(p): Parameters<DescribePropertiesParams>,
+    ) -> ToolResult<DescribePropertiesOutput> {
+        let t = self.object_type(&p.object_type).await?;
+        let props = self.client.properties(&t).await?;
+        let needle = p.name_contains.as_deref().map(str::to_lowercase);
+        let mut properties = Vec::new();
+        for d in props["results"].as_array().into_iter().flatten() {
+            let name = d["name"].as_str().unwrap_or_default();
+            let label = d["label"].as_str().unwrap_or_default();
+            let read_only = d["modificationMetadata"]["readOnlyValue"] == true;
+            if read_only && !p.include_read_only && name != "hs_object_id" {
+                continue;
+            }
+            if d["hidden"] == true {
+                continue;
+            }
+            if let Some(n) = &needle {
+                if !name.to_lowercase().contains(n) && !label.to_lowercase().contains(n) {
+                    continue;
+                }
+            }
+            let options = d["options"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|o| {
+                            Some(OptionInfo {
+                                value: o["value"].as_str()?.into(),
+                                label: o["label"].as_str().unwrap_or("").into(),
+                            })
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            properties.push(PropertyInfo {
+                name: name.into(),
+                label: label.into(),
+                kind: d["type"].as_str().unwrap_or("string").into(),
+                options,
+                unique: d["hasUniqueValue"] == true,
+                read_only,
+                owner: d["referencedObjectType"] == "OWNER",
+            });
+        }
+        Ok(Json(DescribePropertiesOutput {
+            object_type: t,
+            properties,
+        }))
+    }
+
+    /// Searches records with typed filters.
+    #[tool(
+        description = "Search records of one object type with filters (ANDed, at most 6), optional free-text query, one sort, and paging (limit 1-200, then pass nextAfter as after). Property names and enumeration values are checked against the portal first. HubSpot returns at most 10,000 results per query: narrow the filters to go further. Values are strings; dates may be ISO 8601 or epoch milliseconds.",
+        annotations(
+            title = "Search records",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = true
+        )
+    )]
+    pub async fn search_objects(
+        &self,
+        Parameters(p): Parameters<SearchObjectsParams>,
+    ) -> ToolResult<SearchObjectsOutput> {
+        let t = self.object_type(&p.object_type).await?;
+        if p.filters.len() > 6 {
+            return Err(invalid(format!(
+                "{} filters given; HubSpot allows at most 6 in one search",
+                p.filters.len()
+            )));
+        }
+        let limit = p.limit.unwrap_or(20);
+        if !(1..=200).contains(&limit) {
+            return Err(invalid(format!(
+                "limit {limit} is out of range: use 1 to 200"
+            )));
+        }
+        if p.query.as_ref().is_some_and(|q| q.chars().count() > 3_000) {
+            return Err(invalid("query is longer than HubSpot's 3,000 characters"));
+        }
+        let idx = self.property_index(&t).await?;
+        let mut filters = Vec::new();
+        for (i, f) in p.filters.iter().enumerate() {
+            idx.check_name(&f.property).map_err(|e| match e {
+                ToolFailure::Invalid(mut d) => {
+                    d.message = format!("filters[{i}].property: {}", d.message).into();
+                    ToolFailure::Invalid(d)
+                }
+                other => other,
+            })?;
+            let needs_value = !matches!(
+                f.operator,
+                Operator::HasProperty | Operator::NotHasProperty | Operator::In | Operator::NotIn
+            );
+            if needs_value && f.value.is_none() {
+                return Err(invalid(format!(
+                    "filters[{i}].value is required for {}",
+                    f.operator.wire()
+                )));
+            }
+            if f.operator == Operator::Between && f.high_value.is_none() {
+                return Err(invalid(format!(
+                    "filters[{i}].highValue is required for BETWEEN"
+                )));
+            }
+            if matches!(f.operator, Operator::In | Operator::NotIn)
+                && f.values.as_ref().is_none_or(Vec::is_empty)
+            {
+                return Err(invalid(format!(
+                    "filters[{i}].values is required for {}",
+                    f.operator.wire()
+                )));
+            }
+            if let Some(v) = &f.value {
+                if matches!(f.operator, Operator::Eq | Operator::Neq) {
+                    idx.check_value(&f.property, &v.text())?;
+                }
+            }
+            for v in f.values.iter().flatten() {
+                idx.check_value(&f.property, &v.text())?;
+            }
+            filters.push(WireFilter {
+                property_name: f.property.clone(),
+                operator: f.operator.wire().into(),
+                value: f.value.as_ref().map(Scalar::text),
+                high_value: f.high_value.as_ref().map(Scalar::text),
+                values: f
+                    .values
+                    .as_ref()
+                    .map(|v| v.iter().map(Scalar::text).collect()),
+            });
+        }
+        for prop in &p.properties {
+            idx.check_name(prop)?;
+        }
+        if let Some(s) = &p.sort {
+            idx.check_name(&s.property)?;
+        }
+        let q = SearchQuery {
+            filter_groups: if filters.is_empty() {
+                Vec::new()
+            } else {
+                vec![filters]
+            },
+            query: p.query.clone(),
+            properties: p.properties.clone(),
+            sort: p.sort.as_ref().map(|s| {
+                (
+                    s.property.clone(),
+                    matches!(s.direction, Direction::Descending),
+                )
+            }),
+            limit: limit as usize,
+            after: p.after.clone(),
+        };
+        let page = self.client.search(Lane::Interactive, &t, &q).await?;
+        let next_after = page
+            .paging
+            .and_then(|pg| pg.next)
+            .map(|n| n.after)
+            .filter(|a| a.parse::<u64>().map_or(true, |n| n < 10_000));
+        Ok(Json(SearchObjectsOutput {
+            total: page.total,
+            results: page.results.into_iter().map(record).collect(),
+            next_after,
+        }))
+    }
+
+    /// Reads records by id or unique property.
+    #[tool(
+        description = "Get up to 100 records of one type by id, or by a unique property (idProperty, e.g. email) in one batch request. Ids that do not exist are listed in missing.",
+        annotations(
+            title = "Get records",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = true
+        )
+    )]
+    pub async fn get_objects(
+        &self,
+        Parameters(p): Parameters<GetObjectsParams>,
+    ) -> ToolResult<GetObjectsOutput> {
+        let t = self.object_type(&p.object_type).await?;
+        limit_inputs(&p.ids, "ids")?;
+        let idx = self.property_index(&t).await?;
+        for prop in p.properties.iter().chain(p.id_property.iter()) {
+            idx.check_name(prop)?;
+        }
+        let ids: Vec<String> = p.ids.iter().map(RecordId::text).collect();
+        let out = self
+            .client
+            .batch_read(
+                Lane::Interactive,
+                &t,
+                &ids,
+                &p.properties,
+                p.id_property.as_deref(),
+            )
+            .await?;
+        let missing = out.errors.into_iter().flat_map(|e| e.ids).collect();
+        Ok(Json(GetObjectsOutput {
+            results: out.results.into_iter().map(record).collect(),
+            missing,
+        }))
+    }
+
+    /// Creates records in one batch.
+    #[tool(
+        description = "Create up to 100 records of one type in one batch. Each record is {properties: {name: value}}. Property names and enumeration values are checked first; inputs HubSpot rejects are reported per index in errors while the others are created.",
+        annotations(
+            title = "Create records",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = true
+        )
+    )]
+    pub async fn create_objects(
+        &self,
+        Parameters(p): Parameters<CreateObjectsParams>,
+    ) -> ToolResult<WriteOutput> {
+        let t = self.object_type(&p.object_type).await?;
+        limit_inputs(&p.records, "records")?;
+        let idx = self.property_index(&t).await?;
+        let mut inputs = Vec::new();
+        for r in &p.records {
+            inputs.push(WriteInput {
+                id: None,
+                id_property: None,
+                properties: idx.check_writable(&r.properties)?,
+            });
+        }
+        self.write(&t, WriteOp::Create, &inputs).await
+    }
+
+    /// Updates records in one batch.
+    #[tool(
+        description = "Update up to 100 existing records of one type by id in one batch. Only the given properties change; an empty string clears a value. Per-record failures are reported by index.",
+        annotations(
+            title = "Update records",
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = true
+        )
+    )]
+    pub async fn update_objects(
+        &self,
+        Parameters(p): Parameters<UpdateObjectsParams>,
+    ) -> ToolResult<WriteOutput> {
+        let t = self.object_type(&p.object_type).await?;
+        limit_inputs(&p.records, "records")?;
+        let idx = self.property_index(&t).await?;
+        let mut inputs = Vec::new();
+        for r in &p.records {
+            inputs.push(WriteInput {
+                id: Some(r.id.text()),
+                id_property: None,
+                properties: idx.check_writable(&r.properties)?,
+            });
+        }
+        self.write(&t, WriteOp::Update, &inputs).await
+    }
+
+    /// Creates or updates records by a unique property.
+    #[tool(
+        description = "Create or update up to 100 records by a unique property (idProperty, e.g. email or a custom unique id): existing records are updated, the others created. Safe to repeat. Each result says whether it was new.",
+        annotations(
+            title = "Upsert records",
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = true
+        )
+    )]
+    pub async fn upsert_objects(
+        &self,
+        Parameters(p): Parameters<UpsertObjectsParams>,
+    ) -> ToolResult<WriteOutput> {
+        let t = self.object_type(&p.object_type).await?;
+        limit_inputs(&p.records, "records")?;
+        let idx = self.property_index(&t).await?;
+        let def = idx.check_name(&p.id_property)?;
+        if def["hasUniqueValue"] != true {
+            let uniques: Vec<&str> = idx
+                .defs
+                .iter()
+                .filter(|(_, d)| d["hasUniqueValue"] == true)
+                .map(|(n, _)| n.as_str())
+                .collect();
+            return Err(invalid(format!(
+                "idProperty \"{}\" is not a unique property; use one of: {}",
+                p.id_property,
+                uniques.join(", ")
+            )));
+        }
+        let mut inputs = Vec::new();
+        for r in &p.records {
+            inputs.push(WriteInput {
+                id: Some(r.id.text()),
+                id_property: Some(p.id_property.clone()),
+                properties: idx.check_writable(&r.properties)?,
+            });
+        }
+        self.write(&t, WriteOp::Upsert, &inputs).await
+    }
+
+    /// Reads associations.
+    #[tool(
+        description = "Get the records associated with up to 100 records: for example the companies of some contacts, or the contacts of a ticket. Returns record id → associated ids; use get_objects to read them.",
+        annotations(
+            title = "Get associations",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = true
+        )
+    )]
+    pub async fn get_associations(
+        &self,
+        Parameters(p): Parameters<GetAssociationsParams>,
+    ) -> ToolResult<GetAssociationsOutput> {
+        let from = self.object_type(&p.object_type).await?;
+        let to = self.object_type(&p.to_object_type).await?;
+        limit_inputs(&p.ids, "ids")?;
+        let ids: Vec<String> = p.ids.iter().map(RecordId::text).collect();
+        let (map, _) = self
+            .client
+            .associations(Lane::Interactive, &from, &to, &ids)
+            .await?;
+        let associations = map
+            .into_iter()
+            .map(|(k, v)| (k, v.into_iter().map(|a| a.to_object_id).collect()))
+            .collect();
+        Ok(Json(GetAssociationsOutput { associations }))
+    }
+
+    /// Associates two records.
+    #[tool(
+        description = "Associate two records (for example a contact with a company). Without associationTypeId the default association is created; with it, that labelled type. Repeating it changes nothing.",
+        annotations(
+            title = "Associate records",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = true
+        )
+    )]
+    pub async fn associate_objects(
+        &self,
+        Parameters(p): Parameters<AssociateObjectsParams>,
+    ) -> ToolResult<AssociateOutput> {
+        let from = self.object_type(&p.object_type).await?;
+        let to = self.object_type(&p.to_object_type).await?;
+        let (a, b) = (p.id.text(), p.to_id.text());
+        let base = match self.client.settings().version {
+            crate::hubspot::model::ApiVersion::Dated => "/crm/objects/2026-03",
+            crate::hubspot::model::ApiVersion::Legacy => "/crm/v4/objects",
+        };
+        let call = match p.association_type_id {
+            None => Call {
+                method: Method::PUT,
+                path: format!("{base}/{from}/{a}/associations/default/{to}/{b}"),
+                query: Vec::new(),
+                body: None,
+                lane: Lane::Interactive,
+                group: EndpointGroup::Associations,
+                bucket: crate::hubspot::limit::Bucket::Burst,
+                safe: true,
+                write: true,
+            },
+            Some(id) => {
+                let category = if id < 1_000 {
+                    "HUBSPOT_DEFINED"
+                } else {
+                    "USER_DEFINED"
+                };
+                Call {
+                    method: Method::PUT,
+                    path: format!("{base}/{from}/{a}/associations/{to}/{b}"),
+                    query: Vec::new(),
+                    body: Some(json!([{"associationCategory": category, "associationTypeId": id}])),
+                    lane: Lane::Interactive,
+                    group: EndpointGroup::Associations,
+                    bucket: crate::hubspot::limit::Bucket::Burst,
+                    safe: true,
+                    write: true,
+                }
+            }
+        };
+        self.client.execute(&call).await?;
+        Ok(Json(AssociateOutput { associated: true }))
+    }
+
+    /// Lists owners.
+    #[tool(
+        description = "List the portal's owners (users and queues) with ids, names and emails. Use the id as hubspot_owner_id. Served from cache.",
+        annotations(
+            title = "List owners",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = true
+        )
+    )]
+    pub async fn list_owners(
+        &self,
+        Parameters(p): Parameters<ListOwnersParams>,
+    ) -> ToolResult<ListOwnersOutput> {
+        let owners = self.client.owners().await?;
+        let want = p.email.map(|e| e.trim().to_lowercase());
+        let owners = owners["results"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|o| {
+                want.as_ref()
+                    .is_none_or(|e| o["email"].as_str() == Some(e.as_str()))
+            })
+            .map(|o| OwnerInfo {
+                id: o["id"].as_str().unwrap_or_default().into(),
+                name: format!(
+                    "{} {}",
+                    o["firstName"].as_str().unwrap_or(""),
+                    o["lastName"].as_str().unwrap_or("")
+                )
+                .trim()
+                .to_string(),
+                email: o["email"].as_str().unwrap_or_default().into(),
+                kind: o["type"].as_str().unwrap_or("PERSON").into(),
+            })
+            .collect();
+        Ok(Json(ListOwnersOutput { owners }))
+    }
+
+    /// Lists pipelines and stages.
+    #[tool(
+        description = "List the pipelines of deals or tickets with their stages (ids and labels). Use stage ids for dealstage or hs_pipeline_stage. Served from cache.",
+        annotations(
+            title = "List pipelines",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = true
+        )
+    )]
+    pub async fn list_pipelines(
+        &self,
+        Parameters(p): Parameters<ListPipelinesParams>,
+    ) -> ToolResult<ListPipelinesOutput> {
+        let t = self.object_type(&p.object_type).await?;
+        let v = self.client.pipelines(&t).await?;
+        let pipelines = v["results"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|pl| PipelineInfo {
+                id: pl["id"].as_str().unwrap_or_default().into(),
+                label: pl["label"].as_str().unwrap_or_default().into(),
+                stages: pl["stages"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|s| StageInfo {
+                        id: s["id"].as_str().unwrap_or_default().into(),
+                        label: s["label"].as_str().unwrap_or_default().into(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        Ok(Json(ListPipelinesOutput { pipelines }))
+    }
+}
+
+impl HubSpotMcp {
+    async fn write(&self, t: &str, op: WriteOp, inputs: &[WriteInput]) -> ToolResult<WriteOutput> {
+        let out = self
+            .client
+            .batch_write(Lane::Interactive, t, op, inputs)
+            .await?;
+        Ok(Json(WriteOutput {
+            results: out.results.into_iter().map(record).collect(),
+            errors: out
+                .errors
+                .into_iter()
+                .map(|e| WriteError {
+                    index: e.index,
+                    message: e.message,
+                })
+                .collect(),
+        }))
+    }
+}

@@ -127,16 +127,60 @@ impl HubSpotMcp {
         }
     }
 
-    /// The tools offered, as `tools/list` shows them.
+    /// The tools offered, as `tools/list` shows them: sorted, with schemas compacted (no
+    /// `$schema` or titles, no non-standard integer formats, and output schemas without prose)
+    /// so the whole surface fits a model's context cheaply.
     pub fn tools(&self) -> Vec<Tool> {
-        let mut t = self.tool_router.list_all();
-        t.sort_by(|a, b| a.name.cmp(&b.name));
-        t
+        let mut tools = self.tool_router.list_all();
+        tools.sort_by(|a, b| a.name.cmp(&b.name));
+        for t in &mut tools {
+            t.input_schema = Arc::new(
+                compact(&serde_json::Value::Object((*t.input_schema).clone()), true)
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+            if let Some(out) = &t.output_schema {
+                t.output_schema = Some(Arc::new(
+                    compact(&serde_json::Value::Object((**out).clone()), false)
+                        .as_object()
+                        .cloned()
+                        .unwrap_or_default(),
+                ));
+            }
+        }
+        tools
     }
 
     /// The HubSpot client.
     pub fn client(&self) -> &HubSpotClient {
         &self.client
+    }
+}
+
+/// Strips what a model does not need from a schema.
+fn compact(v: &serde_json::Value, keep_descriptions: bool) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) => {
+            let mut out = serde_json::Map::new();
+            for (k, x) in m {
+                let drop = matches!(k.as_str(), "$schema" | "title")
+                    || (k == "default" && (x.is_null() || x == &serde_json::json!([])))
+                    // Unknown fields are still refused, with their name, when the call arrives.
+                    || (k == "additionalProperties" && x == &serde_json::Value::Bool(false))
+                    || (k == "description" && !keep_descriptions && x.is_string())
+                    || (k == "format" && matches!(x.as_str(), Some("uint" | "uint8" | "uint16" | "uint32" | "uint64" | "int32" | "int64" | "float" | "double")))
+                    || (k == "minimum" && x == &Value::from(0) && !keep_descriptions)
+                    || (k == "required" && !keep_descriptions && x.is_array());
+                if !drop {
+                    out.insert(k.clone(), compact(x, keep_descriptions));
+                }
+            }
+            Value::Object(out)
+        }
+        Value::Array(a) => Value::Array(a.iter().map(|x| compact(x, keep_descriptions)).collect()),
+        other => other.clone(),
     }
 }
 
@@ -159,6 +203,14 @@ impl ServerHandler for HubSpotMcp {
                 env!("CARGO_PKG_VERSION"),
             ))
             .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::ListToolsResult, rmcp::ErrorData> {
+        Ok(rmcp::model::ListToolsResult::with_all_items(self.tools()))
     }
 
     async fn set_level(

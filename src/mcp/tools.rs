@@ -63,10 +63,8 @@ fn invalid(msg: impl Into<String>) -> ToolFailure {
     ToolFailure::Invalid(rmcp::ErrorData::invalid_params(msg.into(), None))
 }
 
-type ToolResult<T> = Result<Json<T>, ToolFailure>;
-
 /// A scalar value: string, number or boolean (HubSpot stores all as strings).
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(untagged)]
 pub enum Scalar {
     Text(String),
@@ -86,7 +84,7 @@ impl Scalar {
 }
 
 /// A record id: HubSpot ids are numeric strings; numbers are accepted too.
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(untagged)]
 pub enum RecordId {
     Text(String),
@@ -102,13 +100,37 @@ impl RecordId {
     }
 }
 
+impl JsonSchema for Scalar {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Scalar".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": ["string", "number", "boolean"]})
+    }
+}
+
+impl JsonSchema for RecordId {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "RecordId".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": ["string", "integer"]})
+    }
+}
+
 // ---- inputs ------------------------------------------------------------------------------
 
-/// No arguments.
+// No arguments.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct NoArgs {}
 
-/// Which object type.
+// Which object type.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DescribePropertiesParams {
@@ -123,7 +145,7 @@ pub struct DescribePropertiesParams {
     pub include_read_only: bool,
 }
 
-/// Search operators.
+// Search operators.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Operator {
@@ -180,7 +202,7 @@ pub struct FilterParam {
     pub values: Option<Vec<Scalar>>,
 }
 
-/// Sort direction.
+// Sort direction.
 #[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Direction {
@@ -188,7 +210,7 @@ pub enum Direction {
     Descending,
 }
 
-/// A sort.
+// A sort.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SortParam {
@@ -239,10 +261,10 @@ pub struct GetObjectsParams {
     pub properties: Vec<String>,
 }
 
-/// Properties to write: property name → value.
+// Properties to write: property name → value.
 pub type PropertyMap = BTreeMap<String, Scalar>;
 
-/// One record to create.
+// One record to create.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRecord {
@@ -258,7 +280,7 @@ pub struct CreateObjectsParams {
     pub records: Vec<NewRecord>,
 }
 
-/// One record to change.
+// One record to change.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangedRecord {
@@ -329,7 +351,7 @@ pub struct ListPipelinesParams {
 
 // ---- outputs -----------------------------------------------------------------------------
 
-/// An object type.
+// An object type.
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ObjectTypeInfo {
@@ -345,14 +367,14 @@ pub struct ListObjectTypesOutput {
     pub object_types: Vec<ObjectTypeInfo>,
 }
 
-/// An enumeration option.
+// An enumeration option.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct OptionInfo {
     pub value: String,
     pub label: String,
 }
 
-/// A property.
+// A property.
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PropertyInfo {
@@ -380,7 +402,7 @@ pub struct DescribePropertiesOutput {
     pub properties: Vec<PropertyInfo>,
 }
 
-/// A record.
+// A record.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct RecordOut {
     pub id: String,
@@ -406,7 +428,7 @@ pub struct GetObjectsOutput {
     pub missing: Vec<String>,
 }
 
-/// A failed input of a write.
+// A failed input of a write.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct WriteError {
     /// Position in `records`.
@@ -434,7 +456,7 @@ pub struct AssociateOutput {
     pub associated: bool,
 }
 
-/// An owner.
+// An owner.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct OwnerInfo {
     pub id: String,
@@ -451,14 +473,14 @@ pub struct ListOwnersOutput {
     pub owners: Vec<OwnerInfo>,
 }
 
-/// A stage.
+// A stage.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct StageInfo {
     pub id: String,
     pub label: String,
 }
 
-/// A pipeline.
+// A pipeline.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct PipelineInfo {
     pub id: String,
@@ -660,7 +682,7 @@ impl HubSpotMcp {
 impl HubSpotMcp {
     /// Lists the CRM object types of this portal.
     #[tool(
-        description = "List the CRM object types this portal has (contacts, companies, deals, tickets, notes, tasks and custom objects) with their ids. Start here, then call describe_properties for a type. Served from cache; makes no HubSpot request when fresh.",
+        description = "List the portal's CRM object types (standard and custom) with their ids. Start here, then describe_properties. Cached.",
         annotations(
             title = "List object types",
             read_only_hint = true,
@@ -672,7 +694,7 @@ impl HubSpotMcp {
     pub async fn list_object_types(
         &self,
         Parameters(_): Parameters<NoArgs>,
-    ) -> ToolResult<ListObjectTypesOutput> {
+    ) -> Result<Json<ListObjectTypesOutput>, ToolFailure> {
         let mut object_types: Vec<ObjectTypeInfo> = STANDARD_TYPES
             .iter()
             .map(|(p, id, _)| ObjectTypeInfo {
@@ -696,7 +718,7 @@ impl HubSpotMcp {
 
     /// Describes the properties of an object type.
     #[tool(
-        description = "Describe an object type's properties: name, label, type, and for enumerations the allowed values. Use before search_objects or any write to get exact property names and values. Filter with nameContains to keep the answer short. Served from cache.",
+        description = "Describe an object type's properties: name, label, type and, for enumerations, the allowed values. Use before searching or writing to get exact names and values; nameContains keeps it short. Cached.",
         annotations(
             title = "Describe properties",
             read_only_hint = true,
@@ -708,7 +730,7 @@ impl HubSpotMcp {
     pub async fn describe_properties(
         &self,
         Parameters(p): Parameters<DescribePropertiesParams>,
-    ) -> ToolResult<DescribePropertiesOutput> {
+    ) -> Result<Json<DescribePropertiesOutput>, ToolFailure> {
         let t = self.object_type(&p.object_type).await?;
         let props = self.client.properties(&t).await?;
         let needle = p.name_contains.as_deref().map(str::to_lowercase);
@@ -759,7 +781,7 @@ impl HubSpotMcp {
 
     /// Searches records with typed filters.
     #[tool(
-        description = "Search records of one object type with filters (ANDed, at most 6), optional free-text query, one sort, and paging (limit 1-200, then pass nextAfter as after). Property names and enumeration values are checked against the portal first. HubSpot returns at most 10,000 results per query: narrow the filters to go further. Values are strings; dates may be ISO 8601 or epoch milliseconds.",
+        description = "Search one object type with filters (ANDed, at most 6), free-text query, one sort and paging (limit 1-200; pass nextAfter as after). Names and enum values are checked first. At most 10,000 results per query: narrow filters to go further. Dates: ISO 8601 or epoch ms.",
         annotations(
             title = "Search records",
             read_only_hint = true,
@@ -771,7 +793,7 @@ impl HubSpotMcp {
     pub async fn search_objects(
         &self,
         Parameters(p): Parameters<SearchObjectsParams>,
-    ) -> ToolResult<SearchObjectsOutput> {
+    ) -> Result<Json<SearchObjectsOutput>, ToolFailure> {
         let t = self.object_type(&p.object_type).await?;
         if p.filters.len() > 6 {
             return Err(invalid(format!(
@@ -878,7 +900,7 @@ impl HubSpotMcp {
 
     /// Reads records by id or unique property.
     #[tool(
-        description = "Get up to 100 records of one type by id, or by a unique property (idProperty, e.g. email) in one batch request. Ids that do not exist are listed in missing.",
+        description = "Get up to 100 records by id, or by a unique property (idProperty, e.g. email), in one batch request. Unknown ids are listed in missing.",
         annotations(
             title = "Get records",
             read_only_hint = true,
@@ -890,7 +912,7 @@ impl HubSpotMcp {
     pub async fn get_objects(
         &self,
         Parameters(p): Parameters<GetObjectsParams>,
-    ) -> ToolResult<GetObjectsOutput> {
+    ) -> Result<Json<GetObjectsOutput>, ToolFailure> {
         let t = self.object_type(&p.object_type).await?;
         limit_inputs(&p.ids, "ids")?;
         let idx = self.property_index(&t).await?;
@@ -917,7 +939,7 @@ impl HubSpotMcp {
 
     /// Creates records in one batch.
     #[tool(
-        description = "Create up to 100 records of one type in one batch. Each record is {properties: {name: value}}. Property names and enumeration values are checked first; inputs HubSpot rejects are reported per index in errors while the others are created.",
+        description = "Create up to 100 records in one batch, each {properties: {name: value}}. Names and enum values are checked first; rejected inputs are reported by index while the others are created.",
         annotations(
             title = "Create records",
             read_only_hint = false,
@@ -929,7 +951,7 @@ impl HubSpotMcp {
     pub async fn create_objects(
         &self,
         Parameters(p): Parameters<CreateObjectsParams>,
-    ) -> ToolResult<WriteOutput> {
+    ) -> Result<Json<WriteOutput>, ToolFailure> {
         let t = self.object_type(&p.object_type).await?;
         limit_inputs(&p.records, "records")?;
         let idx = self.property_index(&t).await?;
@@ -946,7 +968,7 @@ impl HubSpotMcp {
 
     /// Updates records in one batch.
     #[tool(
-        description = "Update up to 100 existing records of one type by id in one batch. Only the given properties change; an empty string clears a value. Per-record failures are reported by index.",
+        description = "Update up to 100 records by id in one batch. Only the given properties change; an empty string clears a value. Failures are reported by index.",
         annotations(
             title = "Update records",
             read_only_hint = false,
@@ -958,7 +980,7 @@ impl HubSpotMcp {
     pub async fn update_objects(
         &self,
         Parameters(p): Parameters<UpdateObjectsParams>,
-    ) -> ToolResult<WriteOutput> {
+    ) -> Result<Json<WriteOutput>, ToolFailure> {
         let t = self.object_type(&p.object_type).await?;
         limit_inputs(&p.records, "records")?;
         let idx = self.property_index(&t).await?;
@@ -975,7 +997,7 @@ impl HubSpotMcp {
 
     /// Creates or updates records by a unique property.
     #[tool(
-        description = "Create or update up to 100 records by a unique property (idProperty, e.g. email or a custom unique id): existing records are updated, the others created. Safe to repeat. Each result says whether it was new.",
+        description = "Create or update up to 100 records by a unique property (idProperty, e.g. email): existing ones are updated, others created. Safe to repeat.",
         annotations(
             title = "Upsert records",
             read_only_hint = false,
@@ -987,7 +1009,7 @@ impl HubSpotMcp {
     pub async fn upsert_objects(
         &self,
         Parameters(p): Parameters<UpsertObjectsParams>,
-    ) -> ToolResult<WriteOutput> {
+    ) -> Result<Json<WriteOutput>, ToolFailure> {
         let t = self.object_type(&p.object_type).await?;
         limit_inputs(&p.records, "records")?;
         let idx = self.property_index(&t).await?;
@@ -1018,7 +1040,7 @@ impl HubSpotMcp {
 
     /// Reads associations.
     #[tool(
-        description = "Get the records associated with up to 100 records: for example the companies of some contacts, or the contacts of a ticket. Returns record id → associated ids; use get_objects to read them.",
+        description = "Get the ids associated with up to 100 records (e.g. the companies of contacts, the contacts of a ticket). Read them with get_objects.",
         annotations(
             title = "Get associations",
             read_only_hint = true,
@@ -1030,7 +1052,7 @@ impl HubSpotMcp {
     pub async fn get_associations(
         &self,
         Parameters(p): Parameters<GetAssociationsParams>,
-    ) -> ToolResult<GetAssociationsOutput> {
+    ) -> Result<Json<GetAssociationsOutput>, ToolFailure> {
         let from = self.object_type(&p.object_type).await?;
         let to = self.object_type(&p.to_object_type).await?;
         limit_inputs(&p.ids, "ids")?;
@@ -1048,7 +1070,7 @@ impl HubSpotMcp {
 
     /// Associates two records.
     #[tool(
-        description = "Associate two records (for example a contact with a company). Without associationTypeId the default association is created; with it, that labelled type. Repeating it changes nothing.",
+        description = "Associate two records (e.g. a contact with a company): the default association, or the labelled associationTypeId. Repeating it changes nothing.",
         annotations(
             title = "Associate records",
             read_only_hint = false,
@@ -1060,7 +1082,7 @@ impl HubSpotMcp {
     pub async fn associate_objects(
         &self,
         Parameters(p): Parameters<AssociateObjectsParams>,
-    ) -> ToolResult<AssociateOutput> {
+    ) -> Result<Json<AssociateOutput>, ToolFailure> {
         let from = self.object_type(&p.object_type).await?;
         let to = self.object_type(&p.to_object_type).await?;
         let (a, b) = (p.id.text(), p.to_id.text());
@@ -1105,7 +1127,7 @@ impl HubSpotMcp {
 
     /// Lists owners.
     #[tool(
-        description = "List the portal's owners (users and queues) with ids, names and emails. Use the id as hubspot_owner_id. Served from cache.",
+        description = "List owners (users and queues) with ids, names and emails; the id goes in hubspot_owner_id. Cached.",
         annotations(
             title = "List owners",
             read_only_hint = true,
@@ -1117,7 +1139,7 @@ impl HubSpotMcp {
     pub async fn list_owners(
         &self,
         Parameters(p): Parameters<ListOwnersParams>,
-    ) -> ToolResult<ListOwnersOutput> {
+    ) -> Result<Json<ListOwnersOutput>, ToolFailure> {
         let owners = self.client.owners().await?;
         let want = p.email.map(|e| e.trim().to_lowercase());
         let owners = owners["results"]
@@ -1146,7 +1168,7 @@ impl HubSpotMcp {
 
     /// Lists pipelines and stages.
     #[tool(
-        description = "List the pipelines of deals or tickets with their stages (ids and labels). Use stage ids for dealstage or hs_pipeline_stage. Served from cache.",
+        description = "List deal or ticket pipelines and their stages; stage ids go in dealstage or hs_pipeline_stage. Cached.",
         annotations(
             title = "List pipelines",
             read_only_hint = true,
@@ -1158,7 +1180,7 @@ impl HubSpotMcp {
     pub async fn list_pipelines(
         &self,
         Parameters(p): Parameters<ListPipelinesParams>,
-    ) -> ToolResult<ListPipelinesOutput> {
+    ) -> Result<Json<ListPipelinesOutput>, ToolFailure> {
         let t = self.object_type(&p.object_type).await?;
         let v = self.client.pipelines(&t).await?;
         let pipelines = v["results"]
@@ -1184,7 +1206,12 @@ impl HubSpotMcp {
 }
 
 impl HubSpotMcp {
-    async fn write(&self, t: &str, op: WriteOp, inputs: &[WriteInput]) -> ToolResult<WriteOutput> {
+    async fn write(
+        &self,
+        t: &str,
+        op: WriteOp,
+        inputs: &[WriteInput],
+    ) -> Result<Json<WriteOutput>, ToolFailure> {
         let out = self
             .client
             .batch_write(Lane::Interactive, t, op, inputs)

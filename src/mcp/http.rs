@@ -99,6 +99,17 @@ fn host_allowed(host: &str, allowed: &[String]) -> bool {
         .any(|a| a.eq_ignore_ascii_case(&h) || a.eq_ignore_ascii_case(&bare))
 }
 
+/// Loopback origins (any port) are always allowed, since a page on the user's own machine is
+/// already inside the boundary; any other origin must be configured exactly.
+fn origin_allowed(origin: &str, allowed: &[String]) -> bool {
+    if allowed.iter().any(|o| o.eq_ignore_ascii_case(origin)) {
+        return true;
+    }
+    let Some(rest) = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) else { return false };
+    let host = if rest.starts_with('[') { rest.split(']').next().map(|s| format!("{s}]")).unwrap_or_default() } else { rest.split(':').next().unwrap_or("").to_string() };
+    matches!(host.to_ascii_lowercase().as_str(), "localhost" | "127.0.0.1" | "[::1]")
+}
+
 fn forbidden(msg: &str) -> Response {
     (
         StatusCode::FORBIDDEN,
@@ -122,7 +133,7 @@ async fn guard(State(g): State<Guard>, req: Request, next: Next) -> Response {
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok())
     {
-        if !g.origins.iter().any(|o| o.eq_ignore_ascii_case(origin)) {
+        if !origin_allowed(origin, &g.origins) {
             return forbidden("the Origin is not allowed; add it to --allowed-origin");
         }
     }

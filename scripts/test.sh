@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: the command README.md gives under "Run the tests".
-# It provisions what the tests need (today: only the Rust toolchain's own crates, fetched and
-# pinned by Cargo.lock) and runs every unit and integration test against the local sandbox.
+# It provisions what the tests need (the crates pinned by Cargo.lock, and the third-party MCP
+# clients of scripts/provision.sh, cached outside the clone) and runs every unit and
+# integration test against the local sandbox.
 # Network use is limited to loopback: no test ever calls the real HubSpot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/hubspot-mcp/target}"
 export RUST_BACKTRACE="${RUST_BACKTRACE:-0}"
+export HUBSPOT_MCP_CACHE="$(scripts/provision.sh)"
 # Benchmarks are compiled (so they cannot rot) but not run: numbers come from `cargo bench`.
 cargo test --locked --benches --no-run
 cargo test --locked --lib --bins --tests "$@"

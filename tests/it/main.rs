@@ -3,6 +3,8 @@
 
 mod cli;
 mod client;
+mod interop;
+mod mcp;
 mod sandbox_api;
 mod sandbox_limits;
 mod sandbox_oauth;

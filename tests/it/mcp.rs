@@ -1,0 +1,143 @@
+//! The MCP server in-process: the tool surface, the schema drift check, and the HTTP
+//! endpoint's security (tokens, Host, Origin, body limit, health).
+
+use std::net::SocketAddr;
+
+use hubspot_mcp::hubspot::client::ClientSettings;
+use hubspot_mcp::hubspot::{Credentials, HubSpotClient};
+use hubspot_mcp::mcp::http::{hash_token, HttpOptions};
+use hubspot_mcp::mcp::{HubSpotMcp, ToolOptions, Toolset};
+use secrecy::SecretString;
+use serde_json::{json, Value};
+
+use crate::support::{small, spawn};
+
+fn offline_server(options: &ToolOptions) -> HubSpotMcp {
+    let client = HubSpotClient::builder(ClientSettings::default(), Credentials::Static(SecretString::from(String::new()))).build();
+    HubSpotMcp::new(client, options)
+}
+
+#[test]
+fn schemas_dir_matches_the_code() {
+    let server = offline_server(&ToolOptions::default());
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
+    let mut expected = std::collections::BTreeSet::new();
+    for (name, def) in hubspot_mcp::mcp::schemas::tool_definitions(&server) {
+        let path = dir.join(format!("{name}.json"));
+        let on_disk: Value = serde_json::from_slice(&std::fs::read(&path).unwrap_or_else(|_| panic!("{} is missing: run `hubspot-mcp schemas export`", path.display()))).unwrap();
+        assert_eq!(on_disk, def, "{} drifted from the code: run `cargo run -- schemas export` and commit schemas/", path.display());
+        expected.insert(format!("{name}.json"));
+    }
+    let present: std::collections::BTreeSet<String> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).filter(|n| n.ends_with(".json")).collect();
+    assert_eq!(present, expected, "schemas/ holds files for tools that no longer exist");
+}
+
+#[test]
+fn the_default_surface_is_small_annotated_and_under_12_5_kb() {
+    let tools = offline_server(&ToolOptions::default()).tools();
+    assert!(tools.len() <= 15, "{} tools", tools.len());
+    let bytes = serde_json::to_vec(&tools).unwrap().len();
+    assert!(bytes <= 12_500, "tool definitions take {bytes} bytes");
+    for t in &tools {
+        let a = t.annotations.as_ref().expect("every tool is annotated");
+        let write = Toolset::of(&t.name) == Toolset::Write;
+        assert_eq!(a.read_only_hint, Some(!write), "{}", t.name);
+        assert!(t.output_schema.is_some(), "{} has an output schema", t.name);
+        assert!(t.description.as_ref().is_some_and(|d| d.len() > 40), "{} says what it does", t.name);
+    }
+    let update = tools.iter().find(|t| t.name == "update_objects").unwrap();
+    assert_eq!(update.annotations.as_ref().unwrap().destructive_hint, Some(true));
+}
+
+#[test]
+fn read_only_toolsets_and_scopes_shrink_the_surface() {
+    let names = |o: &ToolOptions| offline_server(o).tools().into_iter().map(|t| t.name.to_string()).collect::<Vec<_>>();
+    let ro = names(&ToolOptions { read_only: true, ..Default::default() });
+    assert!(!ro.iter().any(|n| n.contains("create") || n.contains("update") || n.contains("upsert") || n.contains("associate_")));
+    let disc = names(&ToolOptions { toolsets: vec![Toolset::Discovery], ..Default::default() });
+    assert_eq!(disc, ["describe_properties", "list_object_types", "list_owners", "list_pipelines"]);
+    let scoped = names(&ToolOptions { granted_scopes: Some(vec!["crm.objects.contacts.read".into()]), ..Default::default() });
+    assert_eq!(scoped.len(), 7, "no write scope, no write tools: {scoped:?}");
+}
+
+async fn http_server(token: Option<&str>) -> (hubspot_mcp::sandbox::Sandbox, String, tokio_util::sync::CancellationToken) {
+    let sb = spawn(small()).await;
+    let settings = ClientSettings { base_url: sb.base_url(), ..Default::default() };
+    let client = HubSpotClient::builder(settings, Credentials::Static(SecretString::from(sb.token().to_string()))).build();
+    let server = HubSpotMcp::new(client, &ToolOptions::default());
+    let mut opts = HttpOptions::loopback(SocketAddr::from(([127, 0, 0, 1], 0)));
+    opts.max_body_bytes = 64 * 1024;
+    if let Some(t) = token {
+        opts.token_hashes.push(hash_token(t));
+    }
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let c = cancel.clone();
+    tokio::spawn(async move {
+        let _ = hubspot_mcp::mcp::http::serve(server, opts, c, move |a| {
+            let _ = tx.send(a);
+        })
+        .await;
+    });
+    let addr = rx.await.unwrap();
+    (sb, format!("http://{addr}"), cancel)
+}
+
+fn rpc(method: &str, id: u64, params: Value) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})
+}
+
+async fn post(http: &reqwest::Client, url: &str, token: Option<&str>, headers: &[(&str, &str)], body: Value) -> (u16, String) {
+    let mut req = http.post(format!("{url}/mcp")).header("accept", "application/json, text/event-stream").header("mcp-protocol-version", "2025-06-18").json(&body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let res = req.send().await.unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_callers_need_a_token_and_a_local_host_and_origin() {
+    let (_sb, url, cancel) = http_server(Some("s3cret")).await;
+    let http = reqwest::Client::new();
+    let init = rpc("initialize", 1, json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}));
+    let (s, body) = post(&http, &url, None, &[], init.clone()).await;
+    assert_eq!(s, 401, "{body}");
+    assert!(body.contains("Bearer"));
+    assert_eq!(post(&http, &url, Some("wrong"), &[], init.clone()).await.0, 401);
+    let (s, body) = post(&http, &url, Some("s3cret"), &[], init.clone()).await;
+    assert_eq!(s, 200, "{body}");
+    assert!(body.contains("hubspot-mcp"));
+    assert_eq!(post(&http, &url, Some("s3cret"), &[("host", "evil.example")], init.clone()).await.0, 403, "DNS rebinding");
+    assert_eq!(post(&http, &url, Some("s3cret"), &[("origin", "https://evil.example")], init.clone()).await.0, 403);
+    assert_eq!(post(&http, &url, Some("s3cret"), &[("origin", "http://localhost:3000")], init.clone()).await.0, 200);
+    let big = json!({"jsonrpc": "2.0", "id": 2, "method": "ping", "params": {"pad": "x".repeat(100_000)}});
+    assert_eq!(post(&http, &url, Some("s3cret"), &[], big).await.0, 413, "body limit");
+    assert_eq!(http.get(format!("{url}/healthz")).send().await.unwrap().status().as_u16(), 200);
+    assert_eq!(http.get(format!("{url}/readyz")).send().await.unwrap().status().as_u16(), 200);
+    assert!(http.get(format!("{url}/healthz")).send().await.unwrap().headers().get("access-control-allow-origin").is_none(), "no CORS");
+    cancel.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hubspot_failures_are_tool_errors_with_the_correlation_id() {
+    use hubspot_mcp::sandbox::faults::{FaultKind, FaultSpec};
+    let (sb, url, cancel) = http_server(Some("t")).await;
+    let http = reqwest::Client::new();
+    post(&http, &url, Some("t"), &[], rpc("initialize", 1, json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}))).await;
+    // Warm the metadata cache, then make search fail for good.
+    let call = rpc("tools/call", 2, json!({"name": "search_objects", "arguments": {"objectType": "contacts", "limit": 1}}));
+    let (s, body) = post(&http, &url, Some("t"), &[], call.clone()).await;
+    assert_eq!(s, 200, "{body}");
+    sb.inject(FaultSpec::new(FaultKind::Status { status: 400 }).on("*/search"));
+    let (_, body) = post(&http, &url, Some("t"), &[], call).await;
+    let v: Value = serde_json::from_str(body.trim_start_matches("data: ")).unwrap_or_else(|_| panic!("{body}"));
+    assert_eq!(v["result"]["isError"], true, "{v}");
+    let text = v["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(text.contains("correlation id"), "{text}");
+    assert!(text.contains("Fix the request"), "says what to do: {text}");
+    cancel.cancel();
+}

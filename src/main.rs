@@ -154,7 +154,14 @@ struct SandboxArgs {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // HUBSPOT_MCP_SPAN_TIMINGS=1 logs every span's busy and idle time when it closes.
+    let span_events = if std::env::var_os("HUBSPOT_MCP_SPAN_TIMINGS").is_some() {
+        tracing_subscriber::fmt::format::FmtSpan::CLOSE
+    } else {
+        tracing_subscriber::fmt::format::FmtSpan::NONE
+    };
     tracing_subscriber::fmt()
+        .with_span_events(span_events)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )

@@ -105,9 +105,24 @@ fn origin_allowed(origin: &str, allowed: &[String]) -> bool {
     if allowed.iter().any(|o| o.eq_ignore_ascii_case(origin)) {
         return true;
     }
-    let Some(rest) = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://")) else { return false };
-    let host = if rest.starts_with('[') { rest.split(']').next().map(|s| format!("{s}]")).unwrap_or_default() } else { rest.split(':').next().unwrap_or("").to_string() };
-    matches!(host.to_ascii_lowercase().as_str(), "localhost" | "127.0.0.1" | "[::1]")
+    let Some(rest) = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    let host = if rest.starts_with('[') {
+        rest.split(']')
+            .next()
+            .map(|s| format!("{s}]"))
+            .unwrap_or_default()
+    } else {
+        rest.split(':').next().unwrap_or("").to_string()
+    };
+    matches!(
+        host.to_ascii_lowercase().as_str(),
+        "localhost" | "127.0.0.1" | "[::1]"
+    )
 }
 
 fn forbidden(msg: &str) -> Response {

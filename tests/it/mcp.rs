@@ -13,7 +13,11 @@ use serde_json::{json, Value};
 use crate::support::{small, spawn};
 
 fn offline_server(options: &ToolOptions) -> HubSpotMcp {
-    let client = HubSpotClient::builder(ClientSettings::default(), Credentials::Static(SecretString::from(String::new()))).build();
+    let client = HubSpotClient::builder(
+        ClientSettings::default(),
+        Credentials::Static(SecretString::from(String::new())),
+    )
+    .build();
     HubSpotMcp::new(client, options)
 }
 
@@ -24,12 +28,30 @@ fn schemas_dir_matches_the_code() {
     let mut expected = std::collections::BTreeSet::new();
     for (name, def) in hubspot_mcp::mcp::schemas::tool_definitions(&server) {
         let path = dir.join(format!("{name}.json"));
-        let on_disk: Value = serde_json::from_slice(&std::fs::read(&path).unwrap_or_else(|_| panic!("{} is missing: run `hubspot-mcp schemas export`", path.display()))).unwrap();
-        assert_eq!(on_disk, def, "{} drifted from the code: run `cargo run -- schemas export` and commit schemas/", path.display());
+        let on_disk: Value = serde_json::from_slice(&std::fs::read(&path).unwrap_or_else(|_| {
+            panic!(
+                "{} is missing: run `hubspot-mcp schemas export`",
+                path.display()
+            )
+        }))
+        .unwrap();
+        assert_eq!(
+            on_disk,
+            def,
+            "{} drifted from the code: run `cargo run -- schemas export` and commit schemas/",
+            path.display()
+        );
         expected.insert(format!("{name}.json"));
     }
-    let present: std::collections::BTreeSet<String> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).filter(|n| n.ends_with(".json")).collect();
-    assert_eq!(present, expected, "schemas/ holds files for tools that no longer exist");
+    let present: std::collections::BTreeSet<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    assert_eq!(
+        present, expected,
+        "schemas/ holds files for tools that no longer exist"
+    );
 }
 
 #[test]
@@ -43,27 +65,77 @@ fn the_default_surface_is_small_annotated_and_under_12_5_kb() {
         let write = Toolset::of(&t.name) == Toolset::Write;
         assert_eq!(a.read_only_hint, Some(!write), "{}", t.name);
         assert!(t.output_schema.is_some(), "{} has an output schema", t.name);
-        assert!(t.description.as_ref().is_some_and(|d| d.len() > 40), "{} says what it does", t.name);
+        assert!(
+            t.description.as_ref().is_some_and(|d| d.len() > 40),
+            "{} says what it does",
+            t.name
+        );
     }
     let update = tools.iter().find(|t| t.name == "update_objects").unwrap();
-    assert_eq!(update.annotations.as_ref().unwrap().destructive_hint, Some(true));
+    assert_eq!(
+        update.annotations.as_ref().unwrap().destructive_hint,
+        Some(true)
+    );
 }
 
 #[test]
 fn read_only_toolsets_and_scopes_shrink_the_surface() {
-    let names = |o: &ToolOptions| offline_server(o).tools().into_iter().map(|t| t.name.to_string()).collect::<Vec<_>>();
-    let ro = names(&ToolOptions { read_only: true, ..Default::default() });
-    assert!(!ro.iter().any(|n| n.contains("create") || n.contains("update") || n.contains("upsert") || n.contains("associate_")));
-    let disc = names(&ToolOptions { toolsets: vec![Toolset::Discovery], ..Default::default() });
-    assert_eq!(disc, ["describe_properties", "list_object_types", "list_owners", "list_pipelines"]);
-    let scoped = names(&ToolOptions { granted_scopes: Some(vec!["crm.objects.contacts.read".into()]), ..Default::default() });
-    assert_eq!(scoped.len(), 7, "no write scope, no write tools: {scoped:?}");
+    let names = |o: &ToolOptions| {
+        offline_server(o)
+            .tools()
+            .into_iter()
+            .map(|t| t.name.to_string())
+            .collect::<Vec<_>>()
+    };
+    let ro = names(&ToolOptions {
+        read_only: true,
+        ..Default::default()
+    });
+    assert!(!ro.iter().any(|n| n.contains("create")
+        || n.contains("update")
+        || n.contains("upsert")
+        || n.contains("associate_")));
+    let disc = names(&ToolOptions {
+        toolsets: vec![Toolset::Discovery],
+        ..Default::default()
+    });
+    assert_eq!(
+        disc,
+        [
+            "describe_properties",
+            "list_object_types",
+            "list_owners",
+            "list_pipelines"
+        ]
+    );
+    let scoped = names(&ToolOptions {
+        granted_scopes: Some(vec!["crm.objects.contacts.read".into()]),
+        ..Default::default()
+    });
+    assert_eq!(
+        scoped.len(),
+        7,
+        "no write scope, no write tools: {scoped:?}"
+    );
 }
 
-async fn http_server(token: Option<&str>) -> (hubspot_mcp::sandbox::Sandbox, String, tokio_util::sync::CancellationToken) {
+async fn http_server(
+    token: Option<&str>,
+) -> (
+    hubspot_mcp::sandbox::Sandbox,
+    String,
+    tokio_util::sync::CancellationToken,
+) {
     let sb = spawn(small()).await;
-    let settings = ClientSettings { base_url: sb.base_url(), ..Default::default() };
-    let client = HubSpotClient::builder(settings, Credentials::Static(SecretString::from(sb.token().to_string()))).build();
+    let settings = ClientSettings {
+        base_url: sb.base_url(),
+        ..Default::default()
+    };
+    let client = HubSpotClient::builder(
+        settings,
+        Credentials::Static(SecretString::from(sb.token().to_string())),
+    )
+    .build();
     let server = HubSpotMcp::new(client, &ToolOptions::default());
     let mut opts = HttpOptions::loopback(SocketAddr::from(([127, 0, 0, 1], 0)));
     opts.max_body_bytes = 64 * 1024;
@@ -87,8 +159,18 @@ fn rpc(method: &str, id: u64, params: Value) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})
 }
 
-async fn post(http: &reqwest::Client, url: &str, token: Option<&str>, headers: &[(&str, &str)], body: Value) -> (u16, String) {
-    let mut req = http.post(format!("{url}/mcp")).header("accept", "application/json, text/event-stream").header("mcp-protocol-version", "2025-06-18").json(&body);
+async fn post(
+    http: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+    body: Value,
+) -> (u16, String) {
+    let mut req = http
+        .post(format!("{url}/mcp"))
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-06-18")
+        .json(&body);
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }
@@ -103,22 +185,92 @@ async fn post(http: &reqwest::Client, url: &str, token: Option<&str>, headers: &
 async fn http_callers_need_a_token_and_a_local_host_and_origin() {
     let (_sb, url, cancel) = http_server(Some("s3cret")).await;
     let http = reqwest::Client::new();
-    let init = rpc("initialize", 1, json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}));
+    let init = rpc(
+        "initialize",
+        1,
+        json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}),
+    );
     let (s, body) = post(&http, &url, None, &[], init.clone()).await;
     assert_eq!(s, 401, "{body}");
     assert!(body.contains("Bearer"));
-    assert_eq!(post(&http, &url, Some("wrong"), &[], init.clone()).await.0, 401);
+    assert_eq!(
+        post(&http, &url, Some("wrong"), &[], init.clone()).await.0,
+        401
+    );
     let (s, body) = post(&http, &url, Some("s3cret"), &[], init.clone()).await;
     assert_eq!(s, 200, "{body}");
     assert!(body.contains("hubspot-mcp"));
-    assert_eq!(post(&http, &url, Some("s3cret"), &[("host", "evil.example")], init.clone()).await.0, 403, "DNS rebinding");
-    assert_eq!(post(&http, &url, Some("s3cret"), &[("origin", "https://evil.example")], init.clone()).await.0, 403);
-    assert_eq!(post(&http, &url, Some("s3cret"), &[("origin", "http://localhost:3000")], init.clone()).await.0, 200);
+    assert_eq!(
+        post(
+            &http,
+            &url,
+            Some("s3cret"),
+            &[("host", "evil.example")],
+            init.clone()
+        )
+        .await
+        .0,
+        403,
+        "DNS rebinding"
+    );
+    assert_eq!(
+        post(
+            &http,
+            &url,
+            Some("s3cret"),
+            &[("origin", "https://evil.example")],
+            init.clone()
+        )
+        .await
+        .0,
+        403
+    );
+    assert_eq!(
+        post(
+            &http,
+            &url,
+            Some("s3cret"),
+            &[("origin", "http://localhost:3000")],
+            init.clone()
+        )
+        .await
+        .0,
+        200
+    );
     let big = json!({"jsonrpc": "2.0", "id": 2, "method": "ping", "params": {"pad": "x".repeat(100_000)}});
-    assert_eq!(post(&http, &url, Some("s3cret"), &[], big).await.0, 413, "body limit");
-    assert_eq!(http.get(format!("{url}/healthz")).send().await.unwrap().status().as_u16(), 200);
-    assert_eq!(http.get(format!("{url}/readyz")).send().await.unwrap().status().as_u16(), 200);
-    assert!(http.get(format!("{url}/healthz")).send().await.unwrap().headers().get("access-control-allow-origin").is_none(), "no CORS");
+    assert_eq!(
+        post(&http, &url, Some("s3cret"), &[], big).await.0,
+        413,
+        "body limit"
+    );
+    assert_eq!(
+        http.get(format!("{url}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    assert_eq!(
+        http.get(format!("{url}/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    assert!(
+        http.get(format!("{url}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none(),
+        "no CORS"
+    );
     cancel.cancel();
 }
 
@@ -129,12 +281,17 @@ async fn hubspot_failures_are_tool_errors_with_the_correlation_id() {
     let http = reqwest::Client::new();
     post(&http, &url, Some("t"), &[], rpc("initialize", 1, json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}))).await;
     // Warm the metadata cache, then make search fail for good.
-    let call = rpc("tools/call", 2, json!({"name": "search_objects", "arguments": {"objectType": "contacts", "limit": 1}}));
+    let call = rpc(
+        "tools/call",
+        2,
+        json!({"name": "search_objects", "arguments": {"objectType": "contacts", "limit": 1}}),
+    );
     let (s, body) = post(&http, &url, Some("t"), &[], call.clone()).await;
     assert_eq!(s, 200, "{body}");
     sb.inject(FaultSpec::new(FaultKind::Status { status: 400 }).on("*/search"));
     let (_, body) = post(&http, &url, Some("t"), &[], call).await;
-    let v: Value = serde_json::from_str(body.trim_start_matches("data: ")).unwrap_or_else(|_| panic!("{body}"));
+    let v: Value = serde_json::from_str(body.trim_start_matches("data: "))
+        .unwrap_or_else(|_| panic!("{body}"));
     assert_eq!(v["result"]["isError"], true, "{v}");
     let text = v["result"]["content"][0]["text"].as_str().unwrap();
     assert!(text.contains("correlation id"), "{text}");

@@ -28,6 +28,10 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 BIN, CACHE = sys.argv[1], sys.argv[2]
 N = int(os.environ.get("MCP_BENCH_CALLS", "300"))
 TOKEN = "bench-token"
+# The sandbox runs with its limits off to measure latency, and the peer paces nothing; so that
+# both are measured on equal terms, our governor is told the limits are off too. (With limits
+# on, ours holds searches to 5/s where the peer would collect 429s.)
+UNPACED = {"HUBSPOT_MCP_HUBSPOT__CLIENT__GOVERNOR__SEARCH_PER_SECOND": "1000000", "HUBSPOT_MCP_HUBSPOT__CLIENT__GOVERNOR__BURST_MAX": "1000000"}
 
 
 def pct(v, p):
@@ -47,7 +51,9 @@ def sandbox_post(url, path, body):
 
 
 def api_requests(url):
-    return sandbox_get(url, "/__sandbox/log")["summary"]["total"]
+    """HubSpot API requests the sandbox served, not counting this script's admin calls."""
+    routes = sandbox_get(url, "/__sandbox/log")["summary"]["routes"]
+    return sum(r["count"] for k, r in routes.items() if "/__sandbox" not in k)
 
 
 def rss_kb(pattern):
@@ -58,16 +64,16 @@ def rss_kb(pattern):
 
 SERVERS = {
     "hubspot-mcp": {
-        "params": lambda url, data: StdioServerParameters(command=BIN, args=["serve", "--stdio"], env={**os.environ, "HUBSPOT_MCP_HUBSPOT__TOKEN": TOKEN, "HUBSPOT_MCP_HUBSPOT__CLIENT__BASE_URL": url, "HUBSPOT_MCP_DATA_DIR": data, "RUST_LOG": "warn"}),
+        "params": lambda url, data: StdioServerParameters(command=BIN, args=["serve", "--stdio"], env={**os.environ, "HUBSPOT_MCP_HUBSPOT__TOKEN": TOKEN, "HUBSPOT_MCP_HUBSPOT__CLIENT__BASE_URL": url, "HUBSPOT_MCP_DATA_DIR": data, "RUST_LOG": "warn", **UNPACED}),
         "rss": "hubspot-mcp serve",
         "metadata": ("describe_properties", {"objectType": "tickets"}),
-        "search": ("search_objects", {"objectType": "tickets", "query": "okta", "limit": 10, "properties": ["subject"]}),
+        "search": ("search_objects", {"objectType": "companies", "filters": [{"property": "customer_tier", "operator": "EQ", "value": "platinum"}], "limit": 10, "properties": ["name"]}),
     },
     "@hubspot/mcp-server": {
         "params": lambda url, data: StdioServerParameters(command="node", args=[f"{CACHE}/node/node_modules/@hubspot/mcp-server/dist/index.js"], env={**os.environ, "PRIVATE_APP_ACCESS_TOKEN": TOKEN, "BASE_URL_OVERRIDE": url}),
         "rss": "mcp-server/dist/index.js",
         "metadata": ("hubspot-list-properties", {"objectType": "tickets"}),
-        "search": ("hubspot-search-objects", {"objectType": "tickets", "query": "okta", "limit": 10, "properties": ["subject"]}),
+        "search": ("hubspot-search-objects", {"objectType": "companies", "filterGroups": [{"filters": [{"propertyName": "customer_tier", "operator": "EQ", "value": "platinum"}]}], "limit": 10, "properties": ["name"]}),
     },
 }
 
@@ -122,6 +128,8 @@ async def bench_server(name, spec, url):
             lat = await timed_calls(s, *meta, N)
             row["metadata_p50_ms"], row["metadata_p99_ms"] = pct(lat, 0.5), pct(lat, 0.99)
             row["rss_mb"] = rss_kb(spec["rss"]) / 1024
+            raw = raw_stdio_latency(params, *search, N)
+            row["raw_search_p50_ms"], row["raw_search_p99_ms"] = pct(raw, 0.5), pct(raw, 0.99)
             # 429s: three injected TEN_SECONDLY_ROLLING answers on search.
             sandbox_post(url, "/__sandbox/faults", {"type": "rate_limit", "policy": "TEN_SECONDLY_ROLLING", "route": "*/search", "count": 3})
             before = api_requests(url)
@@ -133,13 +141,54 @@ async def bench_server(name, spec, url):
                 "ms": round((time.perf_counter() - t) * 1000),
                 "agent_sees": (res.content[0].text[:160] if res.content else ""),
             }
-            sandbox_post(url, "/__sandbox/faults", {}) if False else None
+
     return row
+
+
+def raw_stdio_latency(params, name, args, n):
+    """tools/call round trips as raw JSON-RPC lines over stdio: the server's own cost, with no
+    client SDK in the way (the Python SDK adds ~2 ms a call, and validates structured output)."""
+    p = subprocess.Popen([params.command, *params.args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=params.env)
+
+    def rpc(method, prm, i):
+        p.stdin.write((json.dumps({"jsonrpc": "2.0", "id": i, "method": method, "params": prm}) + "\n").encode())
+        p.stdin.flush()
+        while True:
+            line = json.loads(p.stdout.readline())
+            if line.get("id") == i:
+                return line
+
+    rpc("initialize", {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}, 0)
+    p.stdin.write(b'{"jsonrpc":"2.0","method":"notifications/initialized"}\n')
+    p.stdin.flush()
+    lat = []
+    for i in range(n + 10):
+        t = time.perf_counter()
+        rpc("tools/call", {"name": name, "arguments": args}, i + 1)
+        if i >= 10:
+            lat.append((time.perf_counter() - t) * 1000)
+    p.kill()
+    return lat
+
+
+def direct_search_latency(url, n):
+    """The same search sent straight to the sandbox: the backend's share of every tool call."""
+    import http.client
+    host, port = url.split("//")[1].split(":")
+    conn = http.client.HTTPConnection(host, int(port))
+    body = json.dumps({"filterGroups": [{"filters": [{"propertyName": "customer_tier", "operator": "EQ", "value": "platinum"}]}], "limit": 10, "properties": ["name"]})
+    lat = []
+    for _ in range(n):
+        t = time.perf_counter()
+        conn.request("POST", "/crm/objects/2026-03/companies/search", body, {"authorization": f"Bearer {TOKEN}", "content-type": "application/json"})
+        conn.getresponse().read()
+        lat.append((time.perf_counter() - t) * 1000)
+    return lat
 
 
 async def bench_http(url):
     proc = subprocess.Popen([BIN, "serve", "--http", "127.0.0.1:0", "--http-token", "h"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "HUBSPOT_MCP_HUBSPOT__TOKEN": TOKEN, "HUBSPOT_MCP_HUBSPOT__CLIENT__BASE_URL": url, "HUBSPOT_MCP_DATA_DIR": tempfile.mkdtemp(), "RUST_LOG": "warn"})
+                            env={**os.environ, "HUBSPOT_MCP_HUBSPOT__TOKEN": TOKEN, "HUBSPOT_MCP_HUBSPOT__CLIENT__BASE_URL": url, "HUBSPOT_MCP_DATA_DIR": tempfile.mkdtemp(), "RUST_LOG": "warn", **UNPACED})
     mcp_url = proc.stdout.readline().decode().strip()
     try:
         http = create_mcp_http_client(headers={"Authorization": "Bearer h"})
@@ -157,7 +206,7 @@ async def bench_http(url):
 
 
 async def main():
-    sb = subprocess.Popen([BIN, "sandbox", "--token", TOKEN, "--no-limits"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    sb = subprocess.Popen([BIN, "sandbox", "--token", TOKEN, "--no-limits"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env={**os.environ, "HUBSPOT_MCP_SANDBOX__LOG_BODIES": "false"})
     url = sb.stdout.readline().decode().strip()
     try:
         rows = {}
@@ -165,6 +214,8 @@ async def main():
             rows[name] = await bench_server(name, spec, url)
             urllib.request.urlopen(urllib.request.Request(url + "/__sandbox/faults", method="DELETE"))
         rows["hubspot-mcp (HTTP)"] = await bench_http(url)
+        direct = direct_search_latency(url, N)
+        rows["sandbox direct (same search, no MCP server)"] = {"search_p50_ms": pct(direct, 0.5), "search_p99_ms": pct(direct, 0.99)}
     finally:
         sb.kill()
     for name, row in rows.items():
@@ -172,13 +223,17 @@ async def main():
         for k, v in row.items():
             print(f"  {k}: {round(v, 2) if isinstance(v, float) else v}")
     ours, theirs, http = rows["hubspot-mcp"], rows["@hubspot/mcp-server"], rows["hubspot-mcp (HTTP)"]
+    base = rows["sandbox direct (same search, no MCP server)"]["search_p50_ms"]
+    print(f"server overhead over the direct search (p50): ours {ours['search_p50_ms'] - base:.2f} ms, peer {theirs['search_p50_ms'] - base:.2f} ms")
     print(
         "mcp: "
         f"tools={ours['tools']} defs_bytes={ours['defs_bytes']} peer_defs_bytes={theirs['defs_bytes']} "
         f"spawn_to_list_ms={ours['spawn_to_list_ms']:.1f} peer_spawn_to_list_ms={theirs['spawn_to_list_ms']:.1f} "
+        f"raw_search_p50_ms={ours['raw_search_p50_ms']:.2f} peer_raw_search_p50_ms={theirs['raw_search_p50_ms']:.2f} raw_ratio={ours['raw_search_p50_ms'] / theirs['raw_search_p50_ms']:.2f} "
         f"search_p50_ms={ours['search_p50_ms']:.2f} search_p99_ms={ours['search_p99_ms']:.2f} "
         f"peer_search_p50_ms={theirs['search_p50_ms']:.2f} peer_search_p99_ms={theirs['search_p99_ms']:.2f} "
         f"http_search_p50_ms={http['search_p50_ms']:.2f} http_search_p99_ms={http['search_p99_ms']:.2f} "
+        f"direct_search_p50_ms={base:.2f} overhead_p50_ms={ours['search_p50_ms'] - base:.2f} peer_overhead_p50_ms={theirs['search_p50_ms'] - base:.2f} "
         f"rss_mb={ours['rss_mb']:.1f} peer_rss_mb={theirs['rss_mb']:.1f} "
         f"metadata_api_calls_cached={ours['api_calls_per_metadata_call_after']} peer_metadata_api_calls={theirs['api_calls_per_metadata_call_after']}"
     )

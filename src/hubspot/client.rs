@@ -1015,6 +1015,11 @@ impl HubSpotClient {
             match key.split_once(':') {
                 Some(("properties", t)) => drop(self.properties(t).await?),
                 Some(("pipelines", t)) => drop(self.pipelines(t).await?),
+                Some(("labels", pair)) => {
+                    if let Some((from, to)) = pair.split_once(':') {
+                        drop(self.association_labels(from, to).await?);
+                    }
+                }
                 _ if key == "schemas" => drop(self.schemas().await?),
                 _ if key == "owners" => drop(self.owners().await?),
                 _ => {}
@@ -1047,6 +1052,26 @@ impl HubSpotClient {
         self.inner
             .metadata
             .get_or_fetch(&format!("properties:{object_type}"), || async move {
+                Ok(self
+                    .execute(&Call::get(path, Lane::Interactive, EndpointGroup::Metadata))
+                    .await?
+                    .body)
+            })
+            .await
+    }
+
+    /// Association types (labels) between two object types, from the cache while fresh.
+    ///
+    /// # Errors
+    /// When a fetch is needed and fails.
+    pub async fn association_labels(&self, from: &str, to: &str) -> Result<Value, ApiError> {
+        let path = match self.v() {
+            ApiVersion::Dated => format!("/crm/associations/2026-03/{from}/{to}/labels"),
+            ApiVersion::Legacy => format!("/crm/associations/v4/{from}/{to}/labels"),
+        };
+        self.inner
+            .metadata
+            .get_or_fetch(&format!("labels:{from}:{to}"), || async move {
                 Ok(self
                     .execute(&Call::get(path, Lane::Interactive, EndpointGroup::Metadata))
                     .await?

@@ -1103,11 +1103,32 @@ impl HubSpotMcp {
                 write: true,
             },
             Some(id) => {
-                let category = if id < 1_000 {
-                    "HUBSPOT_DEFINED"
-                } else {
-                    "USER_DEFINED"
+                // The category comes from the portal's own label definitions (cached).
+                let labels = self.client.association_labels(&from, &to).await?;
+                let known: Vec<&Value> = labels["results"]
+                    .as_array()
+                    .map(|a| a.iter().collect())
+                    .unwrap_or_default();
+                let Some(def) = known
+                    .iter()
+                    .find(|l| l["typeId"].as_u64() == Some(u64::from(id)))
+                else {
+                    let ids: Vec<String> = known
+                        .iter()
+                        .map(|l| {
+                            format!(
+                                "{} ({})",
+                                l["typeId"],
+                                l["label"].as_str().unwrap_or("unlabelled")
+                            )
+                        })
+                        .collect();
+                    return Err(invalid(format!("associationTypeId {id} does not exist from {from} to {to}; the types are: {}", ids.join(", "))));
                 };
+                let category = def["category"]
+                    .as_str()
+                    .unwrap_or("HUBSPOT_DEFINED")
+                    .to_string();
                 Call {
                     method: Method::PUT,
                     path: format!("{base}/{from}/{a}/associations/{to}/{b}"),

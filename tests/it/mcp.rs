@@ -298,3 +298,53 @@ async fn hubspot_failures_are_tool_errors_with_the_correlation_id() {
     assert!(text.contains("Fix the request"), "says what to do: {text}");
     cancel.cancel();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_and_labelled_associations_go_through_the_tools() {
+    let (sb, url, cancel) = http_server(Some("t")).await;
+    let http = reqwest::Client::new();
+    let call = |id: u64, name: &str, args: Value| {
+        rpc("tools/call", id, json!({"name": name, "arguments": args}))
+    };
+    let parse = |body: String| -> Value {
+        serde_json::from_str(body.trim_start_matches("data: ")).unwrap_or_else(|_| panic!("{body}"))
+    };
+    post(&http, &url, Some("t"), &[], rpc("initialize", 1, json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}))).await;
+    let created = parse(post(&http, &url, Some("t"), &[], call(2, "create_objects", json!({"objectType": "contacts", "records": [{"properties": {"email": "mcp@x.io", "vip": true}}]}))).await.1);
+    let id = created["result"]["structuredContent"]["results"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{created}"))
+        .to_string();
+    assert_eq!(
+        created["result"]["structuredContent"]["results"][0]["properties"]["email"],
+        "mcp@x.io"
+    );
+    // Enum values are checked before HubSpot is called, with the exact value to use.
+    let bad = parse(post(&http, &url, Some("t"), &[], call(3, "update_objects", json!({"objectType": "contacts", "records": [{"id": id, "properties": {"customer_tier": "Gold"}}]}))).await.1);
+    assert!(
+        bad["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("use the value \"gold\""),
+        "{bad}"
+    );
+    // A labelled association (Primary, type 1) and a type that does not exist.
+    let ok = parse(post(&http, &url, Some("t"), &[], call(4, "associate_objects", json!({"objectType": "contacts", "id": id, "toObjectType": "companies", "toId": 10000001, "associationTypeId": 1}))).await.1);
+    assert_eq!(
+        ok["result"]["structuredContent"]["associated"], true,
+        "{ok}"
+    );
+    let store = sb.shared().store.read();
+    let types = store.associations("0-1", id.parse().unwrap(), "0-2");
+    assert_eq!(types[0].1[0].type_id, 1);
+    drop(store);
+    let wrong = parse(post(&http, &url, Some("t"), &[], call(5, "associate_objects", json!({"objectType": "contacts", "id": id, "toObjectType": "companies", "toId": 10000001, "associationTypeId": 99999}))).await.1);
+    assert!(
+        wrong["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not exist"),
+        "{wrong}"
+    );
+    cancel.cancel();
+}

@@ -1004,6 +1004,19 @@ impl HubSpotClient {
 
     // ---- metadata (cached) -----------------------------------------------------------------
 
+    /// A GET served from the metadata cache while fresh (one fetch per key, single-flight).
+    async fn cached_get(&self, key: String, path: String) -> Result<Value, ApiError> {
+        self.inner
+            .metadata
+            .get_or_fetch(&key, || async move {
+                Ok(self
+                    .execute(&Call::get(path, Lane::Interactive, EndpointGroup::Metadata))
+                    .await?
+                    .body)
+            })
+            .await
+    }
+
     /// Refetches every cached metadata entry now (on demand). Returns how many were refreshed.
     ///
     /// # Errors
@@ -1049,14 +1062,7 @@ impl HubSpotClient {
     /// When a fetch is needed and fails.
     pub async fn properties(&self, object_type: &str) -> Result<Value, ApiError> {
         let path = self.v().properties(object_type);
-        self.inner
-            .metadata
-            .get_or_fetch(&format!("properties:{object_type}"), || async move {
-                Ok(self
-                    .execute(&Call::get(path, Lane::Interactive, EndpointGroup::Metadata))
-                    .await?
-                    .body)
-            })
+        self.cached_get(format!("properties:{object_type}"), path)
             .await
     }
 
@@ -1069,15 +1075,7 @@ impl HubSpotClient {
             ApiVersion::Dated => format!("/crm/associations/2026-03/{from}/{to}/labels"),
             ApiVersion::Legacy => format!("/crm/associations/v4/{from}/{to}/labels"),
         };
-        self.inner
-            .metadata
-            .get_or_fetch(&format!("labels:{from}:{to}"), || async move {
-                Ok(self
-                    .execute(&Call::get(path, Lane::Interactive, EndpointGroup::Metadata))
-                    .await?
-                    .body)
-            })
-            .await
+        self.cached_get(format!("labels:{from}:{to}"), path).await
     }
 
     /// Pipelines of a type, from the cache while fresh.
@@ -1086,14 +1084,7 @@ impl HubSpotClient {
     /// When a fetch is needed and fails.
     pub async fn pipelines(&self, object_type: &str) -> Result<Value, ApiError> {
         let path = self.v().pipelines(object_type);
-        self.inner
-            .metadata
-            .get_or_fetch(&format!("pipelines:{object_type}"), || async move {
-                Ok(self
-                    .execute(&Call::get(path, Lane::Interactive, EndpointGroup::Metadata))
-                    .await?
-                    .body)
-            })
+        self.cached_get(format!("pipelines:{object_type}"), path)
             .await
     }
 
@@ -1103,15 +1094,7 @@ impl HubSpotClient {
     /// When a fetch is needed and fails.
     pub async fn schemas(&self) -> Result<Value, ApiError> {
         let path = self.v().schemas().to_string();
-        self.inner
-            .metadata
-            .get_or_fetch("schemas", || async move {
-                Ok(self
-                    .execute(&Call::get(path, Lane::Interactive, EndpointGroup::Metadata))
-                    .await?
-                    .body)
-            })
-            .await
+        self.cached_get("schemas".to_string(), path).await
     }
 
     /// Every owner (all pages), from the cache while fresh.

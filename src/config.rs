@@ -24,6 +24,8 @@ pub struct Config {
     pub hubspot: HubSpotConfig,
     /// The local sandbox.
     pub sandbox: SandboxConfig,
+    /// The audit log of tool calls and prompt fetches.
+    pub audit: crate::audit::AuditConfig,
 }
 
 impl Default for Config {
@@ -32,6 +34,7 @@ impl Default for Config {
             data_dir: PathBuf::from(".hubspot-mcp"),
             hubspot: HubSpotConfig::default(),
             sandbox: SandboxConfig::default(),
+            audit: crate::audit::AuditConfig::default(),
         }
     }
 }

@@ -10,6 +10,7 @@
 //! Later layers (the HubSpot client, the MCP server, sync and the index, governance) build on
 //! these; see README.md for the plan and what exists today.
 
+pub mod audit;
 pub mod config;
 pub mod hubspot;
 pub mod mcp;

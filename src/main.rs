@@ -43,6 +43,28 @@ enum Command {
     /// Generated JSON Schemas.
     #[command(subcommand)]
     Schemas(SchemasCommand),
+    /// Read and check the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// The last entries.
+    Tail {
+        #[arg(short = 'n', default_value_t = 20)]
+        count: usize,
+    },
+    /// One entry, by sequence number.
+    Show { seq: u64 },
+    /// Every entry as JSON lines.
+    Export {
+        /// JSON lines (the only format today; the flag keeps scripts explicit).
+        #[arg(long)]
+        jsonl: bool,
+    },
+    /// Checks the hash chain; exits non-zero at the first edited, deleted or reordered entry.
+    Verify,
 }
 
 #[derive(Debug, clap::Args)]
@@ -176,6 +198,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Sandbox(args) => run_sandbox(config, args).await,
         Command::Auth(cmd) => run_auth(config, cmd).await,
         Command::Serve(args) => run_serve(config, args).await,
+        Command::Audit(cmd) => run_audit(&config, cmd),
         Command::Schemas(SchemasCommand::Export { dir }) => {
             let client = HubSpotClient::builder(
                 config.hubspot.client.clone(),
@@ -185,6 +208,64 @@ async fn main() -> anyhow::Result<()> {
             let server = HubSpotMcp::new(client, &ToolOptions::default());
             for path in hubspot_mcp::mcp::schemas::export(&server, &dir)? {
                 println!("{path}");
+            }
+            Ok(())
+        }
+    }
+}
+
+fn audit_path(config: &Config) -> PathBuf {
+    config
+        .audit
+        .path
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join("audit.jsonl"))
+}
+
+fn run_audit(config: &Config, cmd: AuditCommand) -> anyhow::Result<()> {
+    let path = audit_path(config);
+    match cmd {
+        AuditCommand::Verify => {
+            let report = hubspot_mcp::audit::verify(&path);
+            match report.problem {
+                None => {
+                    println!(
+                        "ok: {} entries, chain intact ({})",
+                        report.entries,
+                        path.display()
+                    );
+                    Ok(())
+                }
+                Some(p) => anyhow::bail!("audit log {} fails verification: {p}", path.display()),
+            }
+        }
+        AuditCommand::Tail { count } => {
+            let entries = hubspot_mcp::audit::read_all(&path)?;
+            for e in entries.iter().skip(entries.len().saturating_sub(count)) {
+                println!(
+                    "{:>6} {} {:<11} {:<20} {:>8.1} ms  {}",
+                    e.seq,
+                    e.at,
+                    e.draft.kind,
+                    e.draft.tool.as_deref().unwrap_or("-"),
+                    e.draft.latency_us as f64 / 1000.0,
+                    e.draft.outcome.chars().take(80).collect::<String>()
+                );
+            }
+            Ok(())
+        }
+        AuditCommand::Show { seq } => {
+            let entries = hubspot_mcp::audit::read_all(&path)?;
+            let e = entries
+                .iter()
+                .find(|e| e.seq == seq)
+                .with_context(|| format!("no entry {seq} in {}", path.display()))?;
+            println!("{}", serde_json::to_string_pretty(e)?);
+            Ok(())
+        }
+        AuditCommand::Export { .. } => {
+            for e in hubspot_mcp::audit::read_all(&path)? {
+                println!("{}", serde_json::to_string(&e)?);
             }
             Ok(())
         }

@@ -276,6 +276,23 @@ pub fn default_http() -> reqwest::Client {
         .unwrap_or_default()
 }
 
+tokio::task_local! {
+    /// The HubSpot calls made inside an audited scope (an MCP tool call): the audit log records
+    /// each with its status and correlation id.
+    pub static CALLS: Arc<parking_lot::Mutex<Vec<crate::audit::HubSpotCall>>>;
+}
+
+fn record_call(method: &Method, path: &str, status: Option<u16>, correlation_id: Option<&str>) {
+    let _ = CALLS.try_with(|c| {
+        c.lock().push(crate::audit::HubSpotCall {
+            method: method.to_string(),
+            route: route_of(path),
+            status,
+            correlation_id: correlation_id.map(str::to_string),
+        })
+    });
+}
+
 /// `/crm/v3/objects/contacts/123` → `/crm/v3/objects/contacts/{id}`.
 fn route_of(path: &str) -> String {
     path.split('/')
@@ -491,6 +508,7 @@ impl HubSpotClient {
                         )
                     };
                     breaker.failure(&err.to_string());
+                    record_call(&call.method, &call.path, None, None);
                     (classify(&outcome, call.safe), err)
                 }
                 Ok(res) => {
@@ -501,6 +519,12 @@ impl HubSpotClient {
                         .and_then(|v| v.to_str().ok())
                         .map(str::to_string);
                     span.record("status", status);
+                    record_call(
+                        &call.method,
+                        &call.path,
+                        Some(status),
+                        correlation_id.as_deref(),
+                    );
                     if let Some(c) = &correlation_id {
                         span.record("correlation_id", c.as_str());
                     }

@@ -39,6 +39,7 @@ use rmcp::service::RequestContext;
 use rmcp::{tool_handler, RoleServer, ServerHandler};
 use serde::{Deserialize, Serialize};
 
+use crate::audit::{AuditDraft, AuditLog};
 use crate::hubspot::HubSpotClient;
 use prompts::PromptLibrary;
 
@@ -86,6 +87,10 @@ pub struct HubSpotMcp {
     pub(crate) client: HubSpotClient,
     tool_router: ToolRouter<Self>,
     prompts: Arc<PromptLibrary>,
+    /// Every tool call and prompt fetch is recorded here when set.
+    audit: Option<Arc<AuditLog>>,
+    /// Refuse tool calls while the audit log cannot be written.
+    audit_fail_closed: bool,
 }
 
 impl std::fmt::Debug for HubSpotMcp {
@@ -124,6 +129,32 @@ impl HubSpotMcp {
             client,
             tool_router: router,
             prompts: Arc::new(PromptLibrary::embedded()),
+            audit: None,
+            audit_fail_closed: true,
+        }
+    }
+
+    /// Records every tool call and prompt fetch in `log`; with `fail_closed`, calls are refused
+    /// while the log cannot be written.
+    pub fn with_audit(mut self, log: Arc<AuditLog>, fail_closed: bool) -> Self {
+        self.audit = Some(log);
+        self.audit_fail_closed = fail_closed;
+        self
+    }
+
+    fn record(&self, draft: AuditDraft) -> Result<(), rmcp::ErrorData> {
+        let Some(log) = &self.audit else {
+            return Ok(());
+        };
+        match log.append(draft) {
+            Ok(_) => Ok(()),
+            Err(e) if self.audit_fail_closed => {
+                Err(rmcp::ErrorData::internal_error(e.to_string(), None))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "audit entry lost (audit.fail_closed is off)");
+                Ok(())
+            }
         }
     }
 
@@ -205,6 +236,86 @@ impl ServerHandler for HubSpotMcp {
             .with_instructions(INSTRUCTIONS)
     }
 
+    async fn call_tool(
+        &self,
+        request: rmcp::model::CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::CallToolResponse, rmcp::ErrorData> {
+        let Some(log) = &self.audit else {
+            return self
+                .tool_router
+                .call(rmcp::handler::server::tool::ToolCallContext::new(
+                    self, request, context,
+                ))
+                .await;
+        };
+        if self.audit_fail_closed && !log.healthy() {
+            return Err(rmcp::ErrorData::internal_error(format!("the audit log at {} could not be written, so tool calls are refused until it can (audit.fail_closed)", log.path().display()), None));
+        }
+        let started = std::time::Instant::now();
+        let client = context
+            .peer
+            .peer_info()
+            .map(|i| format!("{} {}", i.client_info.name, i.client_info.version));
+        let request_id = serde_json::to_value(&context.id)
+            .ok()
+            .map(|v| v.to_string());
+        let tool = request.name.to_string();
+        let arguments = serde_json::Value::Object(request.arguments.clone().unwrap_or_default());
+        let calls = Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let tcc = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
+        let result = crate::hubspot::client::CALLS
+            .scope(calls.clone(), self.tool_router.call(tcc))
+            .await;
+        let (outcome, retrieved) = match &result {
+            Ok(rmcp::model::CallToolResponse::Complete(r)) if r.is_error == Some(true) => {
+                let text = r
+                    .content
+                    .first()
+                    .and_then(|c| c.as_text())
+                    .map(|t| t.text.clone())
+                    .unwrap_or_default();
+                (format!("error: {text}"), Vec::new())
+            }
+            Ok(rmcp::model::CallToolResponse::Complete(r)) => {
+                let ids = r
+                    .structured_content
+                    .as_ref()
+                    .and_then(|v| v["results"].as_array())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|x| x.get("id").cloned())
+                            .map(|id| serde_json::json!({"id": id}))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                ("ok".to_string(), ids)
+            }
+            Ok(_) => ("pending".to_string(), Vec::new()),
+            Err(e) => (format!("invalid: {}", e.message), Vec::new()),
+        };
+        let prompt = arguments
+            .get("rationale")
+            .or_else(|| arguments.get("prompt"))
+            .and_then(|v| v.as_str())
+            .map(str::to_string);
+        let hubspot_calls = calls.lock().clone();
+        self.record(AuditDraft {
+            kind: "tool_call".into(),
+            client,
+            request: request_id,
+            tool: Some(tool),
+            arguments,
+            prompt,
+            retrieved,
+            decision_path: Vec::new(),
+            hubspot_calls,
+            outcome,
+            latency_us: started.elapsed().as_micros() as u64,
+        })?;
+        result
+    }
+
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
@@ -258,10 +369,22 @@ impl ServerHandler for HubSpotMcp {
             .into_iter()
             .map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_string)))
             .collect();
-        let (description, body) = self
-            .prompts
-            .render(&request.name, &args)
-            .map_err(|e| invalid_params(e.to_string()))?;
+        let rendered = self.prompts.render(&request.name, &args);
+        self.record(AuditDraft {
+            kind: "prompt_get".into(),
+            client: _context
+                .peer
+                .peer_info()
+                .map(|i| format!("{} {}", i.client_info.name, i.client_info.version)),
+            tool: Some(request.name.clone()),
+            arguments: serde_json::to_value(&args).unwrap_or_default(),
+            prompt: rendered.as_ref().ok().map(|(_, body)| body.clone()),
+            outcome: rendered
+                .as_ref()
+                .map_or_else(|e| format!("invalid: {e}"), |_| "ok".into()),
+            ..Default::default()
+        })?;
+        let (description, body) = rendered.map_err(|e| invalid_params(e.to_string()))?;
         Ok(
             GetPromptResult::new(vec![PromptMessage::new_text(Role::User, body)])
                 .with_description(description)

@@ -126,6 +126,17 @@ async fn http_server(
     String,
     tokio_util::sync::CancellationToken,
 ) {
+    http_server_audited(token, None).await
+}
+
+async fn http_server_audited(
+    token: Option<&str>,
+    audit: Option<&std::path::Path>,
+) -> (
+    hubspot_mcp::sandbox::Sandbox,
+    String,
+    tokio_util::sync::CancellationToken,
+) {
     let sb = spawn(small()).await;
     let settings = ClientSettings {
         base_url: sb.base_url(),
@@ -136,7 +147,20 @@ async fn http_server(
         Credentials::Static(SecretString::from(sb.token().to_string())),
     )
     .build();
-    let server = HubSpotMcp::new(client, &ToolOptions::default());
+    let mut server = HubSpotMcp::new(client, &ToolOptions::default());
+    if let Some(path) = audit {
+        let secrets = vec![
+            sb.token().to_string(),
+            token.unwrap_or_default().to_string(),
+        ];
+        let log = hubspot_mcp::audit::AuditLog::open(
+            path,
+            hubspot_mcp::audit::Redactor::new(secrets, false),
+            false,
+        )
+        .unwrap();
+        server = server.with_audit(std::sync::Arc::new(log), true);
+    }
     let mut opts = HttpOptions::loopback(SocketAddr::from(([127, 0, 0, 1], 0)));
     opts.max_body_bytes = 64 * 1024;
     if let Some(t) = token {
@@ -347,4 +371,90 @@ async fn writes_and_labelled_associations_go_through_the_tools() {
         "{wrong}"
     );
     cancel.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_tool_call_and_prompt_is_audited_with_correlation_ids_and_no_secrets() {
+    let path = std::env::temp_dir().join(format!("audit-it-{}.jsonl", uuid::Uuid::new_v4()));
+    let token = "http-bearer-secret-123";
+    let (sb, url, cancel) = http_server_audited(Some(token), Some(&path)).await;
+    let http = reqwest::Client::new();
+    post(&http, &url, Some(token), &[], rpc("initialize", 1, json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "audit-test", "version": "9"}}))).await;
+    let search = rpc(
+        "tools/call",
+        2,
+        json!({"name": "search_objects", "arguments": {"objectType": "tickets", "limit": 3, "properties": ["subject"]}}),
+    );
+    assert_eq!(post(&http, &url, Some(token), &[], search).await.0, 200);
+    let bad = rpc(
+        "tools/call",
+        3,
+        json!({"name": "search_objects", "arguments": {"objectType": "tickets", "filters": [{"property": "nope", "operator": "EQ", "value": "x"}]}}),
+    );
+    post(&http, &url, Some(token), &[], bad).await;
+    let prompt = rpc(
+        "prompts/get",
+        4,
+        json!({"name": "triage_ticket", "arguments": {"ticket_id": format!("contains {}", sb.token())}}),
+    );
+    assert_eq!(post(&http, &url, Some(token), &[], prompt).await.0, 200);
+    cancel.cancel();
+
+    assert_eq!(hubspot_mcp::audit::verify(&path).problem, None);
+    let entries = hubspot_mcp::audit::read_all(&path).unwrap();
+    let kinds: Vec<&str> = entries.iter().map(|e| e.draft.kind.as_str()).collect();
+    assert_eq!(kinds, ["tool_call", "tool_call", "prompt_get"]);
+    let first = &entries[0].draft;
+    assert_eq!(first.outcome, "ok");
+    assert_eq!(
+        first.retrieved.len(),
+        3,
+        "the records the answer was based on"
+    );
+    let search_call = first
+        .hubspot_calls
+        .iter()
+        .find(|c| c.route.ends_with("/search"))
+        .expect("the search request is recorded");
+    let served: Vec<String> = sb
+        .log_entries()
+        .iter()
+        .map(|e| e.correlation_id.clone())
+        .collect();
+    assert!(
+        served.contains(search_call.correlation_id.as_ref().unwrap()),
+        "correlation ids match what HubSpot served"
+    );
+    assert!(
+        entries[1].draft.outcome.starts_with("invalid:"),
+        "{}",
+        entries[1].draft.outcome
+    );
+    assert!(entries[2]
+        .draft
+        .prompt
+        .as_deref()
+        .unwrap()
+        .contains("You are triaging"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        !text.contains(sb.token()) && !text.contains(token),
+        "no secret in the audit log"
+    );
+
+    // The CLI's verify sees a one-byte edit.
+    let tampered = text.replacen("\"ok\"", "\"oK\"", 1);
+    std::fs::write(&path, tampered).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hubspot-mcp"))
+        .args(["audit", "verify"])
+        .env("HUBSPOT_MCP_AUDIT__PATH", &path)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("was edited"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::remove_file(&path).ok();
 }

@@ -1,0 +1,483 @@
+//! The audit log: an append-only, hash-chained record of every tool call, prompt fetch and
+//! (later) gate decision, so a team can show how an automated action was reached.
+//!
+//! Each entry is one JSON line carrying the time, the client and request, the tool and its
+//! arguments (secrets redacted, PII optionally), the prompt, the retrieved context (record ids),
+//! the decision path, the HubSpot calls made with their correlation ids, the outcome and the
+//! latency. Each entry also carries `prev_hash` and `hash = SHA-256(prev_hash ‖ entry)`, so
+//! [`verify`] detects any edited, deleted, inserted or reordered entry: the first broken link
+//! names the sequence number where the history stops being trustworthy.
+//!
+//! The store is a JSONL file in the data directory, written with `O_APPEND` and synced per
+//! entry. When an entry cannot be written the caller is told, and with `fail_closed` (the
+//! default) the tool call fails rather than acting unrecorded.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// Audit settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuditConfig {
+    pub enabled: bool,
+    /// The log file; default `<data_dir>/audit.jsonl`.
+    pub path: Option<PathBuf>,
+    /// Refuse tool calls when the log cannot be written.
+    pub fail_closed: bool,
+    /// Replace emails and phone-like numbers in arguments with placeholders.
+    pub redact_pii: bool,
+    /// Sync every entry to disk (durable, slower).
+    pub sync: bool,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            path: None,
+            fail_closed: true,
+            redact_pii: false,
+            sync: true,
+        }
+    }
+}
+
+/// A HubSpot request made on behalf of an audited call.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct HubSpotCall {
+    pub method: String,
+    pub route: String,
+    pub status: Option<u16>,
+    pub correlation_id: Option<String>,
+}
+
+/// What the caller knows about an event; the log adds sequence, time and hashes.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct AuditDraft {
+    /// `tool_call`, `prompt_get`, `gate_decision`.
+    pub kind: String,
+    pub client: Option<String>,
+    pub request: Option<String>,
+    pub tool: Option<String>,
+    pub arguments: Value,
+    /// The MCP prompt served, or the prompt/rationale an agent passed.
+    pub prompt: Option<String>,
+    /// Records the answer was based on (ids, and scores when semantic search provides them).
+    pub retrieved: Vec<Value>,
+    /// Every rule evaluated, with inputs and verdict (the handoff gate fills this).
+    pub decision_path: Vec<Value>,
+    pub hubspot_calls: Vec<HubSpotCall>,
+    pub outcome: String,
+    /// Integers only in hashed entries: floats do not round-trip through JSON exactly.
+    pub latency_us: u64,
+}
+
+/// One stored entry.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AuditEntry {
+    pub seq: u64,
+    pub at: String,
+    #[serde(flatten)]
+    pub draft: AuditDraft,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// Why the log could not be used.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AuditError {
+    #[error("the audit log at {path} cannot be written: {reason}. Tool calls are refused while it is unavailable (audit.fail_closed); fix the file or disk, or set audit.fail_closed = false deliberately.")]
+    Unwritable { path: String, reason: String },
+    #[error("the audit log at {path} cannot be read: {reason}")]
+    Unreadable { path: String, reason: String },
+}
+
+const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The hash of an entry: SHA-256 over the previous hash and the entry with `hash` empty.
+fn entry_hash(entry: &AuditEntry) -> String {
+    let mut e = entry.clone();
+    e.hash = String::new();
+    let mut h = Sha256::new();
+    h.update(entry.prev_hash.as_bytes());
+    h.update(b"\n");
+    h.update(serde_json::to_vec(&e).unwrap_or_default());
+    hex::encode(h.finalize())
+}
+
+/// Replaces secrets (known values, and values under secret-looking keys) and optionally PII.
+#[derive(Debug, Clone, Default)]
+pub struct Redactor {
+    secrets: Vec<String>,
+    pii: bool,
+}
+
+const SECRET_KEYS: &[&str] = &[
+    "token",
+    "secret",
+    "password",
+    "authorization",
+    "apikey",
+    "api_key",
+    "hapikey",
+    "refresh",
+    "code_verifier",
+];
+
+impl Redactor {
+    /// A redactor that also hides these exact values wherever they appear.
+    pub fn new(secrets: Vec<String>, pii: bool) -> Self {
+        Self {
+            secrets: secrets.into_iter().filter(|s| s.len() >= 6).collect(),
+            pii,
+        }
+    }
+
+    /// Redacts a JSON value.
+    pub fn value(&self, v: &Value) -> Value {
+        match v {
+            Value::Object(m) => Value::Object(
+                m.iter()
+                    .map(|(k, x)| {
+                        let lk = k.to_ascii_lowercase();
+                        if SECRET_KEYS.iter().any(|s| lk.contains(s)) {
+                            (k.clone(), Value::String("[redacted]".into()))
+                        } else {
+                            (k.clone(), self.value(x))
+                        }
+                    })
+                    .collect(),
+            ),
+            Value::Array(a) => Value::Array(a.iter().map(|x| self.value(x)).collect()),
+            Value::String(s) => Value::String(self.text(s)),
+            other => other.clone(),
+        }
+    }
+
+    /// Redacts a string.
+    pub fn text(&self, s: &str) -> String {
+        let mut out = s.to_string();
+        for secret in &self.secrets {
+            if out.contains(secret.as_str()) {
+                out = out.replace(secret.as_str(), "[redacted]");
+            }
+        }
+        if self.pii {
+            out = out
+                .split(' ')
+                .map(|w| {
+                    let digits = w.chars().filter(char::is_ascii_digit).count();
+                    if w.contains('@') && w.contains('.') {
+                        "[email]".to_string()
+                    } else if digits >= 7 && digits * 2 >= w.len() {
+                        "[phone]".to_string()
+                    } else {
+                        w.to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" ");
+        }
+        out
+    }
+}
+
+struct State {
+    file: File,
+    seq: u64,
+    last_hash: String,
+    healthy: bool,
+}
+
+/// The append-only log.
+pub struct AuditLog {
+    path: PathBuf,
+    sync: bool,
+    pub redactor: Redactor,
+    state: Mutex<State>,
+}
+
+impl std::fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditLog")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuditLog {
+    /// Opens (or creates) the log and continues its chain.
+    ///
+    /// # Errors
+    /// When the file cannot be opened or its last entry cannot be read.
+    pub fn open(path: &Path, redactor: Redactor, sync: bool) -> Result<Self, AuditError> {
+        let err = |reason: String| AuditError::Unwritable {
+            path: path.display().to_string(),
+            reason,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+        }
+        let (seq, last_hash) = match read_all(path) {
+            Ok(entries) => entries
+                .last()
+                .map_or((0, GENESIS.to_string()), |e| (e.seq, e.hash.clone())),
+            Err(_) => (0, GENESIS.to_string()),
+        };
+        let mut opts = OpenOptions::new();
+        opts.create(true).append(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let file = opts.open(path).map_err(|e| err(e.to_string()))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            sync,
+            redactor,
+            state: Mutex::new(State {
+                file,
+                seq,
+                last_hash,
+                healthy: true,
+            }),
+        })
+    }
+
+    /// Was the last write successful?
+    pub fn healthy(&self) -> bool {
+        self.state.lock().healthy
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one entry (arguments and prompt are redacted here).
+    ///
+    /// # Errors
+    /// When the entry cannot be written; the log is then unhealthy until a write succeeds.
+    pub fn append(&self, mut draft: AuditDraft) -> Result<AuditEntry, AuditError> {
+        draft.arguments = self.redactor.value(&draft.arguments);
+        draft.prompt = draft.prompt.map(|p| self.redactor.text(&p));
+        draft.outcome = self.redactor.text(&draft.outcome);
+        let mut st = self.state.lock();
+        let mut entry = AuditEntry {
+            seq: st.seq + 1,
+            at: crate::time::iso_ms(chrono::Utc::now().timestamp_millis()),
+            draft,
+            prev_hash: st.last_hash.clone(),
+            hash: String::new(),
+        };
+        entry.hash = entry_hash(&entry);
+        let mut line = serde_json::to_vec(&entry).unwrap_or_default();
+        line.push(b'\n');
+        let written = st.file.write_all(&line).and_then(|()| {
+            if self.sync {
+                st.file.sync_data()
+            } else {
+                Ok(())
+            }
+        });
+        match written {
+            Ok(()) => {
+                st.seq = entry.seq;
+                st.last_hash = entry.hash.clone();
+                st.healthy = true;
+                Ok(entry)
+            }
+            Err(e) => {
+                st.healthy = false;
+                Err(AuditError::Unwritable {
+                    path: self.path.display().to_string(),
+                    reason: e.to_string(),
+                })
+            }
+        }
+    }
+}
+
+/// Every entry in a log file.
+///
+/// # Errors
+/// When the file cannot be read or a line is not an entry.
+pub fn read_all(path: &Path) -> Result<Vec<AuditEntry>, AuditError> {
+    let err = |reason: String| AuditError::Unreadable {
+        path: path.display().to_string(),
+        reason,
+    };
+    let f = File::open(path).map_err(|e| err(e.to_string()))?;
+    let mut out = Vec::new();
+    for (i, line) in BufReader::new(f).lines().enumerate() {
+        let line = line.map_err(|e| err(e.to_string()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        out.push(serde_json::from_str(&line).map_err(|e| err(format!("line {}: {e}", i + 1)))?);
+    }
+    Ok(out)
+}
+
+/// The result of [`verify`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VerifyReport {
+    pub entries: usize,
+    /// `None` when the whole chain holds.
+    pub problem: Option<String>,
+}
+
+/// Checks the whole chain: sequence, links and hashes.
+pub fn verify(path: &Path) -> VerifyReport {
+    let file = match std::fs::read_to_string(path) {
+        Ok(s) => s,
+        Err(e) => {
+            return VerifyReport {
+                entries: 0,
+                problem: Some(format!("cannot read {}: {e}", path.display())),
+            }
+        }
+    };
+    let mut prev = GENESIS.to_string();
+    let mut count = 0;
+    for (i, line) in file
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let entry: AuditEntry = match serde_json::from_str(line) {
+            Ok(e) => e,
+            Err(e) => {
+                return VerifyReport {
+                    entries: count,
+                    problem: Some(format!(
+                        "line {} is not a valid entry ({e}): the file was edited",
+                        i + 1
+                    )),
+                }
+            }
+        };
+        count += 1;
+        if entry.seq != count as u64 {
+            return VerifyReport { entries: count, problem: Some(format!("line {} has seq {} where {} was expected: an entry was deleted, inserted or moved", i + 1, entry.seq, count)) };
+        }
+        if entry.prev_hash != prev {
+            return VerifyReport { entries: count, problem: Some(format!("entry {} does not link to the entry before it: the history was reordered or cut", entry.seq)) };
+        }
+        if entry_hash(&entry) != entry.hash {
+            return VerifyReport {
+                entries: count,
+                problem: Some(format!(
+                    "entry {} does not match its hash: it was edited",
+                    entry.seq
+                )),
+            };
+        }
+        prev = entry.hash;
+    }
+    VerifyReport {
+        entries: count,
+        problem: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn log_with(n: usize) -> (PathBuf, AuditLog) {
+        let path = std::env::temp_dir().join(format!("audit-{}.jsonl", uuid::Uuid::new_v4()));
+        let log = AuditLog::open(
+            &path,
+            Redactor::new(vec!["pat-na1-secret-value".into()], false),
+            false,
+        )
+        .unwrap();
+        for i in 0..n {
+            log.append(AuditDraft {
+                kind: "tool_call".into(),
+                tool: Some("search_objects".into()),
+                arguments: json!({"i": i}),
+                outcome: "ok".into(),
+                ..Default::default()
+            })
+            .unwrap();
+        }
+        (path, log)
+    }
+
+    #[test]
+    fn an_intact_chain_verifies_and_reopening_continues_it() {
+        let (path, log) = log_with(3);
+        drop(log);
+        let log = AuditLog::open(&path, Redactor::default(), false).unwrap();
+        log.append(AuditDraft {
+            kind: "prompt_get".into(),
+            outcome: "ok".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            verify(&path),
+            VerifyReport {
+                entries: 4,
+                problem: None
+            }
+        );
+    }
+
+    #[test]
+    fn detects_a_one_byte_edit_a_deleted_entry_and_swapped_entries() {
+        let (path, _log) = log_with(4);
+        let original = std::fs::read_to_string(&path).unwrap();
+        let edited = original.replacen("\"i\":2", "\"i\":3", 1);
+        std::fs::write(&path, &edited).unwrap();
+        assert!(verify(&path)
+            .problem
+            .unwrap()
+            .contains("entry 3 does not match its hash"));
+        let lines: Vec<&str> = original.lines().collect();
+        std::fs::write(&path, format!("{}\n{}\n{}\n", lines[0], lines[2], lines[3])).unwrap();
+        assert!(verify(&path).problem.unwrap().contains("deleted"));
+        std::fs::write(
+            &path,
+            format!("{}\n{}\n{}\n{}\n", lines[0], lines[2], lines[1], lines[3]),
+        )
+        .unwrap();
+        assert!(verify(&path).problem.is_some());
+    }
+
+    #[test]
+    fn secrets_never_reach_the_log() {
+        let (path, log) = log_with(0);
+        log.append(AuditDraft {
+            kind: "tool_call".into(),
+            arguments: json!({"query": "uses pat-na1-secret-value here", "refresh_token": "na1-xyz", "nested": {"api_key": "k"}}),
+            prompt: Some("token pat-na1-secret-value".into()),
+            outcome: "error: pat-na1-secret-value rejected".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            !text.contains("pat-na1-secret-value")
+                && !text.contains("na1-xyz")
+                && !text.contains("\"k\""),
+            "{text}"
+        );
+        let pii = Redactor::new(vec![], true);
+        assert_eq!(
+            pii.text("mail ann@x.io or +1 415 555 0134"),
+            "mail [email] or +1 415 555 0134"
+        );
+        assert_eq!(pii.text("call 4155550134"), "call [phone]");
+    }
+}

@@ -26,6 +26,8 @@ pub struct Config {
     pub sandbox: SandboxConfig,
     /// The audit log of tool calls and prompt fetches.
     pub audit: crate::audit::AuditConfig,
+    /// The confidence gate of `propose_action`.
+    pub handoff: crate::handoff::HandoffPolicy,
 }
 
 impl Default for Config {
@@ -35,6 +37,7 @@ impl Default for Config {
             hubspot: HubSpotConfig::default(),
             sandbox: SandboxConfig::default(),
             audit: crate::audit::AuditConfig::default(),
+            handoff: crate::handoff::HandoffPolicy::default(),
         }
     }
 }

@@ -12,6 +12,7 @@
 
 pub mod audit;
 pub mod config;
+pub mod handoff;
 pub mod hubspot;
 pub mod mcp;
 pub mod sandbox;

@@ -316,7 +316,12 @@ async fn run_serve(config: Config, args: ServeArgs) -> anyhow::Result<()> {
     }
     let client = HubSpotClient::builder(settings, creds).build();
     let _refresher = client.spawn_metadata_refresher();
+    let mut handoff = config.handoff.clone();
+    handoff.enabled |= args
+        .toolsets
+        .contains(&hubspot_mcp::mcp::Toolset::Governance);
     let options = ToolOptions {
+        handoff,
         toolsets: args.toolsets.clone(),
         read_only: args.read_only,
         granted_scopes: granted,

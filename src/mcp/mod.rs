@@ -18,6 +18,7 @@
 //! clients negotiate today, and the conformance suite checks it, so it stays supported.
 #![allow(deprecated)]
 
+pub mod governance;
 pub mod http;
 pub mod params;
 pub mod prompts;
@@ -53,6 +54,8 @@ pub enum Toolset {
     Read,
     /// Create, update, upsert, associate.
     Write,
+    /// `propose_action`: writes through the handoff gate (offered when the policy is enabled).
+    Governance,
 }
 
 impl Toolset {
@@ -79,6 +82,8 @@ pub struct ToolOptions {
     pub read_only: bool,
     /// The OAuth scopes granted, when known: tools needing others are not offered.
     pub granted_scopes: Option<Vec<String>>,
+    /// The handoff policy; `propose_action` is offered when it is enabled.
+    pub handoff: crate::handoff::HandoffPolicy,
 }
 
 /// The server.
@@ -91,6 +96,8 @@ pub struct HubSpotMcp {
     audit: Option<Arc<AuditLog>>,
     /// Refuse tool calls while the audit log cannot be written.
     audit_fail_closed: bool,
+    /// The handoff policy `propose_action` applies.
+    pub(crate) policy: Arc<crate::handoff::HandoffPolicy>,
 }
 
 impl std::fmt::Debug for HubSpotMcp {
@@ -107,6 +114,9 @@ impl HubSpotMcp {
     /// A server over `client`, offering the tools `options` allow.
     pub fn new(client: HubSpotClient, options: &ToolOptions) -> Self {
         let mut router = Self::tool_router();
+        if options.handoff.enabled {
+            router.merge(Self::governance_router());
+        }
         let names: Vec<String> = router
             .list_all()
             .iter()
@@ -115,8 +125,8 @@ impl HubSpotMcp {
         for name in names {
             let set = Toolset::of(&name);
             let by_set = !options.toolsets.is_empty() && !options.toolsets.contains(&set);
-            let by_mode = options.read_only && set == Toolset::Write;
-            let by_scope = set == Toolset::Write
+            let by_mode = options.read_only && matches!(set, Toolset::Write | Toolset::Governance);
+            let by_scope = matches!(set, Toolset::Write | Toolset::Governance)
                 && options
                     .granted_scopes
                     .as_ref()
@@ -131,6 +141,7 @@ impl HubSpotMcp {
             prompts: Arc::new(PromptLibrary::embedded()),
             audit: None,
             audit_fail_closed: true,
+            policy: Arc::new(options.handoff.clone()),
         }
     }
 
@@ -294,6 +305,14 @@ impl ServerHandler for HubSpotMcp {
             Ok(_) => ("pending".to_string(), Vec::new()),
             Err(e) => (format!("invalid: {}", e.message), Vec::new()),
         };
+        let decision_path = match &result {
+            Ok(rmcp::model::CallToolResponse::Complete(r)) => r
+                .structured_content
+                .as_ref()
+                .and_then(|v| v["decisionPath"].as_array().cloned())
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
         let prompt = arguments
             .get("rationale")
             .or_else(|| arguments.get("prompt"))
@@ -308,7 +327,7 @@ impl ServerHandler for HubSpotMcp {
             arguments,
             prompt,
             retrieved,
-            decision_path: Vec::new(),
+            decision_path,
             hubspot_calls,
             outcome,
             latency_us: started.elapsed().as_micros() as u64,

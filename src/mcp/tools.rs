@@ -92,7 +92,7 @@ pub enum RecordId {
 }
 
 impl RecordId {
-    fn text(&self) -> String {
+    pub fn text(&self) -> String {
         match self {
             Self::Text(s) => s.trim().to_string(),
             Self::Number(n) => n.to_string(),
@@ -518,12 +518,29 @@ pub fn close_matches<'a>(wanted: &str, candidates: impl Iterator<Item = &'a str>
         .collect()
 }
 
-struct PropertyIndex {
+/// A type's property definitions, by name.
+pub struct PropertyIndex {
     object_type: String,
     defs: HashMap<String, Value>,
 }
 
 impl PropertyIndex {
+    /// Does the portal have this property?
+    pub fn has(&self, name: &str) -> bool {
+        self.defs.contains_key(name)
+    }
+
+    /// Validates a write (names, read-only, enumeration values) and stringifies it.
+    ///
+    /// # Errors
+    /// `invalid_params` naming the property and the fix.
+    pub fn check_writable_pub(
+        &self,
+        props: &PropertyMap,
+    ) -> Result<BTreeMap<String, String>, ToolFailure> {
+        self.check_writable(props)
+    }
+
     fn check_name(&self, name: &str) -> Result<&Value, ToolFailure> {
         self.defs.get(name).ok_or_else(|| {
             let near = close_matches(name, self.defs.keys().map(String::as_str));
@@ -659,6 +676,17 @@ impl HubSpotMcp {
                 format!("did you mean {}?", near.join(", "))
             }
         )))
+    }
+
+    /// The property index of a type (from the metadata cache).
+    ///
+    /// # Errors
+    /// When the properties cannot be fetched.
+    pub(crate) async fn property_index_pub(
+        &self,
+        object_type: &str,
+    ) -> Result<PropertyIndex, ToolFailure> {
+        self.property_index(object_type).await
     }
 
     async fn property_index(&self, object_type: &str) -> Result<PropertyIndex, ToolFailure> {

@@ -3,6 +3,7 @@
 
 mod cli;
 mod client;
+mod governance;
 mod interop;
 mod mcp;
 mod sandbox_api;

@@ -17,14 +17,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 /// A numeric limit on a property.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct ValueThreshold {
     pub property: String,
     pub max: f64,
 }
 
-/// The handoff policy (TOML `[handoff]`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// The handoff policy (TOML `[handoff]`; its JSON Schema is `schemas/handoff-policy.json`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(default)]
 pub struct HandoffPolicy {
     /// Offer `propose_action` (the governance toolset).

@@ -78,15 +78,27 @@ pub fn tool_definitions(server: &HubSpotMcp) -> Vec<(String, Value)> {
         .collect()
 }
 
-/// Writes one `{tool}.json` per tool into `dir`.
+/// Every file `schemas/` holds: one per tool, and the handoff policy's schema.
+pub fn all_files(server: &HubSpotMcp) -> Vec<(String, Value)> {
+    let mut files: Vec<(String, Value)> = tool_definitions(server)
+        .into_iter()
+        .map(|(n, d)| (format!("{n}.json"), d))
+        .collect();
+    let policy = serde_json::to_value(schemars::schema_for!(crate::handoff::HandoffPolicy))
+        .unwrap_or_default();
+    files.push(("handoff-policy.json".into(), policy));
+    files
+}
+
+/// Writes one `{tool}.json` per tool, and `handoff-policy.json`, into `dir`.
 ///
 /// # Errors
 /// When the directory cannot be written.
 pub fn export(server: &HubSpotMcp, dir: &Path) -> std::io::Result<Vec<String>> {
     std::fs::create_dir_all(dir)?;
     let mut written = Vec::new();
-    for (name, def) in tool_definitions(server) {
-        let path = dir.join(format!("{name}.json"));
+    for (name, def) in all_files(server) {
+        let path = dir.join(name);
         std::fs::write(
             &path,
             serde_json::to_string_pretty(&def).unwrap_or_default() + "\n",

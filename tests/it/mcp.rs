@@ -26,8 +26,8 @@ fn schemas_dir_matches_the_code() {
     let server = offline_server(&ToolOptions::default());
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
     let mut expected = std::collections::BTreeSet::new();
-    for (name, def) in hubspot_mcp::mcp::schemas::tool_definitions(&server) {
-        let path = dir.join(format!("{name}.json"));
+    for (name, def) in hubspot_mcp::mcp::schemas::all_files(&server) {
+        let path = dir.join(&name);
         let on_disk: Value = serde_json::from_slice(&std::fs::read(&path).unwrap_or_else(|_| {
             panic!(
                 "{} is missing: run `hubspot-mcp schemas export`",
@@ -41,7 +41,7 @@ fn schemas_dir_matches_the_code() {
             "{} drifted from the code: run `cargo run -- schemas export` and commit schemas/",
             path.display()
         );
-        expected.insert(format!("{name}.json"));
+        expected.insert(name);
     }
     let present: std::collections::BTreeSet<String> = std::fs::read_dir(&dir)
         .unwrap()

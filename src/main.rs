@@ -243,12 +243,13 @@ fn run_audit(config: &Config, cmd: AuditCommand) -> anyhow::Result<()> {
             let entries = hubspot_mcp::audit::read_all(&path)?;
             for e in entries.iter().skip(entries.len().saturating_sub(count)) {
                 println!(
-                    "{:>6} {} {:<11} {:<20} {:>8.1} ms  {}",
+                    "{:>6} {} {:<11} {:<20} {:>8.1} ms  {:<16} {}",
                     e.seq,
                     e.at,
                     e.draft.kind,
                     e.draft.tool.as_deref().unwrap_or("-"),
                     e.draft.latency_us as f64 / 1000.0,
+                    e.draft.client.as_deref().unwrap_or("-"),
                     e.draft.outcome.chars().take(80).collect::<String>()
                 );
             }
@@ -314,6 +315,18 @@ async fn run_serve(config: Config, args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!(scopes = %scopes.join(" "), "granted OAuth scopes");
         granted = Some(scopes);
     }
+    // Values the audit log must never contain, wherever they appear.
+    let mut secrets: Vec<String> = Vec::new();
+    if let Credentials::Static(t) = &creds {
+        secrets.push(secrecy::ExposeSecret::expose_secret(t).to_string());
+    }
+    if let Some(t) = &args.http_token {
+        secrets.push(t.clone());
+    }
+    secrets.push(config.sandbox.oauth.client_secret.clone());
+    if let Some(cs) = &config.hubspot.client_secret {
+        secrets.push(secrecy::ExposeSecret::expose_secret(cs).to_string());
+    }
     let client = HubSpotClient::builder(settings, creds).build();
     let _refresher = client.spawn_metadata_refresher();
     let mut handoff = config.handoff.clone();
@@ -326,7 +339,14 @@ async fn run_serve(config: Config, args: ServeArgs) -> anyhow::Result<()> {
         read_only: args.read_only,
         granted_scopes: granted,
     };
-    let server = HubSpotMcp::new(client, &options);
+    let mut server = HubSpotMcp::new(client, &options);
+    if config.audit.enabled {
+        let path = audit_path(&config);
+        let redactor = hubspot_mcp::audit::Redactor::new(secrets, config.audit.redact_pii);
+        let log = hubspot_mcp::audit::AuditLog::open(&path, redactor, config.audit.sync)?;
+        tracing::info!(path = %path.display(), "auditing every tool call and prompt fetch");
+        server = server.with_audit(std::sync::Arc::new(log), config.audit.fail_closed);
+    }
     if args.stdio {
         use rmcp::ServiceExt;
         let running = server

@@ -114,3 +114,59 @@ async fn auth_login_against_the_sandbox_stores_an_encrypted_refresh_token() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("authorized: scopes"));
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn serve_audits_tool_calls_and_audit_verify_checks_the_chain() {
+    use std::io::Write;
+    let dir = std::env::temp_dir().join(format!("hsmcp-serve-audit-{}", uuid::Uuid::new_v4()));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hubspot-mcp"))
+        .args(["serve", "--stdio", "--sandbox"])
+        .env("HUBSPOT_MCP_DATA_DIR", &dir)
+        .env("HUBSPOT_MCP_SANDBOX__RECORDS__CONTACTS", "50")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":1,"method":"initialize","params":{{"protocolVersion":"2025-06-18","capabilities":{{}},"clientInfo":{{"name":"cli-test","version":"1"}}}}}}"#).unwrap();
+    out.read_line(&mut line).unwrap();
+    writeln!(
+        stdin,
+        r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#
+    )
+    .unwrap();
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{{"name":"list_owners","arguments":{{}}}}}}"#).unwrap();
+    line.clear();
+    out.read_line(&mut line).unwrap();
+    assert!(line.contains("Maya"), "{line}");
+    child.kill().ok();
+    let _ = child.wait();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_hubspot-mcp"))
+            .args(args)
+            .env("HUBSPOT_MCP_DATA_DIR", &dir)
+            .output()
+            .unwrap()
+    };
+    let verify = run(&["audit", "verify"]);
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&verify.stdout).contains("1 entries"),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+    let tail = run(&["audit", "tail"]);
+    let text = String::from_utf8_lossy(&tail.stdout);
+    assert!(
+        text.contains("list_owners") && text.contains("cli-test"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}

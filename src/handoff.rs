@@ -43,6 +43,10 @@ pub struct HandoffPolicy {
     pub set_ticket_priority: bool,
     /// Create a review task on handoff.
     pub create_task: bool,
+    /// Before handing off, ask the user in the client (MCP elicitation) when it can.
+    pub elicit: bool,
+    /// How long to wait for that answer before handing off on the record.
+    pub elicit_timeout_secs: u64,
 }
 
 impl Default for HandoffPolicy {
@@ -70,6 +74,8 @@ impl Default for HandoffPolicy {
             review_owner_id: None,
             set_ticket_priority: true,
             create_task: true,
+            elicit: true,
+            elicit_timeout_secs: 120,
         }
     }
 }

@@ -56,6 +56,18 @@ pub struct ProposeActionParams {
     pub summary: Option<String>,
 }
 
+/// The user's answer when the client can be asked.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Confirmation {
+    /// Apply the proposed change?
+    pub approve: bool,
+    /// A corrected ticket priority (LOW, MEDIUM, HIGH, URGENT), if the proposal's is wrong.
+    #[serde(default)]
+    pub priority: Option<String>,
+}
+
+rmcp::elicit_safe!(Confirmation);
+
 /// What a handoff wrote.
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -117,6 +129,7 @@ impl HubSpotMcp {
     )]
     pub async fn propose_action(
         &self,
+        peer: rmcp::Peer<rmcp::RoleServer>,
         Parameters(p): Parameters<ProposeActionParams>,
     ) -> Result<Json<ProposeActionOutput>, ToolFailure> {
         if !(0.0..=1.0).contains(&p.confidence) {
@@ -135,13 +148,72 @@ impl HubSpotMcp {
             labels: p.labels.clone(),
         };
         let decision = evaluate(&self.policy, &proposal);
-        let path: Vec<Value> = decision
+        let mut path: Vec<Value> = decision
             .path
             .iter()
             .map(|r: &RuleResult| serde_json::to_value(r).unwrap_or_default())
             .collect();
         let record_id = p.record_id.as_ref().map(RecordId::text);
-        if decision.outcome == Outcome::Applied {
+        let mut props = props;
+        let mut outcome = decision.outcome;
+        // Ask the person in the client first, when the client can be asked.
+        if outcome == Outcome::HandedOff
+            && self.policy.elicit
+            && peer
+                .peer_info()
+                .is_some_and(|i| i.capabilities.elicitation.is_some())
+        {
+            let question = format!(
+                "The AI proposes {} on {} {}: {}. Confidence {:.2}. Rationale: {}. Apply it?",
+                p.action,
+                t,
+                record_id.as_deref().unwrap_or("(new record)"),
+                serde_json::to_string(&props).unwrap_or_default(),
+                p.confidence,
+                p.rationale
+            );
+            let answer = peer
+                .elicit_with_timeout::<Confirmation>(
+                    question,
+                    Some(std::time::Duration::from_secs(
+                        self.policy.elicit_timeout_secs,
+                    )),
+                )
+                .await;
+            let (verdict, inputs) = match &answer {
+                Ok(Some(c)) if c.approve => ("pass", json!({"answer": c})),
+                Ok(Some(c)) => ("rejected", json!({"answer": c})),
+                Err(rmcp::service::ElicitationError::UserDeclined) => {
+                    ("rejected", json!({"answer": "declined"}))
+                }
+                Ok(None) => ("handoff", json!({"answer": "no content"})),
+                Err(e) => (
+                    "handoff",
+                    json!({"answer": "none", "reason": e.to_string()}),
+                ),
+            };
+            path.push(json!({"rule": "user_confirmation", "inputs": inputs, "verdict": verdict}));
+            match (verdict, &answer) {
+                ("pass", Ok(Some(c))) => {
+                    if let (Some(prio), true) =
+                        (&c.priority, props.contains_key("hs_ticket_priority"))
+                    {
+                        props.insert("hs_ticket_priority".into(), prio.clone());
+                    }
+                    outcome = Outcome::Applied;
+                }
+                ("rejected", _) => {
+                    return Ok(Json(ProposeActionOutput {
+                        decision: "rejected".into(),
+                        decision_path: path,
+                        record_id,
+                        handoff: None,
+                    }));
+                }
+                _ => {}
+            }
+        }
+        if outcome == Outcome::Applied {
             let (op, input) = match &record_id {
                 Some(id) => (
                     WriteOp::Update,

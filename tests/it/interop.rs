@@ -145,3 +145,19 @@ fn conformance_suite_scenarios_pass() {
     server.kill().ok();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn python_sdk_answers_elicitations_that_confirm_or_reject_gated_changes() {
+    let c = cache();
+    let dir = std::env::temp_dir().join(format!("hsmcp-elicit-{}", uuid::Uuid::new_v4()));
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop/py_elicit.py");
+    let (ok, out) = run(Command::new(c.join("venv/bin/python"))
+        .arg(script)
+        .args([BIN, dir.to_str().unwrap()]));
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("\"verdicts\": [\"pass\", \"rejected\"]"),
+        "{out}"
+    );
+}

@@ -170,3 +170,101 @@ fn serve_audits_tool_calls_and_audit_verify_checks_the_chain() {
     );
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// Runs a stdio session against a separate sandbox with known credential values, with debug
+/// logging on, and returns (everything the server printed to stdout, its stderr, its audit file).
+fn session_with_known_token(
+    token: &str,
+    sandbox_url: &str,
+    dir: &std::path::Path,
+) -> (String, String, String) {
+    use std::io::Write;
+    let stderr_path = dir.join("stderr.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hubspot-mcp"))
+        .args(["serve", "--stdio"])
+        .env("HUBSPOT_MCP_HUBSPOT__TOKEN", token)
+        .env("HUBSPOT_MCP_HUBSPOT__CLIENT__BASE_URL", sandbox_url)
+        .env("HUBSPOT_MCP_DATA_DIR", dir)
+        .env("RUST_LOG", "debug")
+        .env("HUBSPOT_MCP_SPAN_TIMINGS", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&stderr_path).unwrap())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut all = String::new();
+    let requests = [
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"leak-test","version":"1"}}}"#,
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"list_owners","arguments":{}}}"#,
+        r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"search_objects","arguments":{"objectType":"tickets","limit":2}}}"#,
+        r#"{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"search_objects","arguments":{"objectType":"tickets","filters":[{"property":"nope","operator":"EQ","value":"x"}]}}}"#,
+        r#"{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"create_objects","arguments":{"objectType":"contacts","records":[{"properties":{"customer_tier":"Gold"}}]}}}"#,
+        r#"{"jsonrpc":"2.0","id":6,"method":"prompts/get","params":{"name":"account_brief","arguments":{"company":"acme.com"}}}"#,
+    ];
+    for (i, r) in requests.iter().enumerate() {
+        writeln!(stdin, "{r}").unwrap();
+        if i == 0 {
+            writeln!(
+                stdin,
+                r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#
+            )
+            .unwrap();
+        }
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        all.push_str(&line);
+    }
+    child.kill().ok();
+    let _ = child.wait();
+    let audit = std::fs::read_to_string(dir.join("audit.jsonl")).unwrap_or_default();
+    (all, std::fs::read_to_string(stderr_path).unwrap(), audit)
+}
+
+#[test]
+fn a_whole_session_never_shows_a_known_token_in_output_logs_or_audit() {
+    let good = "pat-na1-known-good-0f3c9a";
+    let bad = "pat-na1-known-bad-77d2e1";
+    let mut sandbox = Command::new(env!("CARGO_BIN_EXE_hubspot-mcp"))
+        .args(["sandbox", "--records", "100", "--token", good])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut url = String::new();
+    BufReader::new(sandbox.stdout.take().unwrap())
+        .read_line(&mut url)
+        .unwrap();
+    let url = url.trim().to_string();
+    for token in [good, bad] {
+        let dir = std::env::temp_dir().join(format!("hsmcp-leak-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (stdout, stderr, audit) = session_with_known_token(token, &url, &dir);
+        assert!(
+            stdout.contains("\"id\":6"),
+            "the session ran to the end: {stdout}"
+        );
+        if token == good {
+            assert!(
+                stdout.contains("Maya") && !audit.is_empty(),
+                "a real session: {stdout}"
+            );
+        } else {
+            assert!(
+                stdout.contains("isError") || stdout.contains("credentials"),
+                "the bad token is refused: {stdout}"
+            );
+        }
+        for (what, text) in [("output", &stdout), ("logs", &stderr), ("audit", &audit)] {
+            assert!(!text.contains(token), "the token leaked into the {what}");
+            assert!(
+                !text.contains("sandbox-client-secret"),
+                "the client secret leaked into the {what}"
+            );
+        }
+        std::fs::remove_dir_all(dir).ok();
+    }
+    sandbox.kill().ok();
+    let _ = sandbox.wait();
+}

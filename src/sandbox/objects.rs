@@ -554,6 +554,19 @@ fn trace_error(err: HsError, trace: Option<&str>) -> Value {
     err.into_standard_error()
 }
 
+/// Decodes batch inputs, naming the first bad one by its index and JSON path.
+fn parse_inputs<T: DeserializeOwned>(inputs: &[Value]) -> Result<Vec<T>, HsError> {
+    inputs
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            parse_json::<T>(&serde_json::to_vec(v).unwrap_or_default()).map_err(|e| {
+                HsError::validation(format!("Invalid batch input inputs[{i}]: {}", e.message()))
+            })
+        })
+        .collect()
+}
+
 /// Do all inputs carry distinct trace ids (HubSpot's switch for 207 partial success)?
 fn partial_allowed(traces: &[Option<String>]) -> bool {
     let mut seen = HashSet::new();
@@ -613,12 +626,7 @@ async fn batch(
             Ok(batch_response(StatusCode::OK, results, errors, now, now))
         }
         "create" => {
-            let inputs: Vec<CreateInput> = input
-                .inputs
-                .iter()
-                .map(|v| serde_json::from_value(v.clone()))
-                .collect::<Result<_, _>>()
-                .map_err(|e| HsError::validation(format!("Invalid batch input: {e}")))?;
+            let inputs: Vec<CreateInput> = parse_inputs(&input.inputs)?;
             let traces: Vec<Option<String>> = inputs
                 .iter()
                 .map(|i| i.object_write_trace_id.clone())
@@ -670,12 +678,7 @@ async fn batch(
             })
         }
         "update" | "upsert" => {
-            let inputs: Vec<UpdateInput> = input
-                .inputs
-                .iter()
-                .map(|v| serde_json::from_value(v.clone()))
-                .collect::<Result<_, _>>()
-                .map_err(|e| HsError::validation(format!("Invalid batch input: {e}")))?;
+            let inputs: Vec<UpdateInput> = parse_inputs(&input.inputs)?;
             let traces: Vec<Option<String>> = inputs
                 .iter()
                 .map(|i| i.object_write_trace_id.clone())
@@ -721,12 +724,7 @@ async fn batch(
             })
         }
         "archive" => {
-            let ids: Vec<IdRef> = input
-                .inputs
-                .iter()
-                .map(|v| serde_json::from_value(v.clone()))
-                .collect::<Result<_, _>>()
-                .map_err(|e| HsError::validation(format!("Invalid batch input: {e}")))?;
+            let ids: Vec<IdRef> = parse_inputs(&input.inputs)?;
             s.mutate(|store| {
                 let ty = resolve(store, &t)?;
                 for r in ids {

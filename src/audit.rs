@@ -34,6 +34,9 @@ pub struct AuditConfig {
     pub redact_pii: bool,
     /// Sync every entry to disk (durable, slower).
     pub sync: bool,
+    /// Delete entries older than this many days when the server starts (and on
+    /// `audit prune`); the chain stays verifiable through an anchor file. Unset: keep all.
+    pub retention_days: Option<u32>,
 }
 
 impl Default for AuditConfig {
@@ -44,6 +47,7 @@ impl Default for AuditConfig {
             fail_closed: true,
             redact_pii: false,
             sync: true,
+            retention_days: None,
         }
     }
 }
@@ -347,6 +351,21 @@ pub fn verify(path: &Path) -> VerifyReport {
     };
     let mut prev = GENESIS.to_string();
     let mut count = 0;
+    // After pruning, the chain starts at the anchor: the first kept entry links to the hash of
+    // the last pruned one, which the anchor file records.
+    let anchor = read_anchor(path);
+    let first_seq = file
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .and_then(|l| serde_json::from_str::<AuditEntry>(l).ok())
+        .map(|e| e.seq);
+    if let (Some(a), Some(first)) = (&anchor, first_seq) {
+        if first == a.first_seq && first > 1 {
+            prev = a.prev_hash.clone();
+            count = (a.first_seq - 1) as usize;
+        }
+    }
+    let skipped = count;
     for (i, line) in file
         .lines()
         .enumerate()
@@ -383,9 +402,96 @@ pub fn verify(path: &Path) -> VerifyReport {
         prev = entry.hash;
     }
     VerifyReport {
-        entries: count,
+        entries: count - skipped,
         problem: None,
     }
+}
+
+/// What pruning left behind so that the shortened chain still verifies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Anchor {
+    /// The first entry kept.
+    pub first_seq: u64,
+    /// The hash of the last entry removed (the first kept entry's `prev_hash`).
+    pub prev_hash: String,
+    /// Entries removed so far, over every prune.
+    pub pruned_entries: u64,
+    /// Entries older than this were removed.
+    pub pruned_before: String,
+}
+
+/// The anchor file beside a log (`audit.jsonl.anchor`).
+pub fn anchor_path(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".anchor");
+    PathBuf::from(p)
+}
+
+fn read_anchor(path: &Path) -> Option<Anchor> {
+    std::fs::read(anchor_path(path))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+}
+
+/// Removes entries recorded before `before` (RFC 3339 UTC), keeping the chain verifiable:
+/// the anchor records where the kept chain starts. The log must not be open for appending
+/// (the server prunes when it starts). Returns how many entries were removed.
+///
+/// # Errors
+/// When the log cannot be read, or the new files cannot be written (the old log then stays).
+pub fn prune(path: &Path, before: &str) -> Result<u64, AuditError> {
+    let err = |reason: String| AuditError::Unwritable {
+        path: path.display().to_string(),
+        reason,
+    };
+    if !path.exists() {
+        return Ok(0);
+    }
+    let entries = read_all(path)?;
+    let cut = entries
+        .iter()
+        .take_while(|e| e.at.as_str() < before)
+        .count();
+    if cut == 0 {
+        return Ok(0);
+    }
+    let last_removed = &entries[cut - 1];
+    let previous = read_anchor(path).map_or(0, |a| a.pruned_entries);
+    let anchor = Anchor {
+        first_seq: last_removed.seq + 1,
+        prev_hash: last_removed.hash.clone(),
+        pruned_entries: previous + cut as u64,
+        pruned_before: before.to_string(),
+    };
+    let write = |target: &Path, bytes: &[u8]| -> std::io::Result<()> {
+        let tmp = target.with_extension("tmp");
+        let mut opts = OpenOptions::new();
+        opts.create(true).write(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut f = opts.open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, target)
+    };
+    let mut kept = Vec::new();
+    for e in &entries[cut..] {
+        kept.extend(serde_json::to_vec(e).unwrap_or_default());
+        kept.push(b'\n');
+    }
+    // Anchor first: a crash between the two renames leaves the full log and an anchor that
+    // `verify` ignores (the log still starts at seq 1).
+    write(
+        &anchor_path(path),
+        &serde_json::to_vec_pretty(&anchor).unwrap_or_default(),
+    )
+    .map_err(|e| err(e.to_string()))?;
+    write(path, &kept).map_err(|e| err(e.to_string()))?;
+    Ok(cut as u64)
 }
 
 #[cfg(test)]
@@ -432,6 +538,48 @@ mod tests {
                 problem: None
             }
         );
+    }
+
+    #[test]
+    fn pruning_keeps_the_chain_verifiable_and_cutting_more_is_still_detected() {
+        let (path, log) = log_with(3);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let later = log
+            .append(AuditDraft {
+                kind: "tool_call".into(),
+                outcome: "ok".into(),
+                ..Default::default()
+            })
+            .unwrap();
+        drop(log);
+        assert_eq!(prune(&path, &later.at).unwrap(), 3);
+        assert_eq!(
+            verify(&path),
+            VerifyReport {
+                entries: 1,
+                problem: None
+            }
+        );
+        let a = read_anchor(&path).unwrap();
+        assert_eq!((a.first_seq, a.pruned_entries), (4, 3));
+        // The chain continues after pruning.
+        let log = AuditLog::open(&path, Redactor::default(), false).unwrap();
+        log.append(AuditDraft::default()).unwrap();
+        drop(log);
+        assert_eq!(
+            verify(&path),
+            VerifyReport {
+                entries: 2,
+                problem: None
+            }
+        );
+        // Removing a kept entry from the head is still caught.
+        let text = std::fs::read_to_string(&path).unwrap();
+        let rest: String = text.lines().skip(1).map(|l| format!("{l}\n")).collect();
+        std::fs::write(&path, rest).unwrap();
+        assert!(verify(&path).problem.is_some());
+        // Nothing older than the cut: nothing to do.
+        assert_eq!(prune(&path, "1970-01-01T00:00:00Z").unwrap(), 0);
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub struct Config {
     pub audit: crate::audit::AuditConfig,
     /// The confidence gate of `propose_action`.
     pub handoff: crate::handoff::HandoffPolicy,
+    /// Webhooks, the queue, embeddings and the index.
+    pub sync: crate::sync::SyncConfig,
 }
 
 impl Default for Config {
@@ -38,6 +40,7 @@ impl Default for Config {
             sandbox: SandboxConfig::default(),
             audit: crate::audit::AuditConfig::default(),
             handoff: crate::handoff::HandoffPolicy::default(),
+            sync: crate::sync::SyncConfig::default(),
         }
     }
 }

@@ -47,6 +47,9 @@ pub struct HandoffPolicy {
     pub elicit: bool,
     /// How long to wait for that answer before handing off on the record.
     pub elicit_timeout_secs: u64,
+    /// While the gate is enabled, the plain write tools pass through it too (they then take
+    /// `confidence`, `rationale` and `labels`).
+    pub gate_writes: bool,
 }
 
 impl Default for HandoffPolicy {
@@ -76,6 +79,7 @@ impl Default for HandoffPolicy {
             create_task: true,
             elicit: true,
             elicit_timeout_secs: 120,
+            gate_writes: true,
         }
     }
 }

@@ -7,14 +7,18 @@
 //! - [`webhook`]: HubSpot request signatures (v1, v2, v3), shared by the sandbox's sender and
 //!   the receiver.
 //!
-//! Later layers (the HubSpot client, the MCP server, sync and the index, governance) build on
-//! these; see README.md for the plan and what exists today.
+//! - [`hubspot`]: the rate-aware HubSpot client; [`mcp`]: the MCP server and its tools.
+//! - [`sync`]: webhooks → durable queue → normalize → [`embed`] → [`index`] (semantic search).
+//! - [`audit`], [`handoff`]: the audit log and the confidence-gated human handoff.
 
 pub mod audit;
 pub mod config;
+pub mod embed;
 pub mod handoff;
 pub mod hubspot;
+pub mod index;
 pub mod mcp;
 pub mod sandbox;
+pub mod sync;
 pub mod time;
 pub mod webhook;

@@ -46,6 +46,82 @@ enum Command {
     /// Read and check the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Event-driven sync into the semantic index: backfill, receive webhooks, report.
+    Sync(SyncArgs),
+    /// Semantic search over the index.
+    Search(SearchArgs),
+    /// Compare HubSpot's ids and update times with the index and repair drift.
+    Reconcile(ConnectArgs),
+    /// Records sharing a normalized email, domain or phone.
+    Duplicates(DuplicatesArgs),
+}
+
+/// Where HubSpot is, for the commands that read it.
+#[derive(Debug, Clone, clap::Args)]
+struct ConnectArgs {
+    /// Start an in-process sandbox with seeded data and read it instead of HubSpot.
+    #[arg(long)]
+    sandbox: bool,
+    /// The embedding model directory (air-gapped installs); default: the provisioned cache.
+    #[arg(long, env = "HUBSPOT_MCP_MODEL_DIR")]
+    model_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+struct SyncArgs {
+    #[command(flatten)]
+    connect: ConnectArgs,
+    /// Read every configured object type (resumes from its checkpoint after a crash).
+    #[arg(long)]
+    full: bool,
+    /// With --full: forget the checkpoints and start over.
+    #[arg(long)]
+    restart: bool,
+    /// Receive webhooks on this address and run the workers until Ctrl-C.
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Print queue depth and age, index size and checkpoints as JSON.
+    #[arg(long)]
+    status: bool,
+    /// Re-read records changed since the last event seen (downtime catch-up).
+    #[arg(long)]
+    catch_up: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct SearchArgs {
+    /// The index `serve --sandbox --sync` (or `sync --sandbox`) built, in `<data_dir>/sandbox`.
+    #[arg(long)]
+    sandbox: bool,
+    /// What to look for.
+    query: String,
+    /// How many results.
+    #[arg(short, long, default_value_t = 10)]
+    k: usize,
+    /// Only this object type; repeatable.
+    #[arg(long = "type")]
+    object_types: Vec<String>,
+    /// JSON output.
+    #[arg(long)]
+    json: bool,
+    /// The embedding model directory.
+    #[arg(long, env = "HUBSPOT_MCP_MODEL_DIR")]
+    model_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+struct DuplicatesArgs {
+    /// The index `serve --sandbox --sync` (or `sync --sandbox`) built, in `<data_dir>/sandbox`.
+    #[arg(long)]
+    sandbox: bool,
+    /// email, domain or phone.
+    #[arg(long, default_value = "email")]
+    field: String,
+    /// Only this object type.
+    #[arg(long = "type")]
+    object_type: Option<String>,
+    #[arg(long, default_value_t = 50)]
+    limit: usize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -65,6 +141,13 @@ enum AuditCommand {
     },
     /// Checks the hash chain; exits non-zero at the first edited, deleted or reordered entry.
     Verify,
+    /// Removes entries older than the retention (the chain stays verifiable through an
+    /// anchor). Run it while no server writes the log; `serve` prunes when it starts.
+    Prune {
+        /// Days to keep (default: audit.retention_days).
+        #[arg(long)]
+        older_than_days: Option<u32>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -102,6 +185,12 @@ struct ServeArgs {
     /// Keep sessions (SSE) instead of the stateless JSON mode.
     #[arg(long)]
     stateful: bool,
+    /// Run sync too: receive webhooks, keep the semantic index fresh, offer semantic_search.
+    #[arg(long)]
+    sync: bool,
+    /// The embedding model directory (air-gapped installs); default: the provisioned cache.
+    #[arg(long, env = "HUBSPOT_MCP_MODEL_DIR")]
+    model_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -199,6 +288,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Auth(cmd) => run_auth(config, cmd).await,
         Command::Serve(args) => run_serve(config, args).await,
         Command::Audit(cmd) => run_audit(&config, cmd),
+        Command::Sync(args) => run_sync(config, args).await,
+        Command::Search(args) => run_search(config, args).await,
+        Command::Reconcile(args) => run_reconcile(config, args).await,
+        Command::Duplicates(args) => run_duplicates(config, args).await,
         Command::Schemas(SchemasCommand::Export { dir }) => {
             let client = HubSpotClient::builder(
                 config.hubspot.client.clone(),
@@ -222,6 +315,11 @@ fn audit_path(config: &Config) -> PathBuf {
         .unwrap_or_else(|| config.data_dir.join("audit.jsonl"))
 }
 
+/// RFC 3339 time `days` ago.
+fn retention_cutoff(days: u32) -> String {
+    hubspot_mcp::time::iso_ms(chrono::Utc::now().timestamp_millis() - i64::from(days) * 86_400_000)
+}
+
 fn run_audit(config: &Config, cmd: AuditCommand) -> anyhow::Result<()> {
     let path = audit_path(config);
     match cmd {
@@ -229,8 +327,12 @@ fn run_audit(config: &Config, cmd: AuditCommand) -> anyhow::Result<()> {
             let report = hubspot_mcp::audit::verify(&path);
             match report.problem {
                 None => {
+                    let anchored = std::fs::read_to_string(hubspot_mcp::audit::anchor_path(&path))
+                        .ok()
+                        .map(|_| " from its retention anchor")
+                        .unwrap_or("");
                     println!(
-                        "ok: {} entries, chain intact ({})",
+                        "ok: {} entries, chain intact{anchored} ({})",
                         report.entries,
                         path.display()
                     );
@@ -238,6 +340,18 @@ fn run_audit(config: &Config, cmd: AuditCommand) -> anyhow::Result<()> {
                 }
                 Some(p) => anyhow::bail!("audit log {} fails verification: {p}", path.display()),
             }
+        }
+        AuditCommand::Prune { older_than_days } => {
+            let days = older_than_days
+                .or(config.audit.retention_days)
+                .context("no retention: pass --older-than-days N or set audit.retention_days")?;
+            let cutoff = retention_cutoff(days);
+            let n = hubspot_mcp::audit::prune(&path, &cutoff)?;
+            println!(
+                "pruned {n} entries recorded before {cutoff} ({})",
+                path.display()
+            );
+            Ok(())
         }
         AuditCommand::Tail { count } => {
             let entries = hubspot_mcp::audit::read_all(&path)?;
@@ -273,16 +387,28 @@ fn run_audit(config: &Config, cmd: AuditCommand) -> anyhow::Result<()> {
     }
 }
 
-async fn run_serve(config: Config, args: ServeArgs) -> anyhow::Result<()> {
-    if !args.stdio && args.http.is_none() {
-        anyhow::bail!("choose a transport: --stdio, or --http 127.0.0.1:8765");
-    }
+/// A HubSpot client (or one on an in-process sandbox) and what goes with it.
+struct Connected {
+    client: HubSpotClient,
+    sandbox: Option<Sandbox>,
+    granted: Option<Vec<String>>,
+    /// Values the audit log and logs must never contain.
+    secrets: Vec<String>,
+    /// The app's client secret: the key webhook signatures are checked with.
+    webhook_secret: Option<SecretString>,
+    /// Where sync state lives (a `sandbox/` subdirectory for the sandbox's portal).
+    data_dir: PathBuf,
+}
+
+async fn connect(config: &Config, sandbox: bool) -> anyhow::Result<Connected> {
     let mut settings = config.hubspot.client.clone();
     if settings.data_dir.is_none() {
         settings.data_dir = Some(config.data_dir.clone());
     }
-    let mut sandbox = None;
-    let creds = if args.sandbox {
+    let mut sb_handle = None;
+    let mut data_dir = config.data_dir.clone();
+    let mut webhook_secret = config.hubspot.client_secret.clone();
+    let creds = if sandbox {
         let sb = Sandbox::start(config.sandbox.clone())
             .await
             .context("starting the in-process sandbox")?;
@@ -293,12 +419,16 @@ async fn run_serve(config: Config, args: ServeArgs) -> anyhow::Result<()> {
         settings.data_dir = None;
         let token = SecretString::from(sb.token().to_string());
         tracing::info!(url = %sb.base_url(), "serving against the in-process sandbox");
-        sandbox = Some(sb);
+        data_dir = config.data_dir.join("sandbox");
+        webhook_secret = Some(SecretString::from(
+            config.sandbox.oauth.client_secret.clone(),
+        ));
+        sb_handle = Some(sb);
         Credentials::Static(token)
     } else if let Some(t) = config.hubspot.token.clone() {
         Credentials::Static(t)
     } else {
-        let (oauth, _) = oauth_client(&config, None)?;
+        let (oauth, _) = oauth_client(config, None)?;
         let store = TokenStore::in_dir(&config.data_dir);
         let session = OAuthSession::resume(
             hubspot_mcp::hubspot::client::default_http(),
@@ -315,19 +445,127 @@ async fn run_serve(config: Config, args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!(scopes = %scopes.join(" "), "granted OAuth scopes");
         granted = Some(scopes);
     }
-    // Values the audit log must never contain, wherever they appear.
     let mut secrets: Vec<String> = Vec::new();
     if let Credentials::Static(t) = &creds {
         secrets.push(secrecy::ExposeSecret::expose_secret(t).to_string());
-    }
-    if let Some(t) = &args.http_token {
-        secrets.push(t.clone());
     }
     secrets.push(config.sandbox.oauth.client_secret.clone());
     if let Some(cs) = &config.hubspot.client_secret {
         secrets.push(secrecy::ExposeSecret::expose_secret(cs).to_string());
     }
-    let client = HubSpotClient::builder(settings, creds).build();
+    Ok(Connected {
+        client: HubSpotClient::builder(settings, creds).build(),
+        sandbox: sb_handle,
+        granted,
+        secrets,
+        webhook_secret,
+        data_dir,
+    })
+}
+
+/// Opens sync (queue, model, index, receiver) for a connection.
+async fn open_sync(
+    config: &Config,
+    conn: &Connected,
+    model_dir: Option<PathBuf>,
+) -> anyhow::Result<hubspot_mcp::sync::SyncRuntime> {
+    let mut sc = config.sync.clone();
+    if model_dir.is_some() {
+        sc.model_dir = model_dir;
+    }
+    let secret = conn.webhook_secret.clone().context(
+        "sync needs the app's client secret to verify webhook signatures: set hubspot.client_secret (HUBSPOT_MCP_HUBSPOT__CLIENT_SECRET)",
+    )?;
+    hubspot_mcp::sync::SyncRuntime::open(
+        &sc,
+        &conn.data_dir,
+        conn.client.clone(),
+        secret,
+        std::sync::Arc::new(hubspot_mcp::time::SystemClock),
+    )
+    .await
+}
+
+/// Serves the webhook receiver on its own listener (stdio mode, `sync --listen`).
+async fn serve_receiver(
+    receiver: &std::sync::Arc<hubspot_mcp::webhook::receiver::Receiver>,
+    addr: SocketAddr,
+    cancel: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding the webhook receiver to {addr}"))?;
+    let bound = listener.local_addr()?;
+    let app = receiver.router();
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { cancel.cancelled().await })
+            .await;
+    });
+    Ok(bound)
+}
+
+/// Points the in-process sandbox's webhook sender at our receiver.
+fn sandbox_webhooks_to(sb: &Sandbox, config: &Config, url: String) {
+    let mut w = hubspot_mcp::sandbox::webhooks::WebhookSettings::default().subscribe_all();
+    w.target_url = Some(url);
+    w.client_secret = config.sandbox.oauth.client_secret.clone();
+    sb.webhooks().configure(w);
+}
+
+/// Starts the workers, and catch-up or (sandbox, first run) the backfill, in the background.
+fn start_sync(
+    engine: &hubspot_mcp::sync::SyncEngine,
+    backfill_if_empty: bool,
+    cancel: tokio_util::sync::CancellationToken,
+) {
+    tokio::spawn(engine.clone().run_worker(cancel));
+    let e = engine.clone();
+    tokio::spawn(async move {
+        let fresh = e
+            .queue()
+            .checkpoint("caught_up_ms")
+            .ok()
+            .flatten()
+            .is_none();
+        if fresh && backfill_if_empty {
+            match hubspot_mcp::sync::backfill::full_sync(&e, false, false).await {
+                Ok(r) => tracing::info!(
+                    records = r.iter().map(|t| t.indexed).sum::<usize>(),
+                    "backfill done"
+                ),
+                Err(err) => {
+                    tracing::error!(error = %err, "backfill failed; run `hubspot-mcp sync --full` to resume it")
+                }
+            }
+        } else if !fresh {
+            match e.catch_up_from_watermark().await {
+                Ok(Some(a)) => tracing::info!(?a, "caught up on changes made while down"),
+                Ok(None) => {}
+                Err(err) => {
+                    tracing::warn!(error = %err, "catch-up failed; `hubspot-mcp reconcile` repairs drift")
+                }
+            }
+        } else {
+            tracing::warn!("the index is empty: run `hubspot-mcp sync --full` to backfill it");
+        }
+    });
+}
+
+async fn run_serve(config: Config, args: ServeArgs) -> anyhow::Result<()> {
+    if !args.stdio && args.http.is_none() {
+        anyhow::bail!("choose a transport: --stdio, or --http 127.0.0.1:8765");
+    }
+    let conn = connect(&config, args.sandbox).await?;
+    let mut secrets = conn.secrets.clone();
+    if let Some(t) = &args.http_token {
+        secrets.push(t.clone());
+    }
+    let client = conn.client.clone();
     let _refresher = client.spawn_metadata_refresher();
     let mut handoff = config.handoff.clone();
     handoff.enabled |= args
@@ -337,15 +575,47 @@ async fn run_serve(config: Config, args: ServeArgs) -> anyhow::Result<()> {
         handoff,
         toolsets: args.toolsets.clone(),
         read_only: args.read_only,
-        granted_scopes: granted,
+        granted_scopes: conn.granted.clone(),
     };
     let mut server = HubSpotMcp::new(client, &options);
     if config.audit.enabled {
         let path = audit_path(&config);
+        if let Some(days) = config.audit.retention_days {
+            let cutoff = retention_cutoff(days);
+            let n = hubspot_mcp::audit::prune(&path, &cutoff)?;
+            if n > 0 {
+                tracing::info!(entries = n, before = %cutoff, "audit retention: pruned old entries");
+            }
+        }
         let redactor = hubspot_mcp::audit::Redactor::new(secrets, config.audit.redact_pii);
         let log = hubspot_mcp::audit::AuditLog::open(&path, redactor, config.audit.sync)?;
         tracing::info!(path = %path.display(), "auditing every tool call and prompt fetch");
         server = server.with_audit(std::sync::Arc::new(log), config.audit.fail_closed);
+    }
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let mut receiver = None;
+    if args.sync || config.sync.enabled {
+        let rt = open_sync(&config, &conn, args.model_dir.clone()).await?;
+        server = server.with_sync(rt.engine.clone());
+        start_sync(&rt.engine, args.sandbox, cancel.clone());
+        if args.stdio || config.sync.webhooks.listen.is_some() {
+            let addr = config
+                .sync
+                .webhooks
+                .listen
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+            let bound = serve_receiver(&rt.receiver, addr, cancel.clone()).await?;
+            tracing::info!(url = %format!("http://{bound}{}", hubspot_mcp::webhook::receiver::PATH), "receiving webhooks");
+            if let Some(sb) = &conn.sandbox {
+                sandbox_webhooks_to(
+                    sb,
+                    &config,
+                    format!("http://{bound}{}", hubspot_mcp::webhook::receiver::PATH),
+                );
+            }
+        } else {
+            receiver = Some(rt.receiver.clone());
+        }
     }
     if args.stdio {
         use rmcp::ServiceExt;
@@ -375,17 +645,200 @@ async fn run_serve(config: Config, args: ServeArgs) -> anyhow::Result<()> {
             opts.token_hashes.push(hash_token(&generated));
             eprintln!("HTTP bearer token for this run (pass --http-token-sha256 to choose your own): {generated}");
         }
-        let cancel = tokio_util::sync::CancellationToken::new();
         let c2 = cancel.clone();
         tokio::spawn(async move {
             let _ = tokio::signal::ctrl_c().await;
             c2.cancel();
         });
-        hubspot_mcp::mcp::http::serve(server, opts, cancel, |a| println!("http://{a}/mcp"))
-            .await
-            .context("serving HTTP")?;
+        let extra = receiver.as_ref().map(|r| r.router());
+        let sb = conn.sandbox.as_ref();
+        let target = &config;
+        hubspot_mcp::mcp::http::serve(server, opts, extra, cancel.clone(), |a| {
+            println!("http://{a}/mcp");
+            if let (Some(sb), true) = (sb, receiver.is_some()) {
+                sandbox_webhooks_to(
+                    sb,
+                    target,
+                    format!("http://{a}{}", hubspot_mcp::webhook::receiver::PATH),
+                );
+            }
+        })
+        .await
+        .context("serving HTTP")?;
     }
-    drop(sandbox);
+    cancel.cancel();
+    drop(conn);
+    Ok(())
+}
+
+async fn run_sync(config: Config, args: SyncArgs) -> anyhow::Result<()> {
+    let conn = connect(&config, args.connect.sandbox).await?;
+    let rt = open_sync(&config, &conn, args.connect.model_dir.clone()).await?;
+    let engine = rt.engine.clone();
+    if args.status {
+        let q = engine.queue().clone();
+        let now = chrono::Utc::now().timestamp_millis();
+        let (depth, counts, caught, received) = tokio::task::spawn_blocking(move || {
+            anyhow::Ok((
+                q.depth(now)?,
+                q.record_counts()?,
+                q.checkpoint("caught_up_ms")?,
+                q.checkpoint("last_received_ms")?,
+            ))
+        })
+        .await??;
+        let store = engine.store().clone();
+        let points = tokio::task::spawn_blocking(move || store.count()).await??;
+        let counts: std::collections::BTreeMap<String, u64> = counts.into_iter().collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "queue": depth,
+                "records": counts,
+                "points": points,
+                "index": engine.store().name(),
+                "caughtUpMs": caught,
+                "lastReceivedMs": received,
+            }))?
+        );
+        return Ok(());
+    }
+    if args.full {
+        let started = std::time::Instant::now();
+        let reports = hubspot_mcp::sync::backfill::full_sync(&engine, args.restart, true).await?;
+        let m = engine.client().metrics();
+        let indexed: usize = reports.iter().map(|r| r.indexed).sum();
+        println!(
+            "{}",
+            serde_json::to_string(&serde_json::json!({
+                "types": reports,
+                "indexed": indexed,
+                "seconds": started.elapsed().as_secs_f64(),
+                "requests": m.requests,
+            }))?
+        );
+    }
+    if args.catch_up {
+        let a = engine.catch_up_from_watermark().await?;
+        println!("{}", serde_json::to_string(&a)?);
+    }
+    if let Some(addr) = args.listen {
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let bound = serve_receiver(&rt.receiver, addr, cancel.clone()).await?;
+        println!("http://{bound}{}", hubspot_mcp::webhook::receiver::PATH);
+        if let Some(sb) = &conn.sandbox {
+            sandbox_webhooks_to(
+                sb,
+                &config,
+                format!("http://{bound}{}", hubspot_mcp::webhook::receiver::PATH),
+            );
+        }
+        start_sync(&engine, false, cancel.clone());
+        tokio::signal::ctrl_c()
+            .await
+            .context("waiting for Ctrl-C")?;
+        cancel.cancel();
+    }
+    if !args.full && !args.catch_up && args.listen.is_none() {
+        anyhow::bail!("nothing to do: pass --full, --catch-up, --listen ADDR or --status");
+    }
+    engine.store().flush();
+    Ok(())
+}
+
+async fn run_search(config: Config, args: SearchArgs) -> anyhow::Result<()> {
+    let mut sc = config.sync.clone();
+    if args.model_dir.is_some() {
+        sc.model_dir = args.model_dir.clone();
+    }
+    let embedder = hubspot_mcp::sync::open_embedder(&sc).await?;
+    let store = hubspot_mcp::sync::open_store(
+        &sc,
+        &sync_data_dir(&config, args.sandbox),
+        embedder.dimensions(),
+    )
+    .await?;
+    let filter = hubspot_mcp::index::SearchFilter {
+        object_types: args.object_types.clone(),
+        ..Default::default()
+    };
+    let q = vec![args.query.clone()];
+    let k = args.k;
+    let ef = sc.engine.ef;
+    let hits = tokio::task::spawn_blocking(move || {
+        let v = embedder.embed(&q)?.pop().context("no vector")?;
+        let hits = store.search(
+            &v,
+            (k * 3).max(k + 10),
+            &filter,
+            hubspot_mcp::index::Exactness::Approximate { ef: ef.max(k * 3) },
+        )?;
+        anyhow::Ok(hubspot_mcp::index::best_per_record(hits, k))
+    })
+    .await??;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&hits)?);
+    } else {
+        for h in hits {
+            println!(
+                "{:.3}  {:<20} {}\n       {}",
+                h.score, h.record, h.payload.title, h.payload.snippet
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The sync state of the configured portal, or of the sandbox's (in `sandbox/`).
+fn sync_data_dir(config: &Config, sandbox: bool) -> PathBuf {
+    if sandbox {
+        config.data_dir.join("sandbox")
+    } else {
+        config.data_dir.clone()
+    }
+}
+
+async fn run_reconcile(config: Config, args: ConnectArgs) -> anyhow::Result<()> {
+    let conn = connect(&config, args.sandbox).await?;
+    let rt = open_sync(&config, &conn, args.model_dir.clone()).await?;
+    let reports = rt.engine.reconcile().await?;
+    println!(
+        "{:<12} {:>10} {:>10} {:>8} {:>8} {:>8} {:>9} {:>9}",
+        "type", "hubspot", "index", "missing", "stale", "extra", "repaired", "requests"
+    );
+    for r in &reports {
+        println!(
+            "{:<12} {:>10} {:>10} {:>8} {:>8} {:>8} {:>9} {:>9}",
+            r.object_type,
+            r.in_hubspot,
+            r.in_index,
+            r.missing,
+            r.stale,
+            r.extra,
+            r.repaired,
+            r.requests
+        );
+    }
+    rt.engine.store().flush();
+    Ok(())
+}
+
+async fn run_duplicates(config: Config, args: DuplicatesArgs) -> anyhow::Result<()> {
+    let path = sync_data_dir(&config, args.sandbox).join("sync.sqlite");
+    anyhow::ensure!(
+        path.exists(),
+        "no sync database at {}: run `hubspot-mcp sync --full` first",
+        path.display()
+    );
+    let q = hubspot_mcp::sync::queue::Queue::open(&path)?;
+    let groups = q.duplicates(&args.field, args.object_type.as_deref(), args.limit)?;
+    for (value, rows) in &groups {
+        println!("{value}  ({} records)", rows.len());
+        for r in rows {
+            println!("    {:<20} {}", r.reference, r.title);
+        }
+    }
+    println!("{} groups", groups.len());
     Ok(())
 }
 

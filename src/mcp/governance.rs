@@ -77,6 +77,20 @@ pub struct HandoffWrites {
     pub priority_set: Option<String>,
     /// The same proposal was already handed off: nothing new was written.
     pub duplicate: bool,
+    /// Similar records the server retrieved from the semantic index for the note (when the
+    /// agent named none and the index runs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retrieved: Vec<RetrievedRecord>,
+}
+
+/// A record retrieved as context.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RetrievedRecord {
+    pub id: String,
+    pub object_type: String,
+    pub score: f32,
+    pub title: String,
 }
 
 /// `propose_action` output.
@@ -261,6 +275,17 @@ impl HubSpotMcp {
 }
 
 impl HubSpotMcp {
+    /// Hands a change off on a record (the write gate uses it for gated updates).
+    pub(crate) async fn hand_off_pub(
+        &self,
+        t: &str,
+        record_id: Option<&str>,
+        p: &ProposeActionParams,
+        props: &BTreeMap<String, String>,
+    ) -> Result<HandoffWrites, ToolFailure> {
+        self.hand_off(t, record_id, p, props).await
+    }
+
     async fn hand_off(
         &self,
         t: &str,
@@ -287,6 +312,7 @@ impl HubSpotMcp {
                     task_id: task,
                     priority_set: None,
                     duplicate: true,
+                    retrieved: Vec::new(),
                 });
             }
         }
@@ -330,7 +356,42 @@ impl HubSpotMcp {
                 .await?;
             priority_set = Some(prio.to_string());
         }
-        let similar: Vec<String> = p.similar_record_ids.iter().map(RecordId::text).collect();
+        let mut similar: Vec<String> = p.similar_record_ids.iter().map(RecordId::text).collect();
+        let mut retrieved = Vec::new();
+        if similar.is_empty() {
+            if let Some(engine) = &self.sync {
+                // Ask the index for the most similar records of the same type.
+                let query = format!("{} {}", p.summary.as_deref().unwrap_or(""), p.rationale);
+                let filter = crate::index::SearchFilter {
+                    object_types: vec![t.to_string()],
+                    ..Default::default()
+                };
+                match engine.search(&query, 6, &filter).await {
+                    Ok(hits) => {
+                        for h in hits
+                            .into_iter()
+                            .filter(|h| Some(h.payload.record_id.as_str()) != record_id)
+                            .take(5)
+                        {
+                            similar.push(format!(
+                                "{} {} ({:.2}): {}",
+                                h.payload.object_type,
+                                h.payload.record_id,
+                                h.score,
+                                h.payload.title
+                            ));
+                            retrieved.push(RetrievedRecord {
+                                id: h.payload.record_id.clone(),
+                                object_type: h.payload.object_type.clone(),
+                                score: (h.score * 1000.0).round() / 1000.0,
+                                title: h.payload.title.clone(),
+                            });
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "no similar records for the handoff note"),
+                }
+            }
+        }
         let context = format!(
             "<p><strong>AI handoff</strong>: {} on {} {}</p><p>Summary: {}</p><p>Confidence: {:.2}. Labels: {}.</p><p>Rationale: {}</p><p>Proposed change: {}</p><p>Similar records: {}</p><p>{}</p>",
             p.action,
@@ -396,6 +457,7 @@ impl HubSpotMcp {
             task_id,
             priority_set,
             duplicate: false,
+            retrieved,
         })
     }
 

@@ -225,13 +225,15 @@ pub fn router(server: HubSpotMcp, opts: &HttpOptions, cancel: CancellationToken)
         ))
 }
 
-/// Serves until `cancel` fires.
+/// Serves until `cancel` fires. `extra` routes (the webhook receiver) are merged outside the
+/// bearer-token guard: they authenticate their own callers (HubSpot signs its requests).
 ///
 /// # Errors
 /// When the address cannot be bound, or no token is configured on a non-loopback address.
 pub async fn serve(
     server: HubSpotMcp,
     opts: HttpOptions,
+    extra: Option<Router>,
     cancel: CancellationToken,
     on_bound: impl FnOnce(SocketAddr),
 ) -> std::io::Result<()> {
@@ -240,7 +242,10 @@ pub async fn serve(
     }
     let listener = tokio::net::TcpListener::bind(opts.addr).await?;
     on_bound(listener.local_addr()?);
-    let app = router(server, &opts, cancel.clone());
+    let mut app = router(server, &opts, cancel.clone());
+    if let Some(extra) = extra {
+        app = extra.merge(app);
+    }
     use axum::serve::ListenerExt;
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);

@@ -18,8 +18,10 @@
 //! clients negotiate today, and the conformance suite checks it, so it stays supported.
 #![allow(deprecated)]
 
+pub mod gate;
 pub mod governance;
 pub mod http;
+pub mod index_tools;
 pub mod params;
 pub mod prompts;
 pub mod schemas;
@@ -56,6 +58,8 @@ pub enum Toolset {
     Write,
     /// `propose_action`: writes through the handoff gate (offered when the policy is enabled).
     Governance,
+    /// `semantic_search`, `find_duplicates` (offered when the sync engine runs).
+    Index,
 }
 
 impl Toolset {
@@ -68,6 +72,7 @@ impl Toolset {
             "create_objects" | "update_objects" | "upsert_objects" | "associate_objects" => {
                 Self::Write
             }
+            "semantic_search" | "find_duplicates" => Self::Index,
             _ => Self::Read,
         }
     }
@@ -98,6 +103,9 @@ pub struct HubSpotMcp {
     audit_fail_closed: bool,
     /// The handoff policy `propose_action` applies.
     pub(crate) policy: Arc<crate::handoff::HandoffPolicy>,
+    /// The semantic index, when sync runs.
+    pub(crate) sync: Option<crate::sync::SyncEngine>,
+    options: ToolOptions,
 }
 
 impl std::fmt::Debug for HubSpotMcp {
@@ -142,7 +150,39 @@ impl HubSpotMcp {
             audit: None,
             audit_fail_closed: true,
             policy: Arc::new(options.handoff.clone()),
+            sync: None,
+            options: options.clone(),
         }
+    }
+
+    /// Every tool of every toolset, whatever the options (for `schemas export`).
+    pub fn with_every_tool(mut self) -> Self {
+        for name in Self::governance_router()
+            .list_all()
+            .iter()
+            .chain(Self::index_router().list_all().iter())
+        {
+            self.tool_router.remove_route(&name.name);
+        }
+        self.tool_router.merge(Self::governance_router());
+        self.tool_router.merge(Self::index_router());
+        self
+    }
+
+    /// Adds the index toolset (`semantic_search`, `find_duplicates`) over a running engine.
+    pub fn with_sync(mut self, engine: crate::sync::SyncEngine) -> Self {
+        let mut extra = Self::index_router();
+        if !self.options.toolsets.is_empty() && !self.options.toolsets.contains(&Toolset::Index) {
+            extra = ToolRouter::new();
+        }
+        self.tool_router.merge(extra);
+        self.sync = Some(engine);
+        self
+    }
+
+    /// The semantic index, when sync runs.
+    pub fn sync(&self) -> Option<&crate::sync::SyncEngine> {
+        self.sync.as_ref()
     }
 
     /// Records every tool call and prompt fetch in `log`; with `fail_closed`, calls are refused
@@ -176,12 +216,12 @@ impl HubSpotMcp {
         let mut tools = self.tool_router.list_all();
         tools.sort_by(|a, b| a.name.cmp(&b.name));
         for t in &mut tools {
-            t.input_schema = Arc::new(
-                compact(&serde_json::Value::Object((*t.input_schema).clone()), true)
-                    .as_object()
-                    .cloned()
-                    .unwrap_or_default(),
-            );
+            let mut input = compact(&serde_json::Value::Object((*t.input_schema).clone()), true)
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
+            self.gate_schema(&t.name, &mut input);
+            t.input_schema = Arc::new(input);
             if let Some(out) = &t.output_schema {
                 t.output_schema = Some(Arc::new(
                     compact(&serde_json::Value::Object((**out).clone()), false)
@@ -249,10 +289,44 @@ impl ServerHandler for HubSpotMcp {
 
     async fn call_tool(
         &self,
-        request: rmcp::model::CallToolRequestParams,
+        mut request: rmcp::model::CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::CallToolResponse, rmcp::ErrorData> {
+        let started = std::time::Instant::now();
+        let arguments = serde_json::Value::Object(request.arguments.clone().unwrap_or_default());
+        let calls = Arc::new(parking_lot::Mutex::new(Vec::new()));
+        // The write gate, when writes are gated: it may answer instead of the tool.
+        let mut gate_path = Vec::new();
+        let mut gate_rationale = None;
+        let mut gated = None;
+        if let Some(action) = self.gated_action(&request.name) {
+            let verdict = crate::hubspot::client::CALLS
+                .scope(
+                    calls.clone(),
+                    self.gate_write(action, &mut request, &context),
+                )
+                .await;
+            match verdict {
+                Ok(gate::Gate::Proceed { path, rationale }) => {
+                    gate_path = path;
+                    gate_rationale = Some(rationale);
+                }
+                Ok(gate::Gate::Stop {
+                    path,
+                    rationale,
+                    response,
+                }) => {
+                    gate_path = path;
+                    gate_rationale = Some(rationale);
+                    gated = Some(Ok(response));
+                }
+                Err(e) => gated = Some(Err(e)),
+            }
+        }
         let Some(log) = &self.audit else {
+            if let Some(r) = gated {
+                return r;
+            }
             return self
                 .tool_router
                 .call(rmcp::handler::server::tool::ToolCallContext::new(
@@ -263,7 +337,6 @@ impl ServerHandler for HubSpotMcp {
         if self.audit_fail_closed && !log.healthy() {
             return Err(rmcp::ErrorData::internal_error(format!("the audit log at {} could not be written, so tool calls are refused until it can (audit.fail_closed)", log.path().display()), None));
         }
-        let started = std::time::Instant::now();
         let client = context
             .peer
             .peer_info()
@@ -272,12 +345,15 @@ impl ServerHandler for HubSpotMcp {
             .ok()
             .map(|v| v.to_string());
         let tool = request.name.to_string();
-        let arguments = serde_json::Value::Object(request.arguments.clone().unwrap_or_default());
-        let calls = Arc::new(parking_lot::Mutex::new(Vec::new()));
-        let tcc = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
-        let result = crate::hubspot::client::CALLS
-            .scope(calls.clone(), self.tool_router.call(tcc))
-            .await;
+        let result = match gated {
+            Some(r) => r,
+            None => {
+                let tcc = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
+                crate::hubspot::client::CALLS
+                    .scope(calls.clone(), self.tool_router.call(tcc))
+                    .await
+            }
+        };
         let (outcome, retrieved) = match &result {
             Ok(rmcp::model::CallToolResponse::Complete(r)) if r.is_error == Some(true) => {
                 let text = r
@@ -292,11 +368,26 @@ impl ServerHandler for HubSpotMcp {
                 let ids = r
                     .structured_content
                     .as_ref()
-                    .and_then(|v| v["results"].as_array())
+                    .and_then(|v| {
+                        v["results"]
+                            .as_array()
+                            .or_else(|| v.pointer("/handoff/retrieved").and_then(|r| r.as_array()))
+                    })
                     .map(|a| {
                         a.iter()
-                            .filter_map(|x| x.get("id").cloned())
-                            .map(|id| serde_json::json!({"id": id}))
+                            .filter_map(|x| {
+                                let mut r = serde_json::json!({"id": x.get("id")?.clone()});
+                                if let Some(v) = x.get("objectType") {
+                                    r["objectType"] = v.clone();
+                                }
+                                // Audit entries hold integers only (floats do not
+                                // round-trip exactly through the hash chain).
+                                if let Some(s) = x.get("score").and_then(|v| v.as_f64()) {
+                                    r["scoreMilli"] =
+                                        serde_json::json!((s * 1000.0).round() as i64);
+                                }
+                                Some(r)
+                            })
                             .collect()
                     })
                     .unwrap_or_default();
@@ -305,19 +396,22 @@ impl ServerHandler for HubSpotMcp {
             Ok(_) => ("pending".to_string(), Vec::new()),
             Err(e) => (format!("invalid: {}", e.message), Vec::new()),
         };
-        let decision_path = match &result {
+        let mut decision_path = gate_path;
+        decision_path.extend(match &result {
             Ok(rmcp::model::CallToolResponse::Complete(r)) => r
                 .structured_content
                 .as_ref()
                 .and_then(|v| v["decisionPath"].as_array().cloned())
                 .unwrap_or_default(),
             _ => Vec::new(),
-        };
-        let prompt = arguments
-            .get("rationale")
-            .or_else(|| arguments.get("prompt"))
-            .and_then(|v| v.as_str())
-            .map(str::to_string);
+        });
+        let prompt = gate_rationale.or_else(|| {
+            arguments
+                .get("rationale")
+                .or_else(|| arguments.get("prompt"))
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        });
         let hubspot_calls = calls.lock().clone();
         self.record(AuditDraft {
             kind: "tool_call".into(),

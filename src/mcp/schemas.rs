@@ -78,19 +78,24 @@ pub fn tool_definitions(server: &HubSpotMcp) -> Vec<(String, Value)> {
         .collect()
 }
 
-/// Every file `schemas/` holds: one per tool, and the handoff policy's schema.
+/// Every file `schemas/` holds: one per tool of every toolset (optional ones included), the
+/// handoff policy's schema and the sync mapping's schema.
 pub fn all_files(server: &HubSpotMcp) -> Vec<(String, Value)> {
-    let mut files: Vec<(String, Value)> = tool_definitions(server)
+    let every = server.clone().with_every_tool();
+    let mut files: Vec<(String, Value)> = tool_definitions(&every)
         .into_iter()
         .map(|(n, d)| (format!("{n}.json"), d))
         .collect();
     let policy = serde_json::to_value(schemars::schema_for!(crate::handoff::HandoffPolicy))
         .unwrap_or_default();
     files.push(("handoff-policy.json".into(), policy));
+    let mapping = serde_json::to_value(schemars::schema_for!(crate::sync::normalize::Mapping))
+        .unwrap_or_default();
+    files.push(("mapping.json".into(), mapping));
     files
 }
 
-/// Writes one `{tool}.json` per tool, and `handoff-policy.json`, into `dir`.
+/// Writes one `{tool}.json` per tool, `handoff-policy.json` and `mapping.json` into `dir`.
 ///
 /// # Errors
 /// When the directory cannot be written.

@@ -1,4 +1,5 @@
 //! HubSpot webhooks: request signatures (pure functions, shared by the sandbox's sender and the
-//! receiver), and later the receiver route and dedupe.
+//! receiver), and the receiver route ([`receiver`]) that stores verified events durably.
 
+pub mod receiver;
 pub mod signature;

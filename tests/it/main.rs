@@ -12,3 +12,4 @@ mod sandbox_oauth;
 mod sandbox_search;
 mod sandbox_webhooks;
 mod support;
+mod sync;

@@ -170,7 +170,7 @@ async fn http_server_audited(
     let (tx, rx) = tokio::sync::oneshot::channel();
     let c = cancel.clone();
     tokio::spawn(async move {
-        let _ = hubspot_mcp::mcp::http::serve(server, opts, c, move |a| {
+        let _ = hubspot_mcp::mcp::http::serve(server, opts, None, c, move |a| {
             let _ = tx.send(a);
         })
         .await;

@@ -1,0 +1,219 @@
+//! The index toolset: `semantic_search` and `find_duplicates`, offered when the server runs
+//! with the sync engine (the semantic index of the CRM).
+//!
+//! What `semantic_search` returns (record ids and scores) is what the audit log records as the
+//! call's retrieved context.
+
+use rmcp::{tool, tool_router, Json};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::params::Parameters;
+use super::tools::ToolFailure;
+use super::HubSpotMcp;
+use crate::index::SearchFilter;
+
+/// `semantic_search` arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SemanticSearchParams {
+    /// What to look for, in plain words.
+    pub query: String,
+    /// Results (1-50, default 10).
+    #[serde(default)]
+    pub k: Option<u32>,
+    /// Only these types, e.g. ["tickets"].
+    #[serde(default)]
+    pub object_types: Vec<String>,
+    #[serde(default)]
+    pub owner_id: Option<String>,
+    /// Pipeline id.
+    #[serde(default)]
+    pub pipeline: Option<String>,
+    /// Stage id.
+    #[serde(default)]
+    pub stage: Option<String>,
+    /// Updated since (ISO 8601 or epoch ms).
+    #[serde(default)]
+    pub updated_after: Option<String>,
+}
+
+/// One hit.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SemanticHit {
+    pub id: String,
+    pub object_type: String,
+    pub score: f32,
+    pub title: String,
+    pub snippet: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
+    /// Associated records, `type/id`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub associations: Vec<String>,
+}
+
+/// `semantic_search` result.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SemanticSearchOutput {
+    pub results: Vec<SemanticHit>,
+}
+
+/// `find_duplicates` arguments.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FindDuplicatesParams {
+    /// email, domain or phone (compared normalized).
+    pub field: String,
+    #[serde(default)]
+    pub object_type: Option<String>,
+    /// Groups (default 20, at most 200).
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+/// A group of records sharing one normalized value.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DuplicateGroup {
+    pub value: String,
+    /// `type/id: title`.
+    pub records: Vec<String>,
+}
+
+/// `find_duplicates` result.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct FindDuplicatesOutput {
+    pub groups: Vec<DuplicateGroup>,
+}
+
+fn invalid(msg: impl Into<String>) -> ToolFailure {
+    ToolFailure::Invalid(rmcp::ErrorData::invalid_params(msg.into(), None))
+}
+
+#[tool_router(router = index_router, vis = "pub")]
+impl HubSpotMcp {
+    /// Searches the CRM by meaning.
+    #[tool(
+        description = "Find records by meaning, not keywords (e.g. similar past tickets): top k with scores, titles and snippets. Filters: objectTypes, ownerId, pipeline, stage, updatedAfter. Read full records with get_objects.",
+        annotations(
+            title = "Semantic search",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    pub async fn semantic_search(
+        &self,
+        Parameters(p): Parameters<SemanticSearchParams>,
+    ) -> Result<Json<SemanticSearchOutput>, ToolFailure> {
+        let Some(engine) = &self.sync else {
+            return Err(ToolFailure::Failed(
+                "the semantic index is not running on this server: start it with sync enabled (serve --sync)".into(),
+            ));
+        };
+        if p.query.trim().is_empty() {
+            return Err(invalid("query: must not be empty"));
+        }
+        let k = p.k.unwrap_or(10);
+        if !(1..=50).contains(&k) {
+            return Err(invalid(format!("k: {k} is outside 1-50")));
+        }
+        let known = engine.mapping().object_types();
+        for t in &p.object_types {
+            if !known.contains(t) {
+                return Err(invalid(format!(
+                    "objectTypes: {t:?} is not indexed; indexed types are {}",
+                    known.join(", ")
+                )));
+            }
+        }
+        let updated_after_ms = match &p.updated_after {
+            None => None,
+            Some(s) => Some(crate::sync::normalize::parse_date_ms(s).ok_or_else(|| {
+                invalid(format!(
+                    "updatedAfter: {s:?} is not ISO 8601 or epoch milliseconds"
+                ))
+            })?),
+        };
+        let filter = SearchFilter {
+            object_types: p.object_types.clone(),
+            owner_id: p.owner_id.clone(),
+            pipeline: p.pipeline.clone(),
+            stage: p.stage.clone(),
+            updated_after_ms,
+            ..Default::default()
+        };
+        let hits = engine
+            .search(&p.query, k as usize, &filter)
+            .await
+            .map_err(|e| ToolFailure::Failed(e.to_string()))?;
+        Ok(Json(SemanticSearchOutput {
+            results: hits
+                .into_iter()
+                .map(|h| SemanticHit {
+                    id: h.payload.record_id.clone(),
+                    object_type: h.payload.object_type.clone(),
+                    score: (h.score * 1000.0).round() / 1000.0,
+                    title: h.payload.title.clone(),
+                    snippet: h.payload.snippet.clone(),
+                    updated_at: h.payload.updated_ms.and_then(|ms| {
+                        chrono::DateTime::from_timestamp_millis(ms)
+                            .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                    }),
+                    associations: h.payload.associations.clone(),
+                })
+                .collect(),
+        }))
+    }
+
+    /// Reports records sharing a normalized email, domain or phone.
+    #[tool(
+        description = "Find likely duplicate records: groups sharing a normalized email, domain or phone (case, spaces and phone formats ignored).",
+        annotations(
+            title = "Find duplicates",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    pub async fn find_duplicates(
+        &self,
+        Parameters(p): Parameters<FindDuplicatesParams>,
+    ) -> Result<Json<FindDuplicatesOutput>, ToolFailure> {
+        let Some(engine) = &self.sync else {
+            return Err(ToolFailure::Failed(
+                "the semantic index is not running on this server: start it with sync enabled (serve --sync)".into(),
+            ));
+        };
+        if !matches!(p.field.as_str(), "email" | "domain" | "phone") {
+            return Err(invalid(format!(
+                "field: {:?} is not one of email, domain, phone",
+                p.field
+            )));
+        }
+        let limit = p.limit.unwrap_or(20).clamp(1, 200) as usize;
+        let q = engine.queue().clone();
+        let field = p.field.clone();
+        let ty = p.object_type.clone();
+        let groups =
+            tokio::task::spawn_blocking(move || q.duplicates(&field, ty.as_deref(), limit))
+                .await
+                .map_err(|e| ToolFailure::Failed(e.to_string()))?
+                .map_err(|e| ToolFailure::Failed(e.to_string()))?;
+        Ok(Json(FindDuplicatesOutput {
+            groups: groups
+                .into_iter()
+                .map(|(value, rows)| DuplicateGroup {
+                    value,
+                    records: rows
+                        .into_iter()
+                        .map(|r| format!("{}: {}", r.reference, r.title))
+                        .collect(),
+                })
+                .collect(),
+        }))
+    }
+}

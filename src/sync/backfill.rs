@@ -1,0 +1,184 @@
+//! `sync --full`: read every configured object type once, through the Search API.
+//!
+//! Why search rather than the list endpoint: a search page holds 200 records (the list holds
+//! 100) and reports the total up front, which gives the progress bar its length and ETA for
+//! free. Associations, which search cannot return, are read in blocks of 1,000 records (one
+//! call per associated type per block: the batch association read's maximum).
+//!
+//! The minimum number of calls for a type with `n` records is therefore
+//! `ceil(n / 200)` search pages + `ceil(n / 1000)` association reads per associated type, plus
+//! one property-definitions read for enumeration labels. [`minimum_calls`] computes it; the
+//! backfill test and benchmark compare the sandbox's request log with it.
+//!
+//! Resume: after each block the last `hs_object_id` is checkpointed (`backfill:<type>`). A
+//! restarted backfill continues above it (`hs_object_id > last`, ascending), so a crash costs at
+//! most one block of re-reading. A finished type is checkpointed `done`; `--restart` clears the
+//! checkpoints.
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+
+use super::engine::{backfill_query, Applied, SyncEngine, SyncError};
+use crate::hubspot::model::CrmObject;
+use crate::hubspot::Lane;
+
+/// What a backfill did for one type.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TypeReport {
+    pub object_type: String,
+    pub total: u64,
+    pub indexed: usize,
+    pub search_calls: usize,
+    /// Already complete from an earlier run.
+    pub skipped: bool,
+    /// Resumed above this id.
+    pub resumed_above: Option<String>,
+    pub applied: Applied,
+}
+
+/// The minimum calls to read `n` records of a type with `assoc_types` associated types.
+pub fn minimum_calls(n: u64, assoc_types: usize) -> u64 {
+    n.div_ceil(200) + assoc_types as u64 * n.div_ceil(1_000) + 1
+}
+
+/// Runs (or resumes) the full backfill. `progress` draws bars on stderr when it is a terminal.
+///
+/// # Errors
+/// HubSpot, embedding or index failures; progress so far stays checkpointed.
+pub async fn full_sync(
+    engine: &SyncEngine,
+    restart: bool,
+    progress: bool,
+) -> Result<Vec<TypeReport>, SyncError> {
+    let started = chrono::Utc::now().timestamp_millis();
+    let types = engine.mapping().object_types();
+    let mut reports = Vec::new();
+    for ty in &types {
+        reports.push(backfill_type(engine, ty, restart, progress).await?);
+    }
+    let q = engine.queue().clone();
+    tokio::task::spawn_blocking(move || {
+        q.set_checkpoint("caught_up_ms", Some(&started.to_string()))
+    })
+    .await
+    .map_err(|e| SyncError::Task(e.to_string()))??;
+    // Build HNSW now rather than on the first search.
+    if let Some(h) = engine.optimize_in_background() {
+        let _ = h.await;
+    }
+    Ok(reports)
+}
+
+async fn checkpoint(
+    engine: &SyncEngine,
+    name: String,
+    value: Option<String>,
+) -> Result<(), SyncError> {
+    let q = engine.queue().clone();
+    tokio::task::spawn_blocking(move || q.set_checkpoint(&name, value.as_deref()))
+        .await
+        .map_err(|e| SyncError::Task(e.to_string()))??;
+    Ok(())
+}
+
+async fn backfill_type(
+    engine: &SyncEngine,
+    ty: &str,
+    restart: bool,
+    progress: bool,
+) -> Result<TypeReport, SyncError> {
+    let name = format!("backfill:{ty}");
+    if restart {
+        checkpoint(engine, name.clone(), None).await?;
+    }
+    let q = engine.queue().clone();
+    let n2 = name.clone();
+    let cp = tokio::task::spawn_blocking(move || q.checkpoint(&n2))
+        .await
+        .map_err(|e| SyncError::Task(e.to_string()))??;
+    let mut report = TypeReport {
+        object_type: ty.to_string(),
+        ..Default::default()
+    };
+    if cp.as_deref() == Some("done") {
+        report.skipped = true;
+        return Ok(report);
+    }
+    let mut above = cp.filter(|v| !v.is_empty());
+    report.resumed_above = above.clone();
+    let props = engine.mapping().properties(ty);
+    let bar = if progress {
+        ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{prefix:>10} [{bar:30}] {pos}/{len} records  {per_sec}  ETA {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_prefix(ty.to_string());
+    let mut after: Option<String> = None;
+    let mut block: Vec<CrmObject> = Vec::new();
+    let block_size = engine.settings().backfill_block.max(200);
+    loop {
+        let query = backfill_query(&props, above.as_deref(), after.clone());
+        let page = engine.client().search(Lane::Background, ty, &query).await?;
+        report.search_calls += 1;
+        if report.search_calls == 1 {
+            report.total = page.total;
+            bar.set_length(page.total);
+        }
+        let got = page.results.len();
+        let next = page.paging.and_then(|p| p.next).map(|n| n.after);
+        block.extend(page.results);
+        let last_page = got == 0 || next.is_none();
+        if block.len() >= block_size || last_page {
+            let last_id = block.last().map(|r| r.id.clone());
+            let n = block.len();
+            let applied = engine.index_block(ty, std::mem::take(&mut block)).await?;
+            report.applied += applied;
+            report.indexed += n;
+            bar.inc(n as u64);
+            if let Some(id) = last_id {
+                checkpoint(engine, name.clone(), Some(id.clone())).await?;
+                // Restart the paging above the checkpoint: it keeps `after` far from the
+                // 10,000-result cap and makes the next page exactly what a resume would read.
+                above = Some(id);
+                after = None;
+                if last_page {
+                    break;
+                }
+                continue;
+            }
+        }
+        if last_page {
+            break;
+        }
+        after = next;
+    }
+    checkpoint(engine, name, Some("done".into())).await?;
+    bar.finish_and_clear();
+    if progress {
+        eprintln!(
+            "{ty}: {} records indexed ({} search calls)",
+            report.indexed, report.search_calls
+        );
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minimum_calls_counts_pages_association_blocks_and_metadata() {
+        assert_eq!(minimum_calls(5_000, 1), 25 + 5 + 1);
+        assert_eq!(minimum_calls(3_000, 2), 15 + 6 + 1);
+        assert_eq!(minimum_calls(1_000, 0), 5 + 1);
+        assert_eq!(minimum_calls(1, 2), 1 + 2 + 1);
+    }
+}

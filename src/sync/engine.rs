@@ -1,0 +1,842 @@
+//! The sync engine: queue → workers → normalize → embed → index, plus search.
+//!
+//! Apply step (one leased batch):
+//! 1. Group the batch's events by object: many events on one record become one refresh
+//!    (coalescing; the worker also waits `coalesce_ms` after a wake-up so bursts batch up).
+//! 2. Batch-read every touched record (100 per call) and its associations (1,000 per call).
+//!    A record the read does not return is gone (deleted, privacy-deleted, merged away): its
+//!    vectors and row are removed. Merge losers are removed explicitly.
+//! 3. Normalize; skip records whose digest equals the indexed one (so a redelivered event, or a
+//!    property change that does not reach the document, writes nothing).
+//! 4. Embed the changed records' chunks, upsert them, drop stale chunks, then record the new
+//!    digests. Only after all of that are the events acked.
+//!
+//! A crash anywhere before the ack leaves the events leased; on restart the leases are freed
+//! and the batch is applied again. Because step 3 compares digests, applying twice writes the
+//! index once: delivery is at-least-once, the effect is exactly-once.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use serde::Serialize;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::normalize::{labels, normalize, Canonical, Labels, Mapping};
+use super::queue::{Leased, Queue, RecordRow};
+use crate::embed::Embedder;
+use crate::hubspot::model::{CrmObject, Filter, SearchQuery};
+use crate::hubspot::{ApiError, HubSpotClient, Lane};
+use crate::index::{best_per_record, Exactness, Hit, Point, SearchFilter, VectorStore};
+use crate::time::SharedClock;
+
+/// Tuning.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct EngineSettings {
+    /// Wait this long after a wake-up so that a burst's events share a batch.
+    pub coalesce_ms: u64,
+    /// Events per leased batch.
+    pub batch: usize,
+    /// A leased batch not acked within this comes back (a dead worker's batch).
+    pub lease_ms: i64,
+    /// Dedupe keys are kept this long (HubSpot retries for up to 24 h).
+    pub dedupe_retention_hours: i64,
+    /// Rebuild HNSW in the background after this many new points.
+    pub optimize_after: usize,
+    /// HNSW search breadth.
+    pub ef: usize,
+    /// Catch-up re-reads changes this far before the last event we saw.
+    pub catch_up_margin_ms: i64,
+    /// Records per backfill block (one association read and one checkpoint per block).
+    pub backfill_block: usize,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        Self {
+            coalesce_ms: 50,
+            batch: 1_000,
+            lease_ms: 120_000,
+            dedupe_retention_hours: 72,
+            optimize_after: 5_000,
+            ef: 128,
+            catch_up_margin_ms: 5 * 60_000,
+            backfill_block: 1_000,
+        }
+    }
+}
+
+/// A sync failure.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    HubSpot(#[from] ApiError),
+    #[error(transparent)]
+    Queue(#[from] super::queue::QueueError),
+    #[error(transparent)]
+    Index(#[from] crate::index::IndexError),
+    #[error(transparent)]
+    Embed(#[from] crate::embed::EmbedError),
+    #[error("background task failed: {0}")]
+    Task(String),
+}
+
+/// What one refresh did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Applied {
+    pub read: usize,
+    pub upserted: usize,
+    pub unchanged: usize,
+    pub deleted: usize,
+    pub chunks: usize,
+}
+
+impl std::ops::AddAssign for Applied {
+    fn add_assign(&mut self, o: Self) {
+        self.read += o.read;
+        self.upserted += o.upserted;
+        self.unchanged += o.unchanged;
+        self.deleted += o.deleted;
+        self.chunks += o.chunks;
+    }
+}
+
+/// Counters for `/readyz`, `sync --status` and the benchmarks.
+#[derive(Debug, Default)]
+pub struct EngineStats {
+    pub batches: AtomicU64,
+    pub events: AtomicU64,
+    pub upserted: AtomicU64,
+    pub unchanged: AtomicU64,
+    pub deleted: AtomicU64,
+    pub embedded_texts: AtomicU64,
+    pub optimizations: AtomicU64,
+    pub apply_errors: AtomicU64,
+}
+
+struct Inner {
+    client: HubSpotClient,
+    queue: Arc<Queue>,
+    store: Arc<dyn VectorStore>,
+    embedder: Arc<dyn Embedder>,
+    mapping: Arc<Mapping>,
+    settings: EngineSettings,
+    clock: SharedClock,
+    notify: Arc<Notify>,
+    labels: Mutex<HashMap<String, (Instant, Arc<Labels>)>>,
+    unindexed: AtomicUsize,
+    optimizing: AtomicBool,
+    stats: EngineStats,
+}
+
+/// The engine; cheap to clone.
+#[derive(Clone)]
+pub struct SyncEngine {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for SyncEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncEngine")
+            .field("store", &self.inner.store.name())
+            .field("settings", &self.inner.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The property holding a type's last-modified time.
+pub fn last_modified_property(object_type: &str) -> &'static str {
+    if object_type == "contacts" {
+        "lastmodifieddate"
+    } else {
+        "hs_lastmodifieddate"
+    }
+}
+
+impl SyncEngine {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        client: HubSpotClient,
+        queue: Arc<Queue>,
+        store: Arc<dyn VectorStore>,
+        embedder: Arc<dyn Embedder>,
+        mapping: Arc<Mapping>,
+        settings: EngineSettings,
+        clock: SharedClock,
+        notify: Arc<Notify>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                client,
+                queue,
+                store,
+                embedder,
+                mapping,
+                settings,
+                clock,
+                notify,
+                labels: Mutex::new(HashMap::new()),
+                unindexed: AtomicUsize::new(0),
+                optimizing: AtomicBool::new(false),
+                stats: EngineStats::default(),
+            }),
+        }
+    }
+
+    pub fn queue(&self) -> &Arc<Queue> {
+        &self.inner.queue
+    }
+    pub fn store(&self) -> &Arc<dyn VectorStore> {
+        &self.inner.store
+    }
+    pub fn client(&self) -> &HubSpotClient {
+        &self.inner.client
+    }
+    pub fn mapping(&self) -> &Mapping {
+        &self.inner.mapping
+    }
+    pub fn stats(&self) -> &EngineStats {
+        &self.inner.stats
+    }
+    pub fn settings(&self) -> &EngineSettings {
+        &self.inner.settings
+    }
+
+    async fn blocking<T: Send + 'static>(
+        f: impl FnOnce() -> Result<T, SyncError> + Send + 'static,
+    ) -> Result<T, SyncError> {
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|e| SyncError::Task(e.to_string()))?
+    }
+
+    /// Enumeration labels of a type's properties (cached 15 minutes; metadata is cached by the
+    /// client too, so a refresh rarely costs a call).
+    async fn labels(&self, object_type: &str) -> Arc<Labels> {
+        if let Some((at, l)) = self.inner.labels.lock().get(object_type) {
+            if at.elapsed() < Duration::from_secs(900) {
+                return l.clone();
+            }
+        }
+        let l = match self.inner.client.properties(object_type).await {
+            Ok(v) => Arc::new(labels(&v)),
+            Err(e) => {
+                tracing::warn!(object_type, error = %e, "property definitions unavailable; enumeration values stay raw");
+                Arc::new(Labels::new())
+            }
+        };
+        self.inner
+            .labels
+            .lock()
+            .insert(object_type.to_string(), (Instant::now(), l.clone()));
+        l
+    }
+
+    /// Reads associations for records of a type, as the mapping asks.
+    async fn associations(
+        &self,
+        object_type: &str,
+        ids: &[String],
+    ) -> Result<HashMap<String, BTreeMap<String, Vec<String>>>, SyncError> {
+        let mut out: HashMap<String, BTreeMap<String, Vec<String>>> = HashMap::new();
+        let Some(om) = self.inner.mapping.objects.get(object_type) else {
+            return Ok(out);
+        };
+        if ids.is_empty() {
+            return Ok(out);
+        }
+        for to in &om.associations {
+            let (map, _) = self
+                .inner
+                .client
+                .associations(Lane::Background, object_type, to, ids)
+                .await?;
+            for (from, list) in map {
+                let mut v: Vec<String> = list.into_iter().map(|a| a.to_object_id).collect();
+                v.sort();
+                v.dedup();
+                if !v.is_empty() {
+                    out.entry(from).or_default().insert(to.clone(), v);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Re-reads records from HubSpot and brings the index in line: upsert what changed, remove
+    /// what is gone.
+    ///
+    /// # Errors
+    /// HubSpot, embedding or index failures (nothing is recorded as indexed then).
+    pub async fn refresh(&self, object_type: &str, ids: &[String]) -> Result<Applied, SyncError> {
+        let mut out = Applied::default();
+        if ids.is_empty() || !self.inner.mapping.objects.contains_key(object_type) {
+            return Ok(out);
+        }
+        let props = self.inner.mapping.properties(object_type);
+        let read = self
+            .inner
+            .client
+            .batch_read(Lane::Background, object_type, ids, &props, None)
+            .await?;
+        let found: HashSet<&str> = read.results.iter().map(|r| r.id.as_str()).collect();
+        let gone: Vec<String> = ids
+            .iter()
+            .filter(|id| !found.contains(id.as_str()))
+            .map(|id| format!("{object_type}/{id}"))
+            .collect();
+        out.read = read.results.len();
+        let live: Vec<CrmObject> = read.results.into_iter().filter(|r| !r.archived).collect();
+        out += self.index_records(object_type, live, false).await?;
+        out.deleted += self.forget(gone).await?;
+        Ok(out)
+    }
+
+    /// Removes records from the index and the record table.
+    ///
+    /// # Errors
+    /// Index or database failures.
+    pub async fn forget(&self, refs: Vec<String>) -> Result<usize, SyncError> {
+        if refs.is_empty() {
+            return Ok(0);
+        }
+        let n = refs.len();
+        let store = self.inner.store.clone();
+        let queue = self.inner.queue.clone();
+        Self::blocking(move || {
+            store.delete_records(&refs)?;
+            queue.delete_records(&refs)?;
+            Ok(())
+        })
+        .await?;
+        self.inner
+            .stats
+            .deleted
+            .fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+
+    /// Normalizes, embeds and indexes records read from HubSpot. `fresh` skips stale-chunk
+    /// deletion (backfill of records not indexed before).
+    async fn index_records(
+        &self,
+        object_type: &str,
+        records: Vec<CrmObject>,
+        fresh: bool,
+    ) -> Result<Applied, SyncError> {
+        let mut out = Applied::default();
+        if records.is_empty() {
+            return Ok(out);
+        }
+        let Some(om) = self.inner.mapping.objects.get(object_type).cloned() else {
+            return Ok(out);
+        };
+        let labels = self.labels(object_type).await;
+        let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
+        let assocs = self.associations(object_type, &ids).await?;
+        let canon: Vec<Canonical> = records
+            .iter()
+            .filter_map(|r| {
+                normalize(
+                    &self.inner.mapping,
+                    object_type,
+                    r,
+                    &labels,
+                    assocs.get(&r.id).cloned().unwrap_or_default(),
+                )
+            })
+            .collect();
+        let refs: Vec<String> = canon.iter().map(Canonical::reference).collect();
+        let queue = self.inner.queue.clone();
+        let known = Self::blocking(move || Ok(queue.digests(&refs)?)).await?;
+        let mut changed = Vec::new();
+        for c in canon {
+            let d = c.digest(&om);
+            if known.get(&c.reference()) == Some(&d) {
+                out.unchanged += 1;
+            } else {
+                changed.push((c, d));
+            }
+        }
+        if changed.is_empty() {
+            self.inner
+                .stats
+                .unchanged
+                .fetch_add(out.unchanged as u64, Ordering::Relaxed);
+            return Ok(out);
+        }
+        let mut texts = Vec::new();
+        let mut owners = Vec::new();
+        for (i, (c, _)) in changed.iter().enumerate() {
+            for (j, t) in c.chunks(&om).into_iter().enumerate() {
+                texts.push(t);
+                owners.push((i, j as u32));
+            }
+        }
+        let embedder = self.inner.embedder.clone();
+        let texts_for_embed = texts.clone();
+        let vectors = Self::blocking(move || Ok(embedder.embed(&texts_for_embed)?)).await?;
+        self.inner
+            .stats
+            .embedded_texts
+            .fetch_add(texts.len() as u64, Ordering::Relaxed);
+        let mut points = Vec::with_capacity(vectors.len());
+        let mut chunk_counts = vec![0u32; changed.len()];
+        for ((vector, text), (i, j)) in vectors.into_iter().zip(texts).zip(owners) {
+            let c = &changed[i].0;
+            chunk_counts[i] = chunk_counts[i].max(j + 1);
+            points.push(Point {
+                record: c.reference(),
+                chunk: j,
+                vector,
+                payload: crate::index::Payload {
+                    object_type: c.object_type.clone(),
+                    record_id: c.id.clone(),
+                    title: c.title.clone(),
+                    snippet: snippet(&text),
+                    owner_id: c.field("owner_id"),
+                    pipeline: c.field("pipeline"),
+                    stage: c.field("stage"),
+                    created_ms: c.created_ms,
+                    updated_ms: c.updated_ms,
+                    associations: c
+                        .associations
+                        .iter()
+                        .flat_map(|(t, ids)| ids.iter().map(move |id| format!("{t}/{id}")))
+                        .collect(),
+                },
+            });
+        }
+        let rows: Vec<RecordRow> = changed
+            .iter()
+            .map(|(c, d)| RecordRow {
+                reference: c.reference(),
+                object_type: c.object_type.clone(),
+                id: c.id.clone(),
+                title: c.title.clone(),
+                updated_ms: c.updated_ms,
+                digest: d.clone(),
+                email: c.field("email"),
+                domain: c.field("domain"),
+                phone: c.field("phone").or_else(|| c.field("mobile")),
+            })
+            .collect();
+        // Records that were indexed before may have had more chunks than now.
+        let stale: Vec<(String, u32)> = if fresh {
+            Vec::new()
+        } else {
+            changed
+                .iter()
+                .zip(&chunk_counts)
+                .filter(|((c, _), _)| known.contains_key(&c.reference()))
+                .map(|((c, _), n)| (c.reference(), *n))
+                .collect()
+        };
+        let n_points = points.len();
+        let store = self.inner.store.clone();
+        let queue = self.inner.queue.clone();
+        Self::blocking(move || {
+            store.upsert(points)?;
+            store.delete_chunks_from(&stale)?;
+            queue.put_records(&rows)?;
+            Ok(())
+        })
+        .await?;
+        out.upserted = changed.len();
+        out.chunks = n_points;
+        self.inner
+            .stats
+            .upserted
+            .fetch_add(out.upserted as u64, Ordering::Relaxed);
+        self.inner
+            .stats
+            .unchanged
+            .fetch_add(out.unchanged as u64, Ordering::Relaxed);
+        self.note_unindexed(n_points);
+        Ok(out)
+    }
+
+    /// Counts points written since the last HNSW build and starts one in the background when
+    /// enough have piled up (never two at once; searches continue meanwhile).
+    fn note_unindexed(&self, n: usize) {
+        let total = self.inner.unindexed.fetch_add(n, Ordering::Relaxed) + n;
+        if total >= self.inner.settings.optimize_after {
+            self.optimize_in_background();
+        }
+    }
+
+    /// Starts an HNSW build on a blocking thread unless one is running.
+    pub fn optimize_in_background(&self) -> Option<tokio::task::JoinHandle<()>> {
+        if self.inner.optimizing.swap(true, Ordering::AcqRel) {
+            return None;
+        }
+        self.inner.unindexed.store(0, Ordering::Relaxed);
+        let me = self.clone();
+        Some(tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            match me.inner.store.optimize() {
+                Ok(changed) => {
+                    me.inner.stats.optimizations.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(
+                        changed,
+                        ms = started.elapsed().as_millis() as u64,
+                        "index optimized"
+                    );
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "index optimization failed; searches stay exact")
+                }
+            }
+            me.inner.optimizing.store(false, Ordering::Release);
+        }))
+    }
+
+    /// Applies one leased batch (see the module docs).
+    ///
+    /// # Errors
+    /// Any failure: the batch is then not acked and comes back.
+    pub async fn apply(&self, batch: &[Leased]) -> Result<Applied, SyncError> {
+        let mut touched: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut remove: Vec<String> = Vec::new();
+        for l in batch {
+            let c = &l.change;
+            touched
+                .entry(c.object_type.clone())
+                .or_default()
+                .insert(c.object_id.clone());
+            match c.kind.as_str() {
+                "merge" => remove.extend(c.related.iter().cloned()),
+                "associationChange" => {
+                    for r in &c.related {
+                        if let Some((t, id)) = r.split_once('/') {
+                            touched
+                                .entry(t.to_string())
+                                .or_default()
+                                .insert(id.to_string());
+                        }
+                    }
+                }
+                "privacyDeletion" | "deletion" => {
+                    remove.push(format!("{}/{}", c.object_type, c.object_id));
+                }
+                _ => {}
+            }
+        }
+        let mut out = Applied::default();
+        // Privacy first: deleted people leave the index before anything else happens.
+        remove.sort();
+        remove.dedup();
+        out.deleted += self.forget(remove.clone()).await?;
+        let removed: HashSet<String> = remove.into_iter().collect();
+        for (ty, ids) in touched {
+            let ids: Vec<String> = ids
+                .into_iter()
+                .filter(|id| !removed.contains(&format!("{ty}/{id}")))
+                .collect();
+            out += self.refresh(&ty, &ids).await?;
+        }
+        Ok(out)
+    }
+
+    /// The worker loop: wait for events, lease, apply, ack; until `cancel`.
+    pub async fn run_worker(self, cancel: CancellationToken) {
+        let q = self.inner.queue.clone();
+        match Self::blocking(move || Ok(q.release_all()?)).await {
+            Ok(n) if n > 0 => {
+                tracing::info!(events = n, "re-queued events a previous process had leased")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "cannot release old leases"),
+        }
+        let mut last_prune = Instant::now() - Duration::from_secs(3600);
+        let mut failures = 0u32;
+        loop {
+            if last_prune.elapsed() > Duration::from_secs(600) {
+                last_prune = Instant::now();
+                let q = self.inner.queue.clone();
+                let before = self.inner.clock.now_ms()
+                    - self.inner.settings.dedupe_retention_hours * 3_600_000;
+                if let Err(e) = Self::blocking(move || Ok(q.prune_seen(before)?)).await {
+                    tracing::warn!(error = %e, "dedupe pruning failed");
+                }
+            }
+            let batch = {
+                let q = self.inner.queue.clone();
+                let now = self.inner.clock.now_ms();
+                let (max, lease) = (self.inner.settings.batch, self.inner.settings.lease_ms);
+                Self::blocking(move || Ok(q.lease(max, now, lease)?)).await
+            };
+            let batch = match batch {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot lease events");
+                    Vec::new()
+                }
+            };
+            if batch.is_empty() {
+                tokio::select! {
+                    () = cancel.cancelled() => return,
+                    () = self.inner.notify.notified() => {
+                        tokio::time::sleep(Duration::from_millis(self.inner.settings.coalesce_ms)).await;
+                    }
+                    () = tokio::time::sleep(Duration::from_millis(500)) => {}
+                }
+                continue;
+            }
+            let started = Instant::now();
+            match self.apply(&batch).await {
+                Ok(applied) => {
+                    failures = 0;
+                    let q = self.inner.queue.clone();
+                    let now = self.inner.clock.now_ms();
+                    let n = batch.len();
+                    if let Err(e) = Self::blocking(move || Ok(q.ack(&batch, now)?)).await {
+                        tracing::error!(error = %e, "applied but not acked; the batch will be applied again (idempotently)");
+                    }
+                    self.inner.stats.batches.fetch_add(1, Ordering::Relaxed);
+                    self.inner
+                        .stats
+                        .events
+                        .fetch_add(n as u64, Ordering::Relaxed);
+                    tracing::debug!(
+                        events = n,
+                        ?applied,
+                        ms = started.elapsed().as_millis() as u64,
+                        "batch applied"
+                    );
+                }
+                Err(e) => {
+                    failures += 1;
+                    self.inner
+                        .stats
+                        .apply_errors
+                        .fetch_add(1, Ordering::Relaxed);
+                    let backoff = Duration::from_millis((500u64 << failures.min(6)).min(30_000));
+                    tracing::warn!(error = %e, events = batch.len(), retry_in_ms = backoff.as_millis() as u64, "batch failed; it stays queued");
+                    // Free the lease now so the retry does not wait for it to expire.
+                    let q = self.inner.queue.clone();
+                    let _ = Self::blocking(move || {
+                        q.release_all()?;
+                        Ok(())
+                    })
+                    .await;
+                    tokio::select! {
+                        () = cancel.cancelled() => return,
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Semantic search: embed the query, search the index, keep each record's best chunk.
+    ///
+    /// # Errors
+    /// Embedding or index failures.
+    pub async fn search(
+        &self,
+        query: &str,
+        k: usize,
+        filter: &SearchFilter,
+    ) -> Result<Vec<Hit>, SyncError> {
+        let embedder = self.inner.embedder.clone();
+        let store = self.inner.store.clone();
+        let q = vec![query.to_string()];
+        let filter = filter.clone();
+        // Chunks of one record compete for slots: ask for more, keep the best per record.
+        let fetch = (k * 3).max(k + 10);
+        let ef = self.inner.settings.ef.max(fetch);
+        Self::blocking(move || {
+            let v = embedder
+                .embed(&q)?
+                .pop()
+                .ok_or_else(|| SyncError::Task("the embedder returned no vector".into()))?;
+            let hits = store.search(&v, fetch, &filter, Exactness::Approximate { ef })?;
+            Ok(best_per_record(hits, k))
+        })
+        .await
+    }
+
+    /// Re-reads records changed since `since_ms` (downtime catch-up) and applies them.
+    ///
+    /// # Errors
+    /// HubSpot or index failures.
+    pub async fn catch_up(&self, since_ms: i64) -> Result<Applied, SyncError> {
+        let mut out = Applied::default();
+        for ty in self.inner.mapping.object_types() {
+            let filters = [Filter::new(
+                last_modified_property(&ty),
+                "GTE",
+                since_ms.to_string(),
+            )];
+            let (found, _) = self
+                .inner
+                .client
+                .search_all(Lane::Background, &ty, &filters, &[])
+                .await?;
+            let ids: Vec<String> = found.into_iter().map(|r| r.id).collect();
+            for chunk in ids.chunks(1_000) {
+                out += self.refresh(&ty, chunk).await?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Catch-up from the last watermark (the later of the last event received and the last
+    /// completed backfill or catch-up), minus a safety margin. Does nothing on a fresh
+    /// database (run `sync --full` first).
+    ///
+    /// # Errors
+    /// As [`catch_up`](Self::catch_up).
+    pub async fn catch_up_from_watermark(&self) -> Result<Option<Applied>, SyncError> {
+        let q = self.inner.queue.clone();
+        let (a, b) = Self::blocking(move || {
+            Ok((
+                q.checkpoint("last_received_ms")?,
+                q.checkpoint("caught_up_ms")?,
+            ))
+        })
+        .await?;
+        let mark = [a, b]
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.parse::<i64>().ok())
+            .max();
+        let Some(mark) = mark else { return Ok(None) };
+        let started = self.inner.clock.now_ms();
+        let out = self
+            .catch_up(mark - self.inner.settings.catch_up_margin_ms)
+            .await?;
+        let q = self.inner.queue.clone();
+        Self::blocking(move || Ok(q.set_checkpoint("caught_up_ms", Some(&started.to_string()))?))
+            .await?;
+        Ok(Some(out))
+    }
+
+    /// Compares HubSpot's ids and update times with the index; repairs drift.
+    ///
+    /// # Errors
+    /// HubSpot or index failures.
+    pub async fn reconcile(&self) -> Result<Vec<ReconcileReport>, SyncError> {
+        let mut reports = Vec::new();
+        for ty in self.inner.mapping.object_types() {
+            let lm = last_modified_property(&ty).to_string();
+            let (remote, requests) = self
+                .inner
+                .client
+                .search_all(Lane::Background, &ty, &[], &[lm.clone()])
+                .await?;
+            let q = self.inner.queue.clone();
+            let t2 = ty.clone();
+            let local = Self::blocking(move || Ok(q.record_versions(&t2)?)).await?;
+            let mut missing = Vec::new();
+            let mut stale = Vec::new();
+            let mut seen = HashSet::new();
+            for r in &remote {
+                seen.insert(r.id.clone());
+                let remote_ms = r
+                    .updated_at
+                    .as_deref()
+                    .or_else(|| r.prop(&lm))
+                    .and_then(super::normalize::parse_date_ms);
+                match local.get(&r.id) {
+                    None => missing.push(r.id.clone()),
+                    Some(l) if remote_ms.is_some() && *l != remote_ms => stale.push(r.id.clone()),
+                    Some(_) => {}
+                }
+            }
+            let extra: Vec<String> = local
+                .keys()
+                .filter(|id| !seen.contains(*id))
+                .map(|id| format!("{ty}/{id}"))
+                .collect();
+            let mut repair: Vec<String> = missing.iter().chain(&stale).cloned().collect();
+            repair.sort();
+            let mut applied = Applied::default();
+            for chunk in repair.chunks(1_000) {
+                applied += self.refresh(&ty, chunk).await?;
+            }
+            let removed = self.forget(extra.clone()).await?;
+            reports.push(ReconcileReport {
+                object_type: ty,
+                in_hubspot: remote.len(),
+                in_index: local.len(),
+                missing: missing.len(),
+                stale: stale.len(),
+                extra: removed,
+                repaired: applied.upserted + removed,
+                requests,
+            });
+        }
+        Ok(reports)
+    }
+}
+
+/// One type's reconcile outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReconcileReport {
+    pub object_type: String,
+    pub in_hubspot: usize,
+    pub in_index: usize,
+    /// In HubSpot, not in the index.
+    pub missing: usize,
+    /// In both, with a different update time.
+    pub stale: usize,
+    /// In the index, gone from HubSpot.
+    pub extra: usize,
+    pub repaired: usize,
+    /// HubSpot requests spent listing.
+    pub requests: usize,
+}
+
+/// The first 240 characters of a chunk, on a word boundary.
+pub fn snippet(text: &str) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() <= 240 {
+        return flat;
+    }
+    let cut: String = flat.chars().take(240).collect();
+    match cut.rfind(' ') {
+        Some(i) => format!("{}…", &cut[..i]),
+        None => format!("{cut}…"),
+    }
+}
+
+/// Builds the search query for a backfill page (ids above `above`, ascending).
+pub(crate) fn backfill_query(
+    properties: &[String],
+    above: Option<&str>,
+    after: Option<String>,
+) -> SearchQuery {
+    let mut group = Vec::new();
+    if let Some(a) = above {
+        group.push(Filter::new("hs_object_id", "GT", a.to_string()));
+    }
+    SearchQuery {
+        filter_groups: if group.is_empty() {
+            Vec::new()
+        } else {
+            vec![group]
+        },
+        query: None,
+        properties: properties.to_vec(),
+        sort: Some(("hs_object_id".into(), false)),
+        limit: 200,
+        after,
+    }
+}
+
+impl SyncEngine {
+    /// Indexes a backfill block (records known to be fresh reads).
+    pub(crate) async fn index_block(
+        &self,
+        object_type: &str,
+        records: Vec<CrmObject>,
+    ) -> Result<Applied, SyncError> {
+        self.index_records(object_type, records, false).await
+    }
+}

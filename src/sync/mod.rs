@@ -1,0 +1,212 @@
+//! Event-driven sync: HubSpot's signed webhooks feed a durable queue; workers turn each change
+//! into a normalized, embedded, searchable record.
+//!
+//! ```text
+//!  HubSpot ──POST /webhooks/hubspot──▶ receiver ──commit──▶ SQLite queue (WAL, fsync)
+//!  (signed v3)                         (verify, parse,         │ lease (at-least-once)
+//!                                       204 after commit)      ▼
+//!                                                    worker: coalesce per object
+//!                                                    batch-read 100/call + associations
+//!                                                    normalize (mapping) → digest
+//!                                                    embed changed chunks (fastembed)
+//!                                                    upsert / delete in the VectorStore
+//!                                                    record digests → ack
+//!  semantic_search / `hubspot-mcp search` ◀── embed query ── VectorStore (qdrant-edge)
+//! ```
+//!
+//! - [`queue`]: the durable queue, dedupe keys, record digests, checkpoints (one SQLite file,
+//!   `<data_dir>/sync.sqlite`).
+//! - [`engine`]: apply, the worker loop, search, catch-up, reconcile.
+//! - [`backfill`]: `sync --full` with checkpoints and a progress bar.
+//! - [`normalize`]: the canonical shape, the mapping file, value normalization, documents.
+//!
+//! Nothing here polls: after the backfill, changes arrive as webhooks; catch-up after downtime
+//! re-reads only what changed since the last event (by last-modified time), and `reconcile`
+//! repairs anything else (deletions HubSpot gave up delivering).
+
+pub mod backfill;
+pub mod engine;
+pub mod normalize;
+pub mod queue;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+use crate::embed::{default_model_dir, Embedder, FastEmbedder};
+use crate::hubspot::HubSpotClient;
+use crate::index::edge::{EdgeStore, HnswParams};
+use crate::index::VectorStore;
+use crate::time::SharedClock;
+use crate::webhook::receiver::{Receiver, ReceiverConfig};
+
+pub use engine::{EngineSettings, SyncEngine};
+
+/// `[sync]` in the configuration file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SyncConfig {
+    /// `serve` also receives webhooks and runs the workers.
+    pub enabled: bool,
+    /// A mapping file (TOML, `schemas/mapping.json`); the built-in mapping when unset.
+    pub mapping: Option<PathBuf>,
+    /// Where the embedding model and ONNX Runtime are (default: the provisioned cache).
+    pub model_dir: Option<PathBuf>,
+    /// ONNX Runtime threads (0: every core).
+    pub embed_threads: usize,
+    pub index: IndexConfig,
+    pub webhooks: WebhookConfig,
+    pub engine: EngineSettings,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            mapping: None,
+            model_dir: None,
+            embed_threads: 0,
+            index: IndexConfig::default(),
+            webhooks: WebhookConfig::default(),
+            engine: EngineSettings::default(),
+        }
+    }
+}
+
+/// `[sync.index]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IndexConfig {
+    /// A Qdrant server (`http://host:6333`); the embedded index when unset. `QDRANT_URL` also sets it.
+    pub qdrant_url: Option<String>,
+    pub collection: String,
+    pub hnsw: HnswParams,
+}
+
+impl Default for IndexConfig {
+    fn default() -> Self {
+        Self {
+            qdrant_url: None,
+            collection: "hubspot_crm".into(),
+            hnsw: HnswParams::default(),
+        }
+    }
+}
+
+/// `[sync.webhooks]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// The URL HubSpot posts to, when a proxy sits in front (signatures cover it).
+    pub public_url: Option<String>,
+    /// Accept v1 signatures (no timestamp: no replay protection).
+    pub accept_v1: bool,
+    /// Accept v2 signatures (no timestamp: no replay protection).
+    pub accept_v2: bool,
+    pub max_body_bytes: usize,
+    /// How far ahead of our clock a request timestamp may be.
+    pub max_future_ms: i64,
+    /// `serve --stdio` and `sync --listen`: where to receive webhooks (`serve --http` uses its own address).
+    pub listen: Option<std::net::SocketAddr>,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self {
+            public_url: None,
+            accept_v1: false,
+            accept_v2: false,
+            max_body_bytes: 1024 * 1024,
+            max_future_ms: 60_000,
+            listen: None,
+        }
+    }
+}
+
+/// Everything sync needs, opened from the configuration.
+pub struct SyncRuntime {
+    pub engine: SyncEngine,
+    pub receiver: Arc<Receiver>,
+}
+
+/// Opens the vector store the configuration names.
+///
+/// # Errors
+/// When it cannot be opened or reached.
+pub async fn open_store(
+    config: &SyncConfig,
+    data_dir: &std::path::Path,
+    dim: usize,
+) -> anyhow::Result<Arc<dyn VectorStore>> {
+    let url = config
+        .index
+        .qdrant_url
+        .clone()
+        .or_else(|| std::env::var("QDRANT_URL").ok().filter(|u| !u.is_empty()));
+    let collection = config.index.collection.clone();
+    let hnsw = config.index.hnsw;
+    let dir = data_dir.join("index");
+    let store: Arc<dyn VectorStore> = tokio::task::spawn_blocking(move || match url {
+        Some(u) => {
+            let key = std::env::var("QDRANT_API_KEY").ok().map(SecretString::from);
+            crate::index::qdrant::QdrantServer::connect(&u, &collection, key, dim)
+                .map(|s| Arc::new(s) as Arc<dyn VectorStore>)
+        }
+        None => EdgeStore::open(&dir, dim, hnsw).map(|s| Arc::new(s) as Arc<dyn VectorStore>),
+    })
+    .await??;
+    Ok(store)
+}
+
+/// Loads the embedding model.
+///
+/// # Errors
+/// Missing assets (with the provisioning hint) or a model that does not load.
+pub async fn open_embedder(config: &SyncConfig) -> anyhow::Result<Arc<dyn Embedder>> {
+    let dir = config.model_dir.clone().unwrap_or_else(default_model_dir);
+    let threads = config.embed_threads;
+    let e = tokio::task::spawn_blocking(move || FastEmbedder::load(&dir, threads)).await??;
+    Ok(Arc::new(e))
+}
+
+impl SyncRuntime {
+    /// Opens the queue, the index, the model and the receiver.
+    ///
+    /// # Errors
+    /// Any of them failing to open, with the reason.
+    pub async fn open(
+        config: &SyncConfig,
+        data_dir: &std::path::Path,
+        client: HubSpotClient,
+        webhook_secret: SecretString,
+        clock: SharedClock,
+    ) -> anyhow::Result<Self> {
+        let mapping = Arc::new(normalize::Mapping::load(config.mapping.as_deref())?);
+        let path = data_dir.join("sync.sqlite");
+        let queue =
+            Arc::new(tokio::task::spawn_blocking(move || queue::Queue::open(&path)).await??);
+        let embedder = open_embedder(config).await?;
+        let store = open_store(config, data_dir, embedder.dimensions()).await?;
+        let notify = Arc::new(tokio::sync::Notify::new());
+        let mut rc = ReceiverConfig::new(webhook_secret);
+        rc.public_url = config.webhooks.public_url.clone();
+        rc.accept_v1 = config.webhooks.accept_v1;
+        rc.accept_v2 = config.webhooks.accept_v2;
+        rc.max_body_bytes = config.webhooks.max_body_bytes;
+        rc.max_future_ms = config.webhooks.max_future_ms;
+        let receiver = Receiver::new(rc, queue.clone(), clock.clone(), notify.clone());
+        let engine = SyncEngine::new(
+            client,
+            queue,
+            store,
+            embedder,
+            mapping,
+            config.engine.clone(),
+            clock,
+            notify,
+        );
+        Ok(Self { engine, receiver })
+    }
+}

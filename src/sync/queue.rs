@@ -1,0 +1,712 @@
+//! The durable queue and the sync state, in one SQLite database (WAL mode, `synchronous=FULL`).
+//!
+//! Tables:
+//! - `events`: accepted, not yet processed webhook events. A worker *leases* a batch (the lease
+//!   expires, so a dead worker's events come back) and *acks* it once applied. Delivery is
+//!   at-least-once; the apply step is idempotent (see [`super::worker`]).
+//! - `seen`: one row per dedupe key, kept for the retention window, so a duplicate delivery is
+//!   dropped at the door even after its first copy was processed. `done_ms` marks processing;
+//!   acking an event whose key is already done counts as a double apply (`stats.double_acks`).
+//! - `records`: what the index holds per record (updated time, content digest, email, domain,
+//!   phone): idempotency, reconcile and the duplicate report read it.
+//! - `checkpoints`: backfill cursors and the catch-up watermark.
+//!
+//! Every method is blocking (call from `spawn_blocking`). One connection behind a mutex: the
+//! receiver's inserts and the worker's leases are short transactions.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use parking_lot::Mutex;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+/// A queue failure: the database file and what went wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("sync database {path}: {source}")]
+pub struct QueueError {
+    path: String,
+    #[source]
+    source: rusqlite::Error,
+}
+
+/// One change to apply, as parsed from a webhook event (or produced by catch-up).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Change {
+    /// Dedupe key: equal keys are the same event delivered again.
+    pub key: String,
+    pub occurred_ms: i64,
+    /// `contacts`, `companies`, `deals`, `tickets`, or a custom object's type id.
+    pub object_type: String,
+    pub object_id: String,
+    /// `creation`, `deletion`, `privacyDeletion`, `propertyChange`, `associationChange`,
+    /// `merge`, `restore`, or `catchUp`.
+    pub kind: String,
+    /// Other records this change touches: merge losers/winner, association targets
+    /// (`type/id`).
+    pub related: Vec<String>,
+}
+
+/// A leased event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Leased {
+    pub seq: i64,
+    pub change: Change,
+    pub received_ms: i64,
+    pub attempts: i64,
+}
+
+/// What an enqueue did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Enqueued {
+    pub accepted: usize,
+    pub duplicates: usize,
+}
+
+/// Queue depth and age.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Depth {
+    pub pending: u64,
+    pub leased: u64,
+    /// Age of the oldest unprocessed event, in ms (0 when empty).
+    pub oldest_age_ms: i64,
+    /// Events processed since the database was created.
+    pub processed: u64,
+    /// Duplicate deliveries dropped at the door.
+    pub duplicates: u64,
+    /// Acks of events already processed (should stay 0).
+    pub double_acks: u64,
+}
+
+/// A row of the `records` table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RecordRow {
+    pub reference: String,
+    pub object_type: String,
+    pub id: String,
+    pub title: String,
+    pub updated_ms: Option<i64>,
+    pub digest: String,
+    pub email: Option<String>,
+    pub domain: Option<String>,
+    pub phone: Option<String>,
+}
+
+/// The sync database.
+pub struct Queue {
+    conn: Mutex<Connection>,
+    path: String,
+}
+
+impl std::fmt::Debug for Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queue").field("path", &self.path).finish()
+    }
+}
+
+const SCHEMA: &str = r"
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL,
+    received_ms INTEGER NOT NULL,
+    occurred_ms INTEGER NOT NULL,
+    object_type TEXT NOT NULL,
+    object_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    related TEXT NOT NULL,
+    leased_until_ms INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS events_lease ON events (leased_until_ms, seq);
+CREATE TABLE IF NOT EXISTS seen (
+    key TEXT PRIMARY KEY,
+    received_ms INTEGER NOT NULL,
+    done_ms INTEGER
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS seen_received ON seen (received_ms);
+CREATE TABLE IF NOT EXISTS records (
+    ref TEXT PRIMARY KEY,
+    object_type TEXT NOT NULL,
+    id TEXT NOT NULL,
+    title TEXT NOT NULL,
+    updated_ms INTEGER,
+    digest TEXT NOT NULL,
+    email TEXT,
+    domain TEXT,
+    phone TEXT
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS records_email ON records (email) WHERE email IS NOT NULL;
+CREATE INDEX IF NOT EXISTS records_domain ON records (domain) WHERE domain IS NOT NULL;
+CREATE INDEX IF NOT EXISTS records_phone ON records (phone) WHERE phone IS NOT NULL;
+CREATE TABLE IF NOT EXISTS checkpoints (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+";
+
+impl Queue {
+    /// Opens (creating) the database at `path`.
+    ///
+    /// # Errors
+    /// When the file cannot be opened or migrated.
+    pub fn open(path: &Path) -> Result<Self, QueueError> {
+        let p = path.display().to_string();
+        let err = |source| QueueError {
+            path: p.clone(),
+            source,
+        };
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let conn = Connection::open(path).map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(err)?;
+        // FULL: a commit is on disk before it returns, so "2xx" really means durable.
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(err)?;
+        conn.execute_batch(SCHEMA).map_err(err)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+            path: p,
+        })
+    }
+
+    fn err(&self, source: rusqlite::Error) -> QueueError {
+        QueueError {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Stores changes durably in one transaction, dropping keys seen within the retention
+    /// window. Returns once the commit is on disk.
+    ///
+    /// # Errors
+    /// When the transaction fails (nothing is stored then).
+    pub fn enqueue(&self, changes: &[Change], now_ms: i64) -> Result<Enqueued, QueueError> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        let mut out = Enqueued::default();
+        {
+            let mut seen = tx
+                .prepare_cached("INSERT OR IGNORE INTO seen (key, received_ms) VALUES (?1, ?2)")
+                .map_err(|e| self.err(e))?;
+            let mut ins = tx
+                .prepare_cached(
+                    "INSERT INTO events (key, received_ms, occurred_ms, object_type, object_id, kind, related)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .map_err(|e| self.err(e))?;
+            for c in changes {
+                if seen
+                    .execute(params![c.key, now_ms])
+                    .map_err(|e| self.err(e))?
+                    == 0
+                {
+                    out.duplicates += 1;
+                    continue;
+                }
+                ins.execute(params![
+                    c.key,
+                    now_ms,
+                    c.occurred_ms,
+                    c.object_type,
+                    c.object_id,
+                    c.kind,
+                    c.related.join(" "),
+                ])
+                .map_err(|e| self.err(e))?;
+                out.accepted += 1;
+            }
+        }
+        bump(&tx, "duplicates", out.duplicates as i64).map_err(|e| self.err(e))?;
+        if out.accepted > 0 {
+            tx.execute(
+                "INSERT INTO checkpoints (name, value) VALUES ('last_received_ms', ?1)
+                 ON CONFLICT(name) DO UPDATE SET value = MAX(CAST(value AS INTEGER), ?1)",
+                params![now_ms.to_string()],
+            )
+            .map_err(|e| self.err(e))?;
+        }
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(out)
+    }
+
+    /// Leases up to `max` events whose lease is free, oldest first, for `lease_ms`.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub fn lease(&self, max: usize, now_ms: i64, lease_ms: i64) -> Result<Vec<Leased>, QueueError> {
+        let conn = self.conn.lock();
+        let mut stmt = conn
+            .prepare_cached(
+                "UPDATE events SET leased_until_ms = ?1, attempts = attempts + 1
+                 WHERE seq IN (SELECT seq FROM events WHERE leased_until_ms <= ?2 ORDER BY seq LIMIT ?3)
+                 RETURNING seq, key, received_ms, occurred_ms, object_type, object_id, kind, related, attempts",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![now_ms + lease_ms, now_ms, max as i64], |r| {
+                let related: String = r.get(7)?;
+                Ok(Leased {
+                    seq: r.get(0)?,
+                    received_ms: r.get(2)?,
+                    attempts: r.get(8)?,
+                    change: Change {
+                        key: r.get(1)?,
+                        occurred_ms: r.get(3)?,
+                        object_type: r.get(4)?,
+                        object_id: r.get(5)?,
+                        kind: r.get(6)?,
+                        related: related.split_whitespace().map(str::to_string).collect(),
+                    },
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out: Vec<Leased> = rows.collect::<Result<_, _>>().map_err(|e| self.err(e))?;
+        out.sort_by_key(|l| l.seq);
+        Ok(out)
+    }
+
+    /// Marks leased events processed: removes them and stamps their keys done.
+    ///
+    /// # Errors
+    /// Database failures (the events stay leased and come back when the lease expires).
+    pub fn ack(&self, events: &[Leased], now_ms: i64) -> Result<(), QueueError> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        let mut double = 0i64;
+        {
+            let mut del = tx
+                .prepare_cached("DELETE FROM events WHERE seq = ?1")
+                .map_err(|e| self.err(e))?;
+            let mut done = tx
+                .prepare_cached("UPDATE seen SET done_ms = ?2 WHERE key = ?1 AND done_ms IS NULL")
+                .map_err(|e| self.err(e))?;
+            for e in events {
+                del.execute(params![e.seq]).map_err(|e| self.err(e))?;
+                if done
+                    .execute(params![e.change.key, now_ms])
+                    .map_err(|e| self.err(e))?
+                    == 0
+                {
+                    double += 1;
+                }
+            }
+        }
+        bump(&tx, "processed", events.len() as i64).map_err(|e| self.err(e))?;
+        bump(&tx, "double_acks", double).map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))
+    }
+
+    /// Frees every lease: at start-up, the previous process's leases died with it.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub fn release_all(&self) -> Result<usize, QueueError> {
+        self.conn
+            .lock()
+            .execute(
+                "UPDATE events SET leased_until_ms = 0 WHERE leased_until_ms > 0",
+                [],
+            )
+            .map_err(|e| self.err(e))
+    }
+
+    /// Forgets dedupe keys of processed events received before `before_ms`.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub fn prune_seen(&self, before_ms: i64) -> Result<usize, QueueError> {
+        self.conn
+            .lock()
+            .execute(
+                "DELETE FROM seen WHERE received_ms < ?1 AND done_ms IS NOT NULL",
+                params![before_ms],
+            )
+            .map_err(|e| self.err(e))
+    }
+
+    /// Depth, age and counters.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub fn depth(&self, now_ms: i64) -> Result<Depth, QueueError> {
+        let conn = self.conn.lock();
+        let (pending, leased, oldest): (u64, u64, Option<i64>) = conn
+            .query_row(
+                "SELECT COUNT(*) FILTER (WHERE leased_until_ms <= ?1),
+                        COUNT(*) FILTER (WHERE leased_until_ms > ?1),
+                        MIN(received_ms) FROM events",
+                params![now_ms],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .map_err(|e| self.err(e))?;
+        let counter = |name: &str| -> Result<u64, QueueError> {
+            conn.query_row(
+                "SELECT value FROM counters WHERE name = ?1",
+                params![name],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional()
+            .map(|v| v.unwrap_or(0) as u64)
+            .map_err(|e| self.err(e))
+        };
+        Ok(Depth {
+            pending,
+            leased,
+            oldest_age_ms: oldest.map_or(0, |o| (now_ms - o).max(0)),
+            processed: counter("processed")?,
+            duplicates: counter("duplicates")?,
+            double_acks: counter("double_acks")?,
+        })
+    }
+
+    /// Whether a dedupe key was processed (tests and the crash benchmark read it).
+    ///
+    /// # Errors
+    /// Database failures.
+    pub fn is_done(&self, key: &str) -> Result<bool, QueueError> {
+        self.conn
+            .lock()
+            .query_row(
+                "SELECT done_ms IS NOT NULL FROM seen WHERE key = ?1",
+                params![key],
+                |r| r.get(0),
+            )
+            .optional()
+            .map(|v| v.unwrap_or(false))
+            .map_err(|e| self.err(e))
+    }
+
+    /// Digests of records already indexed, by reference.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub fn digests(&self, refs: &[String]) -> Result<HashMap<String, String>, QueueError> {
+        let conn = self.conn.lock();
+        let mut stmt = conn
+            .prepare_cached("SELECT digest FROM records WHERE ref = ?1")
+            .map_err(|e| self.err(e))?;
+        let mut out = HashMap::new();
+        for r in refs {
+            if let Some(d) = stmt
+                .query_row(params![r], |row| row.get::<_, String>(0))
+                .optional()
+                .map_err(|e| self.err(e))?
+            {
+                out.insert(r.clone(), d);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records what the index now holds (after the vectors are written).
+    ///
+    /// # Errors
+    /// Database failures.
+    pub fn put_records(&self, rows: &[RecordRow]) -> Result<(), QueueError> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO records (ref, object_type, id, title, updated_ms, digest, email, domain, phone)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )
+                .map_err(|e| self.err(e))?;
+            for r in rows {
+                stmt.execute(params![
+                    r.reference,
+                    r.object_type,
+                    r.id,
+                    r.title,
+                    r.updated_ms,
+                    r.digest,
+                    r.email,
+                    r.domain,
+                    r.phone
+                ])
+                .map_err(|e| self.err(e))?;
+            }
+        }
+        tx.commit().map_err(|e| self.err(e))
+    }
+
+    /// Forgets records (deleted, privacy-deleted, merged away).
+    ///
+    /// # Errors
+    /// Database failures.
+    pub fn delete_records(&self, refs: &[String]) -> Result<(), QueueError> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        {
+            let mut stmt = tx
+                .prepare_cached("DELETE FROM records WHERE ref = ?1")
+                .map_err(|e| self.err(e))?;
+            for r in refs {
+                stmt.execute(params![r]).map_err(|e| self.err(e))?;
+            }
+        }
+        tx.commit().map_err(|e| self.err(e))
+    }
+
+    /// `id -> updated_ms` of every indexed record of a type (reconcile).
+    ///
+    /// # Errors
+    /// Database failures.
+    pub fn record_versions(
+        &self,
+        object_type: &str,
+    ) -> Result<HashMap<String, Option<i64>>, QueueError> {
+        let conn = self.conn.lock();
+        let mut stmt = conn
+            .prepare_cached("SELECT id, updated_ms FROM records WHERE object_type = ?1")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![object_type], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Number of indexed records per type.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub fn record_counts(&self) -> Result<Vec<(String, u64)>, QueueError> {
+        let conn = self.conn.lock();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT object_type, COUNT(*) FROM records GROUP BY object_type ORDER BY 1",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Groups of records sharing a normalized value of `field` (`email`, `domain` or `phone`),
+    /// largest first, each group's references sorted.
+    ///
+    /// # Errors
+    /// Database failures; an unknown field is refused.
+    pub fn duplicates(
+        &self,
+        field: &str,
+        object_type: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<RecordRow>)>, QueueError> {
+        let column = match field {
+            "email" => "email",
+            "domain" => "domain",
+            "phone" => "phone",
+            _ => {
+                return Err(self.err(rusqlite::Error::InvalidParameterName(format!(
+                    "{field} (use email, domain or phone)"
+                ))))
+            }
+        };
+        let conn = self.conn.lock();
+        let sql = format!(
+            "SELECT {column}, COUNT(*) AS n FROM records
+             WHERE {column} IS NOT NULL AND (?1 IS NULL OR object_type = ?1)
+             GROUP BY {column} HAVING n > 1 ORDER BY n DESC, {column} LIMIT ?2"
+        );
+        let mut stmt = conn.prepare(&sql).map_err(|e| self.err(e))?;
+        let keys: Vec<String> = stmt
+            .query_map(params![object_type, limit as i64], |r| r.get(0))
+            .map_err(|e| self.err(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.err(e))?;
+        let sql = format!(
+            "SELECT ref, object_type, id, title, updated_ms, digest, email, domain, phone FROM records
+             WHERE {column} = ?1 AND (?2 IS NULL OR object_type = ?2) ORDER BY ref"
+        );
+        let mut stmt = conn.prepare(&sql).map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for k in keys {
+            let rows: Vec<RecordRow> = stmt
+                .query_map(params![k, object_type], |r| {
+                    Ok(RecordRow {
+                        reference: r.get(0)?,
+                        object_type: r.get(1)?,
+                        id: r.get(2)?,
+                        title: r.get(3)?,
+                        updated_ms: r.get(4)?,
+                        digest: r.get(5)?,
+                        email: r.get(6)?,
+                        domain: r.get(7)?,
+                        phone: r.get(8)?,
+                    })
+                })
+                .map_err(|e| self.err(e))?
+                .collect::<Result<_, _>>()
+                .map_err(|e| self.err(e))?;
+            out.push((k, rows));
+        }
+        Ok(out)
+    }
+
+    /// A checkpoint's value.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub fn checkpoint(&self, name: &str) -> Result<Option<String>, QueueError> {
+        self.conn
+            .lock()
+            .query_row(
+                "SELECT value FROM checkpoints WHERE name = ?1",
+                params![name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Sets (or with `None`, clears) a checkpoint.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub fn set_checkpoint(&self, name: &str, value: Option<&str>) -> Result<(), QueueError> {
+        let conn = self.conn.lock();
+        match value {
+            Some(v) => conn.execute(
+                "INSERT INTO checkpoints (name, value) VALUES (?1, ?2)
+                 ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                params![name, v],
+            ),
+            None => conn.execute("DELETE FROM checkpoints WHERE name = ?1", params![name]),
+        }
+        .map(|_| ())
+        .map_err(|e| self.err(e))
+    }
+}
+
+fn bump(tx: &rusqlite::Transaction<'_>, name: &str, by: i64) -> rusqlite::Result<()> {
+    if by != 0 {
+        tx.execute(
+            "INSERT INTO counters (name, value) VALUES (?1, ?2)
+             ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+            params![name, by],
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(key: &str, id: &str) -> Change {
+        Change {
+            key: key.into(),
+            occurred_ms: 1,
+            object_type: "contacts".into(),
+            object_id: id.into(),
+            kind: "propertyChange".into(),
+            related: vec!["companies/9".into()],
+        }
+    }
+
+    #[test]
+    fn duplicates_are_dropped_leases_expire_and_acks_are_counted_once() {
+        let dir = tempdir();
+        let q = Queue::open(&dir.join("sync.sqlite")).unwrap();
+        let out = q
+            .enqueue(
+                &[change("a", "1"), change("b", "2"), change("a", "1")],
+                1_000,
+            )
+            .unwrap();
+        assert_eq!(
+            out,
+            Enqueued {
+                accepted: 2,
+                duplicates: 1
+            }
+        );
+        let first = q.lease(10, 1_000, 500).unwrap();
+        assert_eq!(first.len(), 2);
+        assert_eq!(first[0].change.related, vec!["companies/9".to_string()]);
+        assert!(
+            q.lease(10, 1_200, 500).unwrap().is_empty(),
+            "leased events are not handed out twice"
+        );
+        // The worker died: the lease expires and the events come back.
+        let again = q.lease(10, 1_600, 500).unwrap();
+        assert_eq!(again.len(), 2);
+        assert_eq!(again[0].attempts, 2);
+        q.ack(&again, 1_700).unwrap();
+        let d = q.depth(1_800).unwrap();
+        assert_eq!(
+            (
+                d.pending,
+                d.leased,
+                d.processed,
+                d.duplicates,
+                d.double_acks
+            ),
+            (0, 0, 2, 1, 0)
+        );
+        assert!(q.is_done("a").unwrap());
+        // A late redelivery of a processed event is still a duplicate.
+        assert_eq!(q.enqueue(&[change("a", "1")], 2_000).unwrap().duplicates, 1);
+        // Past the retention window it is accepted again.
+        q.prune_seen(5_000).unwrap();
+        assert_eq!(q.enqueue(&[change("a", "1")], 6_000).unwrap().accepted, 1);
+    }
+
+    #[test]
+    fn state_survives_reopening() {
+        let dir = tempdir();
+        let path = dir.join("sync.sqlite");
+        {
+            let q = Queue::open(&path).unwrap();
+            q.enqueue(&[change("k", "1")], 10).unwrap();
+            q.lease(1, 10, 60_000).unwrap();
+            q.set_checkpoint("backfill:contacts", Some("42")).unwrap();
+        }
+        let q = Queue::open(&path).unwrap();
+        assert_eq!(q.release_all().unwrap(), 1);
+        assert_eq!(q.lease(5, 20, 100).unwrap().len(), 1);
+        assert_eq!(
+            q.checkpoint("backfill:contacts").unwrap().as_deref(),
+            Some("42")
+        );
+        assert_eq!(
+            q.checkpoint("last_received_ms").unwrap().as_deref(),
+            Some("10")
+        );
+    }
+
+    #[test]
+    fn duplicate_groups_by_normalized_value() {
+        let dir = tempdir();
+        let q = Queue::open(&dir.join("s.sqlite")).unwrap();
+        let row = |id: &str, email: &str| RecordRow {
+            reference: format!("contacts/{id}"),
+            object_type: "contacts".into(),
+            id: id.into(),
+            title: id.into(),
+            updated_ms: None,
+            digest: String::new(),
+            email: Some(email.into()),
+            domain: None,
+            phone: None,
+        };
+        q.put_records(&[row("1", "a@x.io"), row("2", "a@x.io"), row("3", "b@x.io")])
+            .unwrap();
+        let groups = q.duplicates("email", None, 10).unwrap();
+        assert_eq!(groups.len(), 1);
+        assert_eq!(groups[0].0, "a@x.io");
+        assert_eq!(groups[0].1.len(), 2);
+        assert!(q.duplicates("name", None, 10).is_err());
+    }
+
+    fn tempdir() -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("hsmcp-q-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+}

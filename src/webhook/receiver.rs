@@ -1,0 +1,409 @@
+//! The webhook receiver: `POST /webhooks/hubspot`.
+//!
+//! Order of work for one request, and why:
+//! 1. Body size is capped by the router (`max_body_bytes`) before anything is read.
+//! 2. The signature is checked first (v3 by default: method, decoded public URI, raw body,
+//!    timestamp; HMAC-SHA256, base64; constant-time compare; at most 5 minutes old and
+//!    `max_future_ms` ahead). v1/v2 only when configured. Any failure is a bare `401` with an
+//!    empty body: the reason goes to the log, never to the caller.
+//! 3. The body must be a JSON array of at most 100 events; every event must name its type and
+//!    object. A malformed batch is a `400` saying what is wrong (HubSpot retries 4xx, and a
+//!    bad batch is a bug worth seeing), and nothing of it is stored.
+//! 4. The events are committed to the durable queue in one transaction (duplicates dropped by
+//!    dedupe key). Only then is the answer `204`. If the commit cannot finish within
+//!    `ack_deadline` (well inside HubSpot's 5 s), the answer is `503` and HubSpot retries.
+//!
+//! Behind a proxy the URI HubSpot signed is the public one: set `public_url` to it
+//! (for example `https://crm-sync.example.com/webhooks/hubspot`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+use tokio::sync::Notify;
+
+use super::signature::{verify_v1, verify_v2, verify_v3, SignatureError};
+use crate::sync::queue::{Change, Queue};
+use crate::time::SharedClock;
+
+/// Where the receiver is mounted.
+pub const PATH: &str = "/webhooks/hubspot";
+/// HubSpot sends at most this many events per request.
+pub const MAX_EVENTS: usize = 100;
+
+/// Receiver settings.
+#[derive(Clone)]
+pub struct ReceiverConfig {
+    /// The app's client secret (the signing key).
+    pub secret: SecretString,
+    /// The URL HubSpot posts to, when it differs from what this server sees (proxies).
+    pub public_url: Option<String>,
+    pub accept_v1: bool,
+    pub accept_v2: bool,
+    /// How far ahead of our clock a timestamp may be.
+    pub max_future_ms: i64,
+    pub max_body_bytes: usize,
+    /// Answer 503 when the durable commit takes longer than this.
+    pub ack_deadline: Duration,
+}
+
+impl std::fmt::Debug for ReceiverConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReceiverConfig")
+            .field("secret", &"[redacted]")
+            .field("public_url", &self.public_url)
+            .field("accept_v1", &self.accept_v1)
+            .field("accept_v2", &self.accept_v2)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ReceiverConfig {
+    /// v3 only, 60 s of future skew, 1 MiB bodies, a 4 s commit deadline.
+    pub fn new(secret: SecretString) -> Self {
+        Self {
+            secret,
+            public_url: None,
+            accept_v1: false,
+            accept_v2: false,
+            max_future_ms: 60_000,
+            max_body_bytes: 1024 * 1024,
+            ack_deadline: Duration::from_secs(4),
+        }
+    }
+}
+
+/// Shared receiver state.
+pub struct Receiver {
+    config: ReceiverConfig,
+    queue: Arc<Queue>,
+    clock: SharedClock,
+    /// Woken after every commit, so workers start at once.
+    notify: Arc<Notify>,
+}
+
+impl Receiver {
+    pub fn new(
+        config: ReceiverConfig,
+        queue: Arc<Queue>,
+        clock: SharedClock,
+        notify: Arc<Notify>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            config,
+            queue,
+            clock,
+            notify,
+        })
+    }
+
+    /// The route, to merge into an HTTP server (outside its bearer-token guard: HubSpot
+    /// authenticates with the signature).
+    pub fn router(self: &Arc<Self>) -> Router {
+        Router::new()
+            .route(PATH, post(receive))
+            .layer(tower_http::limit::RequestBodyLimitLayer::new(
+                self.config.max_body_bytes,
+            ))
+            .with_state(self.clone())
+    }
+
+    fn verify(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<(), SignatureError> {
+        let h = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let secret = self.config.secret.expose_secret();
+        let full_uri = self.public_uri(uri, headers);
+        if let Some(sig) = h("x-hubspot-signature-v3") {
+            let ts = h("x-hubspot-request-timestamp").ok_or(SignatureError::BadTimestamp)?;
+            return verify_v3(
+                secret,
+                method.as_str(),
+                &full_uri,
+                body,
+                ts,
+                sig,
+                self.clock.now_ms(),
+                self.config.max_future_ms,
+            );
+        }
+        let version = h("x-hubspot-signature-version").unwrap_or("");
+        match (h("x-hubspot-signature"), version) {
+            (Some(sig), "v1") if self.config.accept_v1 => verify_v1(secret, body, sig),
+            (Some(sig), "v2") if self.config.accept_v2 => {
+                verify_v2(secret, method.as_str(), &full_uri, body, sig)
+            }
+            _ => Err(SignatureError::Missing("v3")),
+        }
+    }
+
+    /// The URI HubSpot signed: the configured public URL (plus our query string), or what the
+    /// request says (`http://{Host}{path}?{query}`).
+    fn public_uri(&self, uri: &Uri, headers: &HeaderMap) -> String {
+        let pq = uri.path_and_query().map_or(PATH, |p| p.as_str());
+        match &self.config.public_url {
+            Some(base) => match uri.query() {
+                Some(q) => format!("{base}?{q}"),
+                None => base.clone(),
+            },
+            None => {
+                let host = headers
+                    .get(axum::http::header::HOST)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("localhost");
+                format!("http://{host}{pq}")
+            }
+        }
+    }
+}
+
+async fn receive(
+    State(r): State<Arc<Receiver>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(e) = r.verify(&method, &uri, &headers, &body) {
+        tracing::warn!(reason = %e, "webhook rejected: bad signature");
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let changes = match parse_batch(&body) {
+        Ok(c) => c,
+        Err(msg) => {
+            tracing::warn!(error = %msg, "webhook rejected: malformed batch");
+            return (StatusCode::BAD_REQUEST, msg).into_response();
+        }
+    };
+    let queue = r.queue.clone();
+    let now = r.clock.now_ms();
+    let n = changes.len();
+    let commit = tokio::task::spawn_blocking(move || queue.enqueue(&changes, now));
+    match tokio::time::timeout(r.config.ack_deadline, commit).await {
+        Ok(Ok(Ok(out))) => {
+            if out.accepted > 0 {
+                r.notify.notify_waiters();
+                r.notify.notify_one();
+            }
+            tracing::debug!(
+                events = n,
+                accepted = out.accepted,
+                duplicates = out.duplicates,
+                "webhook batch stored"
+            );
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Ok(Ok(Err(e))) => {
+            tracing::error!(error = %e, "webhook batch not stored; HubSpot will retry");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the event queue could not store this batch; retry later",
+            )
+                .into_response()
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "webhook commit task failed");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+        Err(_) => {
+            // The commit may still land; a retry is then dropped as a duplicate.
+            tracing::warn!("webhook commit slower than the ack deadline; answering 503");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the event queue is slow; retry later",
+            )
+                .into_response()
+        }
+    }
+}
+
+/// HubSpot's object type ids to our type names.
+pub fn type_name(type_id: &str) -> String {
+    match type_id {
+        "0-1" => "contacts".into(),
+        "0-2" => "companies".into(),
+        "0-3" => "deals".into(),
+        "0-5" => "tickets".into(),
+        "0-46" => "notes".into(),
+        other => other.to_string(),
+    }
+}
+
+fn scope_type(scope: &str) -> Option<&'static str> {
+    Some(match scope {
+        "contact" => "contacts",
+        "company" => "companies",
+        "deal" => "deals",
+        "ticket" => "tickets",
+        _ => return None,
+    })
+}
+
+/// Parses a delivery into changes, refusing the whole batch on the first bad event.
+///
+/// # Errors
+/// A message naming the event index and the problem.
+pub fn parse_batch(body: &[u8]) -> Result<Vec<Change>, String> {
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| format!("the body is not JSON ({e}); HubSpot sends a JSON array of events"))?;
+    let Value::Array(events) = v else {
+        return Err("the body must be a JSON array of events".into());
+    };
+    if events.len() > MAX_EVENTS {
+        return Err(format!(
+            "{} events in one request; HubSpot sends at most {MAX_EVENTS}",
+            events.len()
+        ));
+    }
+    events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| parse_event(e).map_err(|m| format!("event [{i}]: {m}")))
+        .collect()
+}
+
+fn id_of(v: Option<&Value>) -> Option<String> {
+    match v? {
+        Value::Number(n) => Some(n.to_string()),
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        _ => None,
+    }
+}
+
+fn parse_event(e: &Value) -> Result<Change, String> {
+    let kind_full = e
+        .get("subscriptionType")
+        .or_else(|| e.get("eventType"))
+        .and_then(Value::as_str)
+        .ok_or("no subscriptionType")?;
+    let (scope, kind) = kind_full
+        .split_once('.')
+        .ok_or_else(|| format!("subscriptionType {kind_full:?} is not scope.event"))?;
+    let object_type = if scope == "object" {
+        let t = e
+            .get("objectTypeId")
+            .and_then(Value::as_str)
+            .ok_or("an object.* event without objectTypeId")?;
+        type_name(t)
+    } else {
+        scope_type(scope)
+            .ok_or_else(|| format!("unknown subscription scope {scope:?}"))?
+            .to_string()
+    };
+    let occurred_ms = e
+        .get("occurredAt")
+        .and_then(Value::as_i64)
+        .ok_or("no occurredAt")?;
+    let mut related = Vec::new();
+    let object_id = match kind {
+        "merge" => {
+            let winner = id_of(e.get("newObjectId"))
+                .or_else(|| id_of(e.get("primaryObjectId")))
+                .or_else(|| id_of(e.get("objectId")))
+                .ok_or("a merge without newObjectId or primaryObjectId")?;
+            for m in e
+                .get("mergedObjectIds")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(id) = id_of(Some(m)) {
+                    related.push(format!("{object_type}/{id}"));
+                }
+            }
+            if let Some(p) = id_of(e.get("primaryObjectId")) {
+                if p != winner {
+                    related.push(format!("{object_type}/{p}"));
+                }
+            }
+            winner
+        }
+        "associationChange" => {
+            let from = id_of(e.get("fromObjectId"))
+                .or_else(|| id_of(e.get("objectId")))
+                .ok_or("an associationChange without fromObjectId")?;
+            if let (Some(t), Some(to)) = (
+                e.get("toObjectTypeId").and_then(Value::as_str),
+                id_of(e.get("toObjectId")),
+            ) {
+                related.push(format!("{}/{to}", type_name(t)));
+            }
+            from
+        }
+        _ => id_of(e.get("objectId")).ok_or("no objectId")?,
+    };
+    let key = format!(
+        "{}:{}:{}:{}:{}:{}",
+        e.get("portalId").map(Value::to_string).unwrap_or_default(),
+        e.get("subscriptionId")
+            .map(Value::to_string)
+            .unwrap_or_default(),
+        e.get("eventId").map(Value::to_string).unwrap_or_default(),
+        occurred_ms,
+        object_id,
+        kind_full,
+    );
+    Ok(Change {
+        key,
+        occurred_ms,
+        object_type,
+        object_id,
+        kind: kind.to_string(),
+        related,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_parse_into_changes_with_stable_keys() {
+        let body = br#"[
+          {"eventId":1,"subscriptionId":5,"portalId":7,"occurredAt":10,"subscriptionType":"contact.propertyChange","attemptNumber":0,"objectId":123,"propertyName":"email","propertyValue":"a@b.c"},
+          {"eventId":2,"subscriptionId":5,"portalId":7,"occurredAt":11,"eventType":"object.deletion","objectTypeId":"0-5","objectId":9},
+          {"eventId":3,"subscriptionId":6,"portalId":7,"occurredAt":12,"subscriptionType":"contact.merge","objectId":4,"primaryObjectId":4,"mergedObjectIds":[5,6],"newObjectId":8},
+          {"eventId":4,"subscriptionId":6,"portalId":7,"occurredAt":13,"subscriptionType":"ticket.associationChange","fromObjectId":9,"toObjectTypeId":"0-1","toObjectId":123,"fromObjectTypeId":"0-5"}
+        ]"#;
+        let c = parse_batch(body).unwrap();
+        assert_eq!(c[0].object_type, "contacts");
+        assert_eq!(c[0].key, "7:5:1:10:123:contact.propertyChange");
+        assert_eq!(
+            (c[1].object_type.as_str(), c[1].kind.as_str()),
+            ("tickets", "deletion")
+        );
+        assert_eq!(c[2].object_id, "8");
+        assert_eq!(c[2].related, vec!["contacts/5", "contacts/6", "contacts/4"]);
+        assert_eq!(c[3].related, vec!["contacts/123"]);
+        // attemptNumber is not part of the key: a retry is the same event.
+        let retry = br#"[{"eventId":1,"subscriptionId":5,"portalId":7,"occurredAt":10,"subscriptionType":"contact.propertyChange","attemptNumber":3,"objectId":123}]"#;
+        assert_eq!(parse_batch(retry).unwrap()[0].key, c[0].key);
+    }
+
+    #[test]
+    fn malformed_batches_are_refused_whole_with_the_reason() {
+        assert!(parse_batch(b"{}").unwrap_err().contains("array"));
+        assert!(parse_batch(b"not json").unwrap_err().contains("not JSON"));
+        let e = parse_batch(br#"[{"subscriptionType":"contact.creation","occurredAt":1,"objectId":1},{"subscriptionType":"contact.creation","occurredAt":1}]"#).unwrap_err();
+        assert!(e.contains("event [1]") && e.contains("objectId"), "{e}");
+        let many = format!(
+            "[{}]",
+            vec![r#"{"subscriptionType":"contact.creation","occurredAt":1,"objectId":1}"#; 101]
+                .join(",")
+        );
+        assert!(parse_batch(many.as_bytes())
+            .unwrap_err()
+            .contains("at most 100"));
+    }
+}

@@ -1,0 +1,771 @@
+//! Sync end to end on the sandbox: signed webhooks → durable queue → workers → real embeddings
+//! (the provisioned MiniLM) → qdrant-edge → semantic search; backfill with resume; privacy
+//! deletion; merges; associations; duplicates; reconcile.
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use hubspot_mcp::embed::{default_model_dir, Embedder, FastEmbedder};
+use hubspot_mcp::hubspot::client::{ClientSettings, HubSpotClient};
+use hubspot_mcp::hubspot::limit::GovernorSettings;
+use hubspot_mcp::hubspot::Credentials;
+use hubspot_mcp::index::edge::{EdgeStore, HnswParams};
+use hubspot_mcp::index::SearchFilter;
+use hubspot_mcp::sandbox::seed::RecordCounts;
+use hubspot_mcp::sandbox::webhooks::WebhookSettings;
+use hubspot_mcp::sandbox::Sandbox;
+use hubspot_mcp::sync::backfill::{full_sync, minimum_calls};
+use hubspot_mcp::sync::normalize::Mapping;
+use hubspot_mcp::sync::queue::Queue;
+use hubspot_mcp::sync::{EngineSettings, SyncEngine};
+use hubspot_mcp::time::{SharedClock, SystemClock};
+use hubspot_mcp::webhook::receiver::{Receiver, ReceiverConfig, PATH};
+use hubspot_mcp::webhook::signature::sign_v3;
+use secrecy::SecretString;
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+use crate::support::{spawn, Api, SandboxConfig};
+
+/// One model per test binary (loading it takes half a second and 100 MB).
+pub fn embedder() -> Arc<dyn Embedder> {
+    static E: OnceLock<Arc<dyn Embedder>> = OnceLock::new();
+    E.get_or_init(|| {
+        Arc::new(
+            FastEmbedder::load(&default_model_dir(), 2).unwrap_or_else(|e| {
+                panic!("{e} (scripts/test.sh provisions the model; run it once)")
+            }),
+        )
+    })
+    .clone()
+}
+
+pub fn tempdir(tag: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("hsmcp-{tag}-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn client(sb: &Sandbox) -> HubSpotClient {
+    HubSpotClient::builder(
+        ClientSettings {
+            base_url: sb.base_url(),
+            governor: GovernorSettings {
+                burst_max: 100_000,
+                search_per_second: 100_000,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        Credentials::Static(SecretString::from(sb.token().to_string())),
+    )
+    .build()
+}
+
+const SECRET: &str = "sandbox-client-secret";
+
+/// A sandbox, an engine on it, and the receiver served on loopback with the sandbox's webhooks
+/// pointed at it.
+pub struct Rig {
+    pub sb: Sandbox,
+    pub engine: SyncEngine,
+    pub url: String,
+    pub dir: std::path::PathBuf,
+    pub cancel: CancellationToken,
+}
+
+impl Rig {
+    /// The sync database and index directory.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+pub async fn rig(records: usize, webhooks: bool) -> Rig {
+    rig_with(
+        records,
+        webhooks,
+        EngineSettings {
+            coalesce_ms: 20,
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+pub async fn rig_with(records: usize, webhooks: bool, settings: EngineSettings) -> Rig {
+    let mut cfg = SandboxConfig {
+        records: RecordCounts::scaled(records),
+        limits_enabled: false,
+        search_lag_ms: 0,
+        ..Default::default()
+    };
+    cfg.oauth.client_secret = SECRET.into();
+    let sb = spawn(cfg).await;
+    let dir = tempdir("sync");
+    let queue = Arc::new(Queue::open(&dir.join("sync.sqlite")).unwrap());
+    let e = embedder();
+    let store = Arc::new(
+        EdgeStore::open(&dir.join("index"), e.dimensions(), HnswParams::default()).unwrap(),
+    );
+    let notify = Arc::new(tokio::sync::Notify::new());
+    let clock: SharedClock = Arc::new(SystemClock);
+    let engine = SyncEngine::new(
+        client(&sb),
+        queue.clone(),
+        store,
+        e,
+        Arc::new(Mapping::builtin()),
+        settings,
+        clock.clone(),
+        notify.clone(),
+    );
+    let receiver = Receiver::new(
+        ReceiverConfig::new(SecretString::from(SECRET.to_string())),
+        queue,
+        clock,
+        notify,
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}{PATH}", listener.local_addr().unwrap());
+    let app = receiver.router();
+    let cancel = CancellationToken::new();
+    let c2 = cancel.clone();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { c2.cancelled().await })
+            .await;
+    });
+    if webhooks {
+        let mut w = WebhookSettings::default().subscribe_all();
+        w.target_url = Some(url.clone());
+        w.client_secret = SECRET.into();
+        sb.webhooks().configure(w);
+        tokio::spawn(engine.clone().run_worker(cancel.clone()));
+    }
+    Rig {
+        sb,
+        engine,
+        url,
+        dir,
+        cancel,
+    }
+}
+
+async fn post_signed(
+    url: &str,
+    body: &str,
+    ts: i64,
+    sign_uri: &str,
+    secret: &str,
+) -> reqwest::Response {
+    let sig = sign_v3(secret, "POST", sign_uri, body.as_bytes(), ts);
+    reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("x-hubspot-signature-v3", sig)
+        .header("x-hubspot-request-timestamp", ts.to_string())
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn forged_stale_altered_and_misaddressed_webhooks_get_a_bare_401_and_valid_ones_are_stored_once(
+) {
+    let r = rig(10, false).await;
+    let now = chrono::Utc::now().timestamp_millis();
+    let body = r#"[{"eventId":1,"subscriptionId":2,"portalId":3,"occurredAt":1780272000000,"subscriptionType":"contact.propertyChange","attemptNumber":0,"objectId":42,"propertyName":"email","propertyValue":"a@b.io"}]"#;
+    // Forged: signed with another secret.
+    let res = post_signed(&r.url, body, now, &r.url, "not-the-secret").await;
+    assert_eq!(res.status(), 401);
+    assert_eq!(res.text().await.unwrap(), "", "a 401 leaks nothing");
+    // Stale: six minutes old.
+    assert_eq!(
+        post_signed(&r.url, body, now - 6 * 60_000, &r.url, SECRET)
+            .await
+            .status(),
+        401
+    );
+    // Too far in the future.
+    assert_eq!(
+        post_signed(&r.url, body, now + 10 * 60_000, &r.url, SECRET)
+            .await
+            .status(),
+        401
+    );
+    // Altered body: signed over one body, another sent.
+    let sig = sign_v3(SECRET, "POST", &r.url, body.as_bytes(), now);
+    let altered = body.replace("a@b.io", "evil@b.io");
+    let res = reqwest::Client::new()
+        .post(&r.url)
+        .header("x-hubspot-signature-v3", sig)
+        .header("x-hubspot-request-timestamp", now.to_string())
+        .body(altered)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    // Wrong URI: signed for another endpoint.
+    let other = r.url.replace(PATH, "/other");
+    assert_eq!(
+        post_signed(&r.url, body, now, &other, SECRET)
+            .await
+            .status(),
+        401
+    );
+    // No signature at all, and a v1 signature (not accepted unless configured).
+    let res = reqwest::Client::new()
+        .post(&r.url)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let q = r.engine.queue();
+    assert_eq!(
+        q.depth(now).unwrap().pending,
+        0,
+        "nothing rejected was stored"
+    );
+
+    // Valid: stored durably before the 204; a redelivery (attemptNumber 1) is a duplicate.
+    let res = post_signed(&r.url, body, now, &r.url, SECRET).await;
+    assert_eq!(res.status(), 204);
+    assert_eq!(q.depth(now).unwrap().pending, 1);
+    let retry = body.replace("\"attemptNumber\":0", "\"attemptNumber\":1");
+    assert_eq!(
+        post_signed(&r.url, &retry, now, &r.url, SECRET)
+            .await
+            .status(),
+        204
+    );
+    let d = q.depth(now).unwrap();
+    assert_eq!((d.pending, d.duplicates), (1, 1));
+
+    // Malformed but signed: a 400 that says what is wrong; 101 events: refused.
+    let res = post_signed(&r.url, r#"{"not":"an array"}"#, now, &r.url, SECRET).await;
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("array"));
+    let many = format!(
+        "[{}]",
+        vec![body.trim_start_matches('[').trim_end_matches(']'); 101].join(",")
+    );
+    let res = post_signed(&r.url, &many, now, &r.url, SECRET).await;
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("at most 100"));
+    // Oversized: refused before it is read.
+    let huge = "x".repeat(2 * 1024 * 1024);
+    let res = post_signed(&r.url, &huge, now, &r.url, SECRET).await;
+    assert_eq!(res.status(), 413);
+    assert_eq!(q.depth(now).unwrap().pending, 1);
+}
+
+/// Searches until `pred` holds for the hits or `timeout` passes; returns the wait.
+async fn wait_search(
+    engine: &SyncEngine,
+    query: &str,
+    filter: &SearchFilter,
+    timeout: Duration,
+    pred: impl Fn(&[hubspot_mcp::index::Hit]) -> bool,
+) -> Option<Duration> {
+    let started = Instant::now();
+    while started.elapsed() < timeout {
+        let hits = engine.search(query, 10, filter).await.unwrap();
+        if pred(&hits) {
+            return Some(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
+#[tokio::test]
+async fn backfill_hits_the_minimum_calls_then_webhooks_keep_the_index_fresh_and_forget_deleted_people(
+) {
+    let r = rig(200, true).await;
+    // Backfill: 200 contacts, 40 companies, 80 deals, 120 tickets (+ notes, not configured).
+    let before = r.sb.log_summary().total;
+    let reports = full_sync(&r.engine, false, false).await.unwrap();
+    let calls = r.sb.log_summary().total - before;
+    let mapping = Mapping::builtin();
+    let minimum: u64 = reports
+        .iter()
+        .map(|t| minimum_calls(t.total, mapping.objects[&t.object_type].associations.len()))
+        .sum();
+    let indexed: usize = reports.iter().map(|t| t.indexed).sum();
+    assert_eq!(indexed, 440);
+    assert!(
+        (calls as f64) <= minimum as f64 * 1.02,
+        "backfill spent {calls} calls, the minimum is {minimum}"
+    );
+    let counts = r.engine.queue().record_counts().unwrap();
+    assert_eq!(counts.iter().map(|c| c.1).sum::<u64>(), 440, "{counts:?}");
+
+    // Messy duplicate emails of the seed normalize to the same address.
+    let dups = r
+        .engine
+        .queue()
+        .duplicates("email", Some("contacts"), 50)
+        .unwrap();
+    assert!(
+        !dups.is_empty(),
+        "the seed has contacts sharing an email in different spellings"
+    );
+
+    // A new ticket is searchable by meaning within seconds of its creation.
+    let api = Api::new(&r.sb);
+    let res = api
+        .post(
+            "/crm/v3/objects/tickets",
+            json!({"properties": {
+                "subject": "Forklift telemetry gateway keeps rebooting",
+                "content": "The warehouse forklift telemetry gateway reboots every few minutes and drops sensor data.",
+                "hs_pipeline": "0", "hs_pipeline_stage": "1"
+            }}),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let ticket = res.body["id"].as_str().unwrap().to_string();
+    let tickets = SearchFilter {
+        object_types: vec!["tickets".into()],
+        ..Default::default()
+    };
+    let waited = wait_search(
+        &r.engine,
+        "warehouse vehicle sensor box restarting",
+        &tickets,
+        Duration::from_secs(20),
+        |h| h.first().is_some_and(|x| x.payload.record_id == ticket),
+    )
+    .await;
+    assert!(waited.is_some(), "the new ticket never became the top hit");
+
+    // Associating it with a contact updates its payload.
+    let contact = r
+        .engine
+        .queue()
+        .record_versions("contacts")
+        .unwrap()
+        .into_keys()
+        .min()
+        .unwrap();
+    let res = api
+        .put(
+            &format!("/crm/v4/objects/tickets/{ticket}/associations/default/contacts/{contact}"),
+            json!({}),
+        )
+        .await;
+    assert!(res.status < 300, "{} {}", res.status, res.body);
+    let want = format!("contacts/{contact}");
+    assert!(
+        wait_search(
+            &r.engine,
+            "warehouse vehicle sensor box restarting",
+            &tickets,
+            Duration::from_secs(20),
+            |h| {
+                h.first()
+                    .is_some_and(|x| x.payload.associations.contains(&want))
+            }
+        )
+        .await
+        .is_some(),
+        "the association never reached the payload"
+    );
+
+    // A privacy deletion makes the person unsearchable within seconds, and forgets their row.
+    let person = r
+        .engine
+        .queue()
+        .record_versions("contacts")
+        .unwrap()
+        .into_keys()
+        .max()
+        .unwrap();
+    let got = api
+        .get(&format!(
+            "/crm/v3/objects/contacts/{person}?properties=email,firstname,lastname"
+        ))
+        .await;
+    let email = got.body["properties"]["email"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let name = format!(
+        "{} {}",
+        got.body["properties"]["firstname"].as_str().unwrap_or(""),
+        got.body["properties"]["lastname"].as_str().unwrap_or("")
+    );
+    let query = format!("{name} {email}");
+    let contacts = SearchFilter {
+        object_types: vec!["contacts".into()],
+        ..Default::default()
+    };
+    let hits = r.engine.search(&query, 10, &contacts).await.unwrap();
+    assert!(
+        hits.iter().any(|h| h.payload.record_id == person),
+        "found before deletion"
+    );
+    let res = api
+        .post(
+            "/crm/v3/objects/contacts/gdpr-delete",
+            json!({"objectId": person}),
+        )
+        .await;
+    assert!(res.status < 300, "{} {}", res.status, res.body);
+    let gone = wait_search(&r.engine, &query, &contacts, Duration::from_secs(10), |h| {
+        !h.iter().any(|x| x.payload.record_id == person)
+    })
+    .await;
+    assert!(
+        gone.is_some(),
+        "the privacy-deleted contact is still searchable"
+    );
+    assert!(!r
+        .engine
+        .queue()
+        .record_versions("contacts")
+        .unwrap()
+        .contains_key(&person));
+
+    // A merge removes the merged-away contact.
+    let ids: Vec<String> = {
+        let mut v: Vec<String> = r
+            .engine
+            .queue()
+            .record_versions("contacts")
+            .unwrap()
+            .into_keys()
+            .collect();
+        v.sort();
+        v
+    };
+    let (keep, lose) = (ids[1].clone(), ids[2].clone());
+    let res = api
+        .post(
+            "/crm/v3/objects/contacts/merge",
+            json!({"primaryObjectId": keep, "objectIdToMerge": lose}),
+        )
+        .await;
+    assert!(res.status < 300, "{} {}", res.status, res.body);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while r
+        .engine
+        .queue()
+        .record_versions("contacts")
+        .unwrap()
+        .contains_key(&lose)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the merged-away contact is still indexed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Nothing drifted: reconcile finds nothing to repair.
+    assert!(r.sb.webhooks().wait_idle(Duration::from_secs(10)).await);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let rec = r.engine.reconcile().await.unwrap();
+    for t in &rec {
+        assert_eq!((t.missing, t.stale, t.extra), (0, 0, 0), "{t:?}");
+    }
+    let d = r
+        .engine
+        .queue()
+        .depth(chrono::Utc::now().timestamp_millis())
+        .unwrap();
+    assert_eq!(d.double_acks, 0);
+}
+
+#[tokio::test]
+async fn a_crashed_backfill_resumes_from_its_checkpoint_and_reconcile_repairs_drift() {
+    // One checkpoint per 200-record page, so a 300-contact type is checkpointed mid-way.
+    let r = rig_with(
+        300,
+        false,
+        EngineSettings {
+            backfill_block: 200,
+            ..Default::default()
+        },
+    )
+    .await;
+    // "Crash" mid-way (types run in name order: companies, contacts, deals, tickets): drop the
+    // backfill once contacts are checkpointed but not finished.
+    let e2 = r.engine.clone();
+    let task = tokio::spawn(async move { full_sync(&e2, false, false).await });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let cp = r.engine.queue().checkpoint("backfill:contacts").unwrap();
+        if cp.as_deref().is_some_and(|v| v != "done") {
+            break;
+        }
+        assert!(
+            cp.as_deref() != Some("done"),
+            "missed the mid-type checkpoint"
+        );
+        assert!(Instant::now() < deadline, "no checkpoint written");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    task.abort();
+    let _ = task.await;
+    let before = r.sb.log_summary().total;
+    let reports = full_sync(&r.engine, false, false).await.unwrap();
+    let second = r.sb.log_summary().total - before;
+    let companies = reports
+        .iter()
+        .find(|t| t.object_type == "companies")
+        .unwrap();
+    assert!(
+        companies.skipped,
+        "companies were finished before the crash"
+    );
+    let contacts = reports
+        .iter()
+        .find(|t| t.object_type == "contacts")
+        .unwrap();
+    assert!(contacts.resumed_above.is_some(), "{contacts:?}");
+    assert_eq!(
+        contacts.indexed, 100,
+        "only the unfinished page is read again"
+    );
+    let counts: u64 = r
+        .engine
+        .queue()
+        .record_counts()
+        .unwrap()
+        .iter()
+        .map(|c| c.1)
+        .sum();
+    assert_eq!(counts, 300 + 60 + 120 + 180, "every record indexed once");
+    assert!(
+        second < 60,
+        "the resumed run re-read only the unfinished types: {second} calls"
+    );
+
+    // Drift: the index loses a record and HubSpot changes another behind our back (no
+    // webhooks in this rig); reconcile finds and repairs both.
+    let lost = r
+        .engine
+        .queue()
+        .record_versions("deals")
+        .unwrap()
+        .into_keys()
+        .next()
+        .unwrap();
+    r.engine
+        .forget(vec![format!("deals/{lost}")])
+        .await
+        .unwrap();
+    let api = Api::new(&r.sb);
+    let changed = r
+        .engine
+        .queue()
+        .record_versions("tickets")
+        .unwrap()
+        .into_keys()
+        .next()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let res = api
+        .patch(
+            &format!("/crm/v3/objects/tickets/{changed}"),
+            json!({"properties": {"subject": "Changed while we were not listening"}}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let rec = r.engine.reconcile().await.unwrap();
+    let deals = rec.iter().find(|t| t.object_type == "deals").unwrap();
+    let tickets = rec.iter().find(|t| t.object_type == "tickets").unwrap();
+    assert_eq!((deals.missing, deals.repaired), (1, 1), "{deals:?}");
+    assert_eq!((tickets.stale, tickets.repaired), (1, 1), "{tickets:?}");
+    let again = r.engine.reconcile().await.unwrap();
+    assert!(
+        again.iter().all(|t| t.missing + t.stale + t.extra == 0),
+        "{again:?}"
+    );
+    assert!(r.dir().join("sync.sqlite").exists());
+}
+
+/// `hubspot-mcp sync --listen` as a child process on a fixed port, configured through the
+/// environment to read the sandbox.
+fn spawn_listener(sb: &Sandbox, dir: &std::path::Path, port: u16) -> std::process::Child {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hubspot-mcp"))
+        .args(["sync", "--listen", &format!("127.0.0.1:{port}")])
+        .env("HUBSPOT_MCP_DATA_DIR", dir)
+        .env("HUBSPOT_MCP_HUBSPOT__TOKEN", sb.token())
+        .env("HUBSPOT_MCP_HUBSPOT__CLIENT_SECRET", SECRET)
+        .env("HUBSPOT_MCP_HUBSPOT__CLIENT__BASE_URL", sb.base_url())
+        .env("HUBSPOT_MCP_HUBSPOT__CLIENT__GOVERNOR__BURST_MAX", "100000")
+        .env("HUBSPOT_MCP_SYNC__ENGINE__BATCH", "5000")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("hubspot-mcp starts");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains(PATH), "the listener printed {line:?}");
+    child
+}
+
+#[tokio::test]
+async fn kill_9_during_a_burst_of_10000_webhook_events_loses_nothing_and_applies_nothing_twice() {
+    let mut cfg = SandboxConfig {
+        records: RecordCounts::scaled(1_000),
+        limits_enabled: false,
+        search_lag_ms: 0,
+        ..Default::default()
+    };
+    cfg.oauth.client_secret = SECRET.into();
+    let sb = spawn(cfg).await;
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let dir = tempdir("crash");
+    let mut w = WebhookSettings::default();
+    w.subscriptions
+        .push(hubspot_mcp::sandbox::webhooks::Subscription {
+            event_type: "contact.propertyChange".into(),
+            object_type_id: None,
+            property_name: Some("jobtitle".into()),
+        });
+    w.target_url = Some(format!("http://127.0.0.1:{port}{PATH}"));
+    w.client_secret = SECRET.into();
+    // HubSpot retries over hours; the sandbox compresses that so the test finishes.
+    w.retry_base_ms = 200;
+    w.retry_cap_ms = 2_000;
+    sb.webhooks().configure(w);
+    let mut child = spawn_listener(&sb, &dir, port);
+
+    // The burst: 100 batch updates of 100 contacts, ten rounds over 1,000 contacts, one
+    // `contact.propertyChange` event each: 10,000 events.
+    let api = Api::new(&sb);
+    let ids: Vec<String> = {
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let path = match &after {
+                Some(a) => format!("/crm/v3/objects/contacts?limit=100&after={a}"),
+                None => "/crm/v3/objects/contacts?limit=100".to_string(),
+            };
+            let page = api.get(&path).await.body;
+            out.extend(
+                page["results"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r["id"].as_str().unwrap().to_string()),
+            );
+            match page.pointer("/paging/next/after").and_then(Value::as_str) {
+                Some(a) => after = Some(a.to_string()),
+                None => break,
+            }
+        }
+        out
+    };
+    assert_eq!(ids.len(), 1_000);
+    let db = dir.join("sync.sqlite");
+    let mut killed_at = None;
+    for round in 0..10 {
+        for chunk in ids.chunks(100) {
+            let inputs: Vec<Value> = chunk
+                .iter()
+                .map(|id| json!({"id": id, "properties": {"jobtitle": format!("Engineer, round {round}")}}))
+                .collect();
+            let res = api
+                .post(
+                    "/crm/v3/objects/contacts/batch/update",
+                    json!({"inputs": inputs}),
+                )
+                .await;
+            assert_eq!(res.status, 200, "{}", res.body);
+        }
+        // Kill -9 once a few thousand events are in, mid-burst.
+        if killed_at.is_none() && round >= 3 {
+            let q = Queue::open(&db).unwrap();
+            let d = q.depth(chrono::Utc::now().timestamp_millis()).unwrap();
+            if d.pending + d.leased + d.processed >= 2_000 {
+                child.kill().unwrap(); // SIGKILL
+                let _ = child.wait();
+                killed_at = Some(d);
+            }
+        }
+    }
+    let killed_at = killed_at.expect("the listener was killed mid-burst");
+    let emitted = sb
+        .webhooks()
+        .stats
+        .events_emitted
+        .load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(emitted, 10_000);
+    // Down for a moment (HubSpot keeps retrying), then back on the same port.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut child = spawn_listener(&sb, &dir, port);
+    assert!(
+        sb.webhooks().wait_idle(Duration::from_secs(120)).await,
+        "deliveries never settled"
+    );
+    let q = Queue::open(&db).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let d = loop {
+        let d = q.depth(chrono::Utc::now().timestamp_millis()).unwrap();
+        if d.pending + d.leased == 0 && d.processed >= 10_000 {
+            break d;
+        }
+        assert!(Instant::now() < deadline, "queue never drained: {d:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    child.kill().unwrap();
+    let _ = child.wait();
+    let abandoned = sb
+        .webhooks()
+        .stats
+        .batches_abandoned
+        .load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(abandoned, 0, "HubSpot gave up on a batch");
+    // Every event processed exactly once: 10,000 distinct events acked, none acked twice.
+    assert_eq!(d.processed, 10_000, "{d:?} (killed at {killed_at:?})");
+    assert_eq!(d.double_acks, 0, "{d:?}");
+    // And the index holds every contact's last state: nothing missing, nothing stale.
+    let queue = Arc::new(Queue::open(&db).unwrap());
+    let e = embedder();
+    let store = Arc::new(
+        EdgeStore::open(&dir.join("index"), e.dimensions(), HnswParams::default()).unwrap(),
+    );
+    let engine = SyncEngine::new(
+        client(&sb),
+        queue,
+        store,
+        e,
+        Arc::new(Mapping::builtin()),
+        EngineSettings::default(),
+        Arc::new(SystemClock),
+        Arc::new(tokio::sync::Notify::new()),
+    );
+    let rec = engine.reconcile().await.unwrap();
+    let contacts = rec.iter().find(|t| t.object_type == "contacts").unwrap();
+    assert_eq!(
+        (
+            contacts.in_index,
+            contacts.missing,
+            contacts.stale,
+            contacts.extra
+        ),
+        (1_000, 0, 0, 0),
+        "{contacts:?}"
+    );
+    eprintln!("crash: killed at {killed_at:?}; after restart {d:?}");
+}

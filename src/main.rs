@@ -672,37 +672,33 @@ async fn run_serve(config: Config, args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn run_sync(config: Config, args: SyncArgs) -> anyhow::Result<()> {
-    let conn = connect(&config, args.connect.sandbox).await?;
-    let rt = open_sync(&config, &conn, args.connect.model_dir.clone()).await?;
-    let engine = rt.engine.clone();
     if args.status {
-        let q = engine.queue().clone();
+        // Only the queue database: SQLite is safe to read while a server runs (the index is
+        // held open by that server).
+        let path = sync_data_dir(&config, args.connect.sandbox).join("sync.sqlite");
+        anyhow::ensure!(
+            path.exists(),
+            "no sync database at {}: run `hubspot-mcp sync --full` or `serve --sync` first",
+            path.display()
+        );
+        let q = hubspot_mcp::sync::queue::Queue::open(&path)?;
         let now = chrono::Utc::now().timestamp_millis();
-        let (depth, counts, caught, received) = tokio::task::spawn_blocking(move || {
-            anyhow::Ok((
-                q.depth(now)?,
-                q.record_counts()?,
-                q.checkpoint("caught_up_ms")?,
-                q.checkpoint("last_received_ms")?,
-            ))
-        })
-        .await??;
-        let store = engine.store().clone();
-        let points = tokio::task::spawn_blocking(move || store.count()).await??;
-        let counts: std::collections::BTreeMap<String, u64> = counts.into_iter().collect();
+        let counts: std::collections::BTreeMap<String, u64> =
+            q.record_counts()?.into_iter().collect();
         println!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
-                "queue": depth,
+                "queue": q.depth(now)?,
                 "records": counts,
-                "points": points,
-                "index": engine.store().name(),
-                "caughtUpMs": caught,
-                "lastReceivedMs": received,
+                "caughtUpMs": q.checkpoint("caught_up_ms")?,
+                "lastReceivedMs": q.checkpoint("last_received_ms")?,
             }))?
         );
         return Ok(());
     }
+    let conn = connect(&config, args.connect.sandbox).await?;
+    let rt = open_sync(&config, &conn, args.connect.model_dir.clone()).await?;
+    let engine = rt.engine.clone();
     if args.full {
         let started = std::time::Instant::now();
         let reports = hubspot_mcp::sync::backfill::full_sync(&engine, args.restart, true).await?;

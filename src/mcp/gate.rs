@@ -57,7 +57,7 @@ fn scalar_text(v: &Value) -> Option<String> {
 fn batch_properties(args: &Map<String, Value>) -> BTreeMap<String, String> {
     let mut out: BTreeMap<String, String> = BTreeMap::new();
     for input in args
-        .get("inputs")
+        .get("records")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -180,7 +180,7 @@ impl HubSpotMcp {
             return Ok(Gate::Proceed { path, rationale });
         }
         let inputs = args
-            .get("inputs")
+            .get("records")
             .and_then(Value::as_array)
             .map_or(0, Vec::len);
         // Ask the person in the client first, when it can be asked.
@@ -238,7 +238,7 @@ impl HubSpotMcp {
                 ))
             })?;
             for input in args
-                .get("inputs")
+                .get("records")
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default()
@@ -297,7 +297,7 @@ mod tests {
 
     #[test]
     fn batch_properties_keep_the_largest_number_and_every_name() {
-        let args = json!({"inputs": [
+        let args = json!({"records": [
             {"properties": {"amount": "5000", "dealname": "A"}},
             {"properties": {"amount": 90000, "dealstage": "won"}},
             {"properties": {"amount": "70000"}}

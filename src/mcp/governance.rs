@@ -89,7 +89,7 @@ pub struct HandoffWrites {
 pub struct RetrievedRecord {
     pub id: String,
     pub object_type: String,
-    pub score: f32,
+    pub score: f64,
     pub title: String,
 }
 
@@ -383,7 +383,7 @@ impl HubSpotMcp {
                             retrieved.push(RetrievedRecord {
                                 id: h.payload.record_id.clone(),
                                 object_type: h.payload.object_type.clone(),
-                                score: (h.score * 1000.0).round() / 1000.0,
+                                score: (f64::from(h.score) * 1000.0).round() / 1000.0,
                                 title: h.payload.title.clone(),
                             });
                         }

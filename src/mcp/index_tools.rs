@@ -44,7 +44,8 @@ pub struct SemanticSearchParams {
 pub struct SemanticHit {
     pub id: String,
     pub object_type: String,
-    pub score: f32,
+    /// Cosine similarity, 3 decimals.
+    pub score: f64,
     pub title: String,
     pub snippet: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -155,7 +156,7 @@ impl HubSpotMcp {
                 .map(|h| SemanticHit {
                     id: h.payload.record_id.clone(),
                     object_type: h.payload.object_type.clone(),
-                    score: (h.score * 1000.0).round() / 1000.0,
+                    score: (f64::from(h.score) * 1000.0).round() / 1000.0,
                     title: h.payload.title.clone(),
                     snippet: h.payload.snippet.clone(),
                     updated_at: h.payload.updated_ms.and_then(|ms| {

@@ -233,3 +233,116 @@ async fn low_confidence_hands_off_once_and_high_confidence_applies() {
     );
     std::fs::remove_file(&h.audit).ok();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gated_plain_writes_need_a_confidence_hand_off_when_low_and_apply_when_high() {
+    let h = Harness::start().await;
+    h.rpc("initialize", json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "gov", "version": "1"}})).await;
+    let tools = h.rpc("tools/list", json!({})).await;
+    let update = tools["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "update_objects")
+        .unwrap()
+        .clone();
+    let required = update["inputSchema"]["required"].as_array().unwrap();
+    assert!(
+        required.contains(&json!("confidence")) && required.contains(&json!("rationale")),
+        "{update}"
+    );
+    assert!(update["inputSchema"]["properties"]["labels"].is_object());
+
+    let ticket: u64 = *h
+        .sb
+        .shared()
+        .store
+        .read()
+        .records_of("0-5")
+        .keys()
+        .nth(3)
+        .unwrap();
+    let subject = |h: &Harness| {
+        h.sb.shared().store.read().records_of("0-5")[&ticket].props["subject"].clone()
+    };
+    let before = subject(&h);
+    let notes_before = h.linked(ticket, "0-46").len();
+    let call = |args: Value| json!({"name": "update_objects", "arguments": args});
+    let records =
+        json!([{"id": ticket.to_string(), "properties": {"subject": "Rewritten by the agent"}}]);
+
+    // Without a confidence the call is refused, naming the missing field.
+    let v = h
+        .rpc(
+            "tools/call",
+            call(json!({"objectType": "tickets", "records": records})),
+        )
+        .await;
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("confidence"),
+        "{v}"
+    );
+
+    // Low confidence: handed off on the record, nothing written; a repeat adds nothing.
+    let low = json!({"objectType": "tickets", "records": records, "confidence": 0.3, "rationale": "The customer may have meant another product.", "labels": []});
+    let v = h.rpc("tools/call", call(low.clone())).await;
+    assert_eq!(v["result"]["isError"], true, "{v}");
+    let text: Value =
+        serde_json::from_str(v["result"]["content"][0]["text"].as_str().unwrap()).unwrap();
+    assert_eq!(text["decision"], "handed_off", "{text}");
+    assert_eq!(text["written"], 0);
+    assert_eq!(text["decisionPath"][0]["rule"], "min_confidence");
+    assert_eq!(text["handoffs"][0]["handoff"]["duplicate"], false, "{text}");
+    assert_eq!(subject(&h), before, "nothing was written");
+    assert_eq!(
+        h.linked(ticket, "0-46").len(),
+        notes_before + 1,
+        "a note on the record"
+    );
+    let v = h.rpc("tools/call", call(low)).await;
+    let text: Value =
+        serde_json::from_str(v["result"]["content"][0]["text"].as_str().unwrap()).unwrap();
+    assert_eq!(text["handoffs"][0]["handoff"]["duplicate"], true, "{text}");
+    assert_eq!(
+        h.linked(ticket, "0-46").len(),
+        notes_before + 1,
+        "no second note"
+    );
+
+    // A severity label hands off whatever the confidence.
+    let v = h.rpc("tools/call", call(json!({"objectType": "tickets", "records": records, "confidence": 0.99, "rationale": "Clear.", "labels": ["security"]}))).await;
+    assert_eq!(v["result"]["isError"], true, "{v}");
+    assert_eq!(subject(&h), before);
+
+    // High confidence: applied as a normal write.
+    let v = h.rpc("tools/call", call(json!({"objectType": "tickets", "records": records, "confidence": 0.95, "rationale": "The customer confirmed the new subject."}))).await;
+    assert!(
+        v["result"]["isError"].is_null() || v["result"]["isError"] == false,
+        "{v}"
+    );
+    assert_eq!(subject(&h), "Rewritten by the agent", "{v}");
+
+    // The audit has the gate's decision path and the rationale for every gated call.
+    let entries = hubspot_mcp::audit::read_all(&h.audit).unwrap();
+    let gated: Vec<_> = entries
+        .iter()
+        .filter(|e| e.draft.tool.as_deref() == Some("update_objects"))
+        .collect();
+    assert_eq!(gated.len(), 5);
+    let applied = gated.last().unwrap();
+    assert_eq!(
+        applied.draft.prompt.as_deref(),
+        Some("The customer confirmed the new subject.")
+    );
+    assert_eq!(
+        applied.draft.decision_path[0]["verdict"], "pass",
+        "{:?}",
+        applied.draft.decision_path
+    );
+    assert!(gated[1].draft.outcome.contains("handed_off"));
+    assert!(hubspot_mcp::audit::verify(&h.audit).problem.is_none());
+    h.cancel.cancel();
+}

@@ -595,9 +595,20 @@ async fn a_crashed_backfill_resumes_from_its_checkpoint_and_reconcile_repairs_dr
     assert!(r.dir().join("sync.sqlite").exists());
 }
 
+/// Kills its child process when dropped, so a failing test never leaves one behind (an orphan
+/// holding the test's stderr would stall the whole run).
+pub struct ChildGuard(pub std::process::Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// `hubspot-mcp sync --listen` as a child process on a fixed port, configured through the
 /// environment to read the sandbox.
-fn spawn_listener(sb: &Sandbox, dir: &std::path::Path, port: u16) -> std::process::Child {
+fn spawn_listener(sb: &Sandbox, dir: &std::path::Path, port: u16) -> ChildGuard {
     use std::io::BufRead;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hubspot-mcp"))
         .args(["sync", "--listen", &format!("127.0.0.1:{port}")])
@@ -617,7 +628,7 @@ fn spawn_listener(sb: &Sandbox, dir: &std::path::Path, port: u16) -> std::proces
         .read_line(&mut line)
         .unwrap();
     assert!(line.contains(PATH), "the listener printed {line:?}");
-    child
+    ChildGuard(child)
 }
 
 #[tokio::test]
@@ -698,8 +709,8 @@ async fn kill_9_during_a_burst_of_10000_webhook_events_loses_nothing_and_applies
             let q = Queue::open(&db).unwrap();
             let d = q.depth(chrono::Utc::now().timestamp_millis()).unwrap();
             if d.pending + d.leased + d.processed >= 2_000 {
-                child.kill().unwrap(); // SIGKILL
-                let _ = child.wait();
+                child.0.kill().unwrap(); // SIGKILL
+                let _ = child.0.wait();
                 killed_at = Some(d);
             }
         }
@@ -713,7 +724,7 @@ async fn kill_9_during_a_burst_of_10000_webhook_events_loses_nothing_and_applies
     assert_eq!(emitted, 10_000);
     // Down for a moment (HubSpot keeps retrying), then back on the same port.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let mut child = spawn_listener(&sb, &dir, port);
+    let child = spawn_listener(&sb, &dir, port);
     assert!(
         sb.webhooks().wait_idle(Duration::from_secs(120)).await,
         "deliveries never settled"
@@ -728,8 +739,7 @@ async fn kill_9_during_a_burst_of_10000_webhook_events_loses_nothing_and_applies
         assert!(Instant::now() < deadline, "queue never drained: {d:?}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    child.kill().unwrap();
-    let _ = child.wait();
+    drop(child);
     let abandoned = sb
         .webhooks()
         .stats
@@ -768,4 +778,221 @@ async fn kill_9_during_a_burst_of_10000_webhook_events_loses_nothing_and_applies
         "{contacts:?}"
     );
     eprintln!("crash: killed at {killed_at:?}; after restart {d:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn semantic_search_and_find_duplicates_are_mcp_tools_and_what_they_retrieve_is_audited() {
+    use hubspot_mcp::mcp::http::{hash_token, HttpOptions};
+    use hubspot_mcp::mcp::{HubSpotMcp, ToolOptions};
+    let r = rig(100, false).await;
+    full_sync(&r.engine, false, false).await.unwrap();
+    let audit = r.dir.join("audit.jsonl");
+    let log = hubspot_mcp::audit::AuditLog::open(
+        &audit,
+        hubspot_mcp::audit::Redactor::new(vec![r.sb.token().to_string()], false),
+        false,
+    )
+    .unwrap();
+    let server = HubSpotMcp::new(client(&r.sb), &ToolOptions::default())
+        .with_sync(r.engine.clone())
+        .with_audit(Arc::new(log), true);
+    let mut opts = HttpOptions::loopback(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+    opts.token_hashes.push(hash_token("t"));
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let c = r.cancel.clone();
+    tokio::spawn(async move {
+        let _ = hubspot_mcp::mcp::http::serve(server, opts, None, c, move |a| {
+            let _ = tx.send(a);
+        })
+        .await;
+    });
+    let url = format!("http://{}/mcp", rx.await.unwrap());
+    let http = reqwest::Client::new();
+    let rpc = |id: u64, method: &str, params: Value| {
+        let http = http.clone();
+        let url = url.clone();
+        let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        async move {
+            let text = http
+                .post(&url)
+                .bearer_auth("t")
+                .header("accept", "application/json, text/event-stream")
+                .header("mcp-protocol-version", "2025-06-18")
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            serde_json::from_str::<Value>(text.trim_start_matches("data: ")).unwrap()
+        }
+    };
+    let tools = rpc(1, "tools/list", json!({})).await;
+    let names: Vec<&str> = tools["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"semantic_search") && names.contains(&"find_duplicates"),
+        "{names:?}"
+    );
+
+    let v = rpc(2, "tools/call", json!({"name": "semantic_search", "arguments": {"query": "customers locked out of single sign-on", "objectTypes": ["tickets"], "k": 5}})).await;
+    let results = v["result"]["structuredContent"]["results"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{v}"))
+        .clone();
+    assert_eq!(results.len(), 5);
+    for h in &results {
+        assert_eq!(h["objectType"], "tickets");
+        assert!(h["score"].as_f64().unwrap() > 0.2, "{h}");
+        assert!(!h["title"].as_str().unwrap().is_empty());
+        assert!(!h["snippet"].as_str().unwrap().is_empty());
+    }
+    // Bad arguments are invalid_params that say what to fix.
+    let v = rpc(
+        3,
+        "tools/call",
+        json!({"name": "semantic_search", "arguments": {"query": "x", "k": 0}}),
+    )
+    .await;
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("k: 0"),
+        "{v}"
+    );
+    let v = rpc(
+        4,
+        "tools/call",
+        json!({"name": "semantic_search", "arguments": {"query": "x", "objectTypes": ["widgets"]}}),
+    )
+    .await;
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("widgets"),
+        "{v}"
+    );
+    let v = rpc(
+        5,
+        "tools/call",
+        json!({"name": "find_duplicates", "arguments": {"field": "email"}}),
+    )
+    .await;
+    assert!(v["result"]["structuredContent"]["groups"].is_array(), "{v}");
+
+    // The audit entry of the search holds the retrieved ids and scores.
+    let entries = hubspot_mcp::audit::read_all(&audit).unwrap();
+    let search = entries
+        .iter()
+        .find(|e| e.draft.tool.as_deref() == Some("semantic_search"))
+        .unwrap();
+    assert_eq!(search.draft.retrieved.len(), 5);
+    assert_eq!(search.draft.retrieved[0]["id"], results[0]["id"]);
+    assert!(search.draft.retrieved[0]["scoreMilli"].as_i64().unwrap() > 200);
+    assert!(hubspot_mcp::audit::verify(&audit).problem.is_none());
+}
+
+/// The main job as a newcomer runs it: `serve --sandbox --sync --http`, then a ticket created
+/// through the MCP write tool is found by `semantic_search` through the product's own webhooks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_sandbox_sync_backfills_then_finds_a_ticket_created_through_mcp() {
+    use std::io::BufRead;
+    let dir = tempdir("serve");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hubspot-mcp"))
+        .args([
+            "serve",
+            "--sandbox",
+            "--sync",
+            "--http",
+            "127.0.0.1:0",
+            "--http-token",
+            "tok",
+        ])
+        .env("HUBSPOT_MCP_DATA_DIR", &dir)
+        .env("HUBSPOT_MCP_SANDBOX__RECORDS__CONTACTS", "100")
+        .env("HUBSPOT_MCP_SANDBOX__RECORDS__COMPANIES", "20")
+        .env("HUBSPOT_MCP_SANDBOX__RECORDS__DEALS", "40")
+        .env("HUBSPOT_MCP_SANDBOX__RECORDS__TICKETS", "60")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _child = ChildGuard(child);
+    let mut line = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .unwrap();
+    let url = line.trim().to_string();
+    assert!(url.ends_with("/mcp"), "{url}");
+    let http = reqwest::Client::new();
+    let call = |id: u64, name: &str, args: Value| {
+        let (http, url) = (http.clone(), url.clone());
+        let body = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": name, "arguments": args}});
+        async move {
+            let text = http
+                .post(&url)
+                .bearer_auth("tok")
+                .header("accept", "application/json, text/event-stream")
+                .header("mcp-protocol-version", "2025-06-18")
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            serde_json::from_str::<Value>(text.trim_start_matches("data: ")).unwrap()
+        }
+    };
+    // The backfill runs in the background on first start: wait for tickets to be searchable.
+    let started = Instant::now();
+    loop {
+        let v = call(
+            1,
+            "semantic_search",
+            json!({"query": "invoice charged twice", "objectTypes": ["tickets"]}),
+        )
+        .await;
+        if v["result"]["structuredContent"]["results"]
+            .as_array()
+            .is_some_and(|a| a.len() == 10)
+        {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "backfill never finished: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let v = call(
+        2,
+        "create_objects",
+        json!({"objectType": "tickets", "records": [{"properties": {
+        "subject": "Espresso machine integration leaks customer loyalty points",
+        "content": "Loyalty points vanish after the coffee machine syncs orders.",
+        "hs_pipeline": "0", "hs_pipeline_stage": "1"}}]}),
+    )
+    .await;
+    let id = v["result"]["structuredContent"]["results"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{v}"))
+        .to_string();
+    let started = Instant::now();
+    loop {
+        let v = call(3, "semantic_search", json!({"query": "coffee maker sync loses reward points", "objectTypes": ["tickets"], "k": 3})).await;
+        if v["result"]["structuredContent"]["results"][0]["id"] == json!(id) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the new ticket never surfaced: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(_child);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -274,7 +274,8 @@ async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_span_events(span_events)
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,qdrant_edge=error".into()),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -392,6 +392,53 @@ mod tests {
     }
 
     #[test]
+    fn v1_and_v2_signatures_count_only_when_configured() {
+        use crate::webhook::signature::{sign_v1, sign_v2};
+        let dir = std::env::temp_dir().join(format!("hsmcp-rcv-{}", uuid::Uuid::new_v4().simple()));
+        let queue = Arc::new(Queue::open(&dir.join("q.sqlite")).unwrap());
+        let clock: SharedClock = Arc::new(crate::time::SystemClock);
+        let secret = "s3cret";
+        let mut config = ReceiverConfig::new(SecretString::from(secret.to_string()));
+        config.public_url = Some("https://hooks.example.com/webhooks/hubspot".into());
+        let body = br#"[]"#;
+        let uri: Uri = "/webhooks/hubspot".parse().unwrap();
+        let headers = |version: &str, sig: String| {
+            let mut h = HeaderMap::new();
+            h.insert("x-hubspot-signature-version", version.parse().unwrap());
+            h.insert("x-hubspot-signature", sig.parse().unwrap());
+            h
+        };
+        let v1 = headers("v1", sign_v1(secret, body));
+        let v2 = headers(
+            "v2",
+            sign_v2(
+                secret,
+                "POST",
+                "https://hooks.example.com/webhooks/hubspot",
+                body,
+            ),
+        );
+        let off = Receiver::new(
+            config.clone(),
+            queue.clone(),
+            clock.clone(),
+            Arc::new(Notify::new()),
+        );
+        assert!(off.verify(&Method::POST, &uri, &v1, body).is_err());
+        assert!(off.verify(&Method::POST, &uri, &v2, body).is_err());
+        config.accept_v1 = true;
+        config.accept_v2 = true;
+        let on = Receiver::new(config, queue, clock, Arc::new(Notify::new()));
+        assert!(on.verify(&Method::POST, &uri, &v1, body).is_ok());
+        assert!(
+            on.verify(&Method::POST, &uri, &v2, body).is_ok(),
+            "v2 signs the public URL"
+        );
+        assert!(on.verify(&Method::POST, &uri, &v1, b"[1]").is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn malformed_batches_are_refused_whole_with_the_reason() {
         assert!(parse_batch(b"{}").unwrap_err().contains("array"));
         assert!(parse_batch(b"not json").unwrap_err().contains("not JSON"));

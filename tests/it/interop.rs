@@ -161,3 +161,17 @@ fn python_sdk_answers_elicitations_that_confirm_or_reject_gated_changes() {
         "{out}"
     );
 }
+
+#[test]
+fn python_sdk_over_stdio_searches_the_semantic_index_with_validated_outputs() {
+    let c = cache();
+    let dir = std::env::temp_dir().join(format!("hsmcp-pysem-{}", uuid::Uuid::new_v4().simple()));
+    let (ok, out) = run(Command::new(c.join("venv/bin/python"))
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop/py_semantic.py"))
+        .args([BIN, dir.to_str().unwrap()]));
+    assert!(ok, "{out}");
+    let report: serde_json::Value =
+        serde_json::from_str(out.lines().rev().find(|l| l.starts_with('{')).unwrap()).unwrap();
+    assert_eq!(report["tools"], 13);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -618,7 +618,7 @@ fn spawn_listener(sb: &Sandbox, dir: &std::path::Path, port: u16) -> ChildGuard 
         .env("HUBSPOT_MCP_HUBSPOT__CLIENT__BASE_URL", sb.base_url())
         .env("HUBSPOT_MCP_HUBSPOT__CLIENT__GOVERNOR__BURST_MAX", "100000")
         .env("HUBSPOT_MCP_SYNC__ENGINE__BATCH", "5000")
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", "warn,qdrant_edge=error")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::inherit())
         .spawn()
@@ -914,7 +914,7 @@ async fn serve_sandbox_sync_backfills_then_finds_a_ticket_created_through_mcp() 
         .env("HUBSPOT_MCP_SANDBOX__RECORDS__COMPANIES", "20")
         .env("HUBSPOT_MCP_SANDBOX__RECORDS__DEALS", "40")
         .env("HUBSPOT_MCP_SANDBOX__RECORDS__TICKETS", "60")
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", "warn,qdrant_edge=error")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::inherit())
         .spawn()
@@ -995,4 +995,109 @@ async fn serve_sandbox_sync_backfills_then_finds_a_ticket_created_through_mcp() 
     }
     drop(_child);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn catch_up_rereads_what_changed_while_no_webhooks_arrived() {
+    let r = rig(60, false).await;
+    full_sync(&r.engine, false, false).await.unwrap();
+    // A change HubSpot could not deliver (this rig receives no webhooks): catch-up finds it
+    // by last-modified time, from the watermark the backfill left.
+    let ticket = r
+        .engine
+        .queue()
+        .record_versions("tickets")
+        .unwrap()
+        .into_keys()
+        .next()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let res = Api::new(&r.sb)
+        .patch(
+            &format!("/crm/v3/objects/tickets/{ticket}"),
+            json!({"properties": {"subject": "Hydroponic pump controller lost its schedule"}}),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let tickets = SearchFilter {
+        object_types: vec!["tickets".into()],
+        ..Default::default()
+    };
+    let hits = r
+        .engine
+        .search("hydroponic pump schedule", 1, &tickets)
+        .await
+        .unwrap();
+    assert_ne!(
+        hits[0].payload.record_id, ticket,
+        "not indexed before catch-up"
+    );
+    let applied = r
+        .engine
+        .catch_up_from_watermark()
+        .await
+        .unwrap()
+        .expect("a watermark exists");
+    assert!(applied.upserted >= 1, "{applied:?}");
+    let hits = r
+        .engine
+        .search("hydroponic pump schedule", 1, &tickets)
+        .await
+        .unwrap();
+    assert_eq!(hits[0].payload.record_id, ticket);
+}
+
+/// The Qdrant server backend agrees with the exact scan. Runs when `QDRANT_URL` points at a
+/// server (none is installed on CI machines; the test says so and passes vacuously otherwise).
+#[tokio::test]
+async fn the_qdrant_server_backend_agrees_with_the_exact_scan_when_a_server_is_reachable() {
+    use hubspot_mcp::index::exact::ExactStore;
+    use hubspot_mcp::index::qdrant::QdrantServer;
+    use hubspot_mcp::index::{Exactness, Payload, Point, VectorStore};
+    let Some(url) = std::env::var("QDRANT_URL").ok().filter(|u| !u.is_empty()) else {
+        eprintln!("QDRANT_URL is not set: skipping the Qdrant server backend test");
+        return;
+    };
+    let collection = format!("hsmcp_test_{}", uuid::Uuid::new_v4().simple());
+    let e = embedder();
+    let texts: Vec<String> = (0..40)
+        .map(|i| format!("ticket {i} about topic {}", i % 5))
+        .collect();
+    let vectors = e.embed(&texts).unwrap();
+    let points: Vec<Point> = vectors
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| Point {
+            record: format!("tickets/{i}"),
+            chunk: 0,
+            vector: v,
+            payload: Payload {
+                object_type: "tickets".into(),
+                record_id: i.to_string(),
+                stage: Some((i % 2).to_string()),
+                ..Default::default()
+            },
+        })
+        .collect();
+    let q = e.embed(&["topic 3".to_string()]).unwrap().pop().unwrap();
+    let (p2, q2) = (points.clone(), q.clone());
+    tokio::task::spawn_blocking(move || {
+        let server = QdrantServer::connect(&url, &collection, None, 384).unwrap();
+        let exact = ExactStore::new();
+        server.upsert(p2.clone()).unwrap();
+        exact.upsert(p2).unwrap();
+        let f = SearchFilter {
+            stage: Some("1".into()),
+            ..Default::default()
+        };
+        let a = server.search(&q2, 5, &f, Exactness::Exact).unwrap();
+        let b = exact.search(&q2, 5, &f, Exactness::Exact).unwrap();
+        let ids =
+            |h: &[hubspot_mcp::index::Hit]| h.iter().map(|x| x.record.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&a), ids(&b));
+        server.delete_records(&["tickets/1".into()]).unwrap();
+        assert_eq!(server.count().unwrap(), 39);
+    })
+    .await
+    .unwrap();
 }

@@ -73,7 +73,14 @@ impl EdgeStore {
         std::fs::create_dir_all(path).map_err(|e| err(format!("cannot create: {e}")))?;
         let existing = EdgeConfig::load(path).is_some();
         let shard = if existing {
-            EdgeShard::load(path, None).map_err(|e| err(format!("cannot load: {e}")))?
+            EdgeShard::load(path, None).map_err(|e| {
+                let m = e.to_string();
+                if m.contains("WouldBlock") {
+                    err("it is open in another process (a running `serve --sync` or `sync --listen`?): use that server's semantic_search tool, or stop it first".into())
+                } else {
+                    err(format!("cannot load: {m}"))
+                }
+            })?
         } else {
             let hnsw_config = serde_json::from_value(json!({
                 "m": hnsw.m,

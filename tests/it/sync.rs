@@ -595,6 +595,24 @@ async fn a_crashed_backfill_resumes_from_its_checkpoint_and_reconcile_repairs_dr
     assert!(r.dir().join("sync.sqlite").exists());
 }
 
+/// One JSON-RPC request to a streamable-HTTP MCP endpoint (stateless JSON mode).
+async fn mcp_post(http: reqwest::Client, url: String, token: &'static str, body: Value) -> Value {
+    let text = http
+        .post(&url)
+        .bearer_auth(token)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-06-18")
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    serde_json::from_str::<Value>(text.trim_start_matches("data: "))
+        .unwrap_or_else(|_| panic!("{text}"))
+}
+
 /// Kills its child process when dropped, so a failing test never leaves one behind (an orphan
 /// holding the test's stderr would stall the whole run).
 pub struct ChildGuard(pub std::process::Child);
@@ -809,24 +827,12 @@ async fn semantic_search_and_find_duplicates_are_mcp_tools_and_what_they_retriev
     let url = format!("http://{}/mcp", rx.await.unwrap());
     let http = reqwest::Client::new();
     let rpc = |id: u64, method: &str, params: Value| {
-        let http = http.clone();
-        let url = url.clone();
-        let body = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
-        async move {
-            let text = http
-                .post(&url)
-                .bearer_auth("t")
-                .header("accept", "application/json, text/event-stream")
-                .header("mcp-protocol-version", "2025-06-18")
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
-            serde_json::from_str::<Value>(text.trim_start_matches("data: ")).unwrap()
-        }
+        mcp_post(
+            http.clone(),
+            url.clone(),
+            "t",
+            json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}),
+        )
     };
     let tools = rpc(1, "tools/list", json!({})).await;
     let names: Vec<&str> = tools["result"]["tools"]
@@ -929,23 +935,8 @@ async fn serve_sandbox_sync_backfills_then_finds_a_ticket_created_through_mcp() 
     assert!(url.ends_with("/mcp"), "{url}");
     let http = reqwest::Client::new();
     let call = |id: u64, name: &str, args: Value| {
-        let (http, url) = (http.clone(), url.clone());
         let body = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": name, "arguments": args}});
-        async move {
-            let text = http
-                .post(&url)
-                .bearer_auth("tok")
-                .header("accept", "application/json, text/event-stream")
-                .header("mcp-protocol-version", "2025-06-18")
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
-            serde_json::from_str::<Value>(text.trim_start_matches("data: ")).unwrap()
-        }
+        mcp_post(http.clone(), url.clone(), "tok", body)
     };
     // The backfill runs in the background on first start: wait for tickets to be searchable.
     let started = Instant::now();

@@ -156,12 +156,7 @@ impl VectorStore for EdgeStore {
         }
         let mut list = Vec::with_capacity(points.len());
         for p in points {
-            if p.vector.len() != self.dim {
-                return Err(IndexError::Dimensions {
-                    got: p.vector.len(),
-                    want: self.dim,
-                });
-            }
+            super::check_dimensions(p.vector.len(), self.dim)?;
             let payload = serde_json::Value::Object(p.payload_json());
             list.push(PointStruct::new(p.id(), p.vector, payload).0);
         }
@@ -216,12 +211,7 @@ impl VectorStore for EdgeStore {
         filter: &SearchFilter,
         exactness: Exactness,
     ) -> Result<Vec<Hit>, IndexError> {
-        if vector.len() != self.dim {
-            return Err(IndexError::Dimensions {
-                got: vector.len(),
-                want: self.dim,
-            });
-        }
+        super::check_dimensions(vector.len(), self.dim)?;
         let params: SearchParams = match exactness {
             Exactness::Exact => serde_json::from_value(json!({"exact": true})),
             Exactness::Approximate { ef } => serde_json::from_value(json!({"hnsw_ef": ef})),

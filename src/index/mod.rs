@@ -259,6 +259,18 @@ pub trait VectorStore: Send + Sync {
     fn name(&self) -> &'static str;
 }
 
+/// Refuses a vector whose length is not the index's.
+///
+/// # Errors
+/// [`IndexError::Dimensions`].
+pub fn check_dimensions(got: usize, want: usize) -> Result<(), IndexError> {
+    if got == want {
+        Ok(())
+    } else {
+        Err(IndexError::Dimensions { got, want })
+    }
+}
+
 /// Groups `(record, first stale chunk)` pairs by chunk number, for delete-by-filter backends.
 pub fn group_by_first_chunk(
     records: &[(String, u32)],

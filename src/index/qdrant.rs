@@ -139,12 +139,7 @@ impl VectorStore for QdrantServer {
         }
         let mut body = Vec::with_capacity(points.len());
         for p in points {
-            if p.vector.len() != self.dim {
-                return Err(IndexError::Dimensions {
-                    got: p.vector.len(),
-                    want: self.dim,
-                });
-            }
+            super::check_dimensions(p.vector.len(), self.dim)?;
             body.push(json!({"id": p.id(), "vector": p.vector, "payload": p.payload_json()}));
         }
         self.call(

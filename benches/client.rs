@@ -289,6 +289,7 @@ async fn main() {
     for _ in 0..100_000 {
         let t = Instant::now();
         g.acquire(Lane::Interactive, Bucket::Burst).await.unwrap();
+        g.release(Bucket::Burst);
         lat.push(t.elapsed().as_secs_f64() * 1e6);
     }
     let (l50, l99) = (pct(&mut lat.clone(), 0.5), pct(&mut lat, 0.99));

@@ -9,6 +9,9 @@
 #
 # `scripts/provision.sh models` fetches only the embedding assets (what the main job needs).
 set -euo pipefail
+# Stdout carries exactly one line, the cache path (scripts/test.sh captures it): everything an
+# installer prints goes to stderr, whatever it is.
+exec 3>&1 1>&2
 cache="${HUBSPOT_MCP_CACHE:-$HOME/.cache/hubspot-mcp}"
 mkdir -p "$cache"
 what="${1:-all}"
@@ -83,4 +86,4 @@ for name, sha in want.items():
 PY
   touch "$stamp"
 fi
-echo "$cache"
+echo "$cache" >&3

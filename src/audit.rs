@@ -116,10 +116,23 @@ fn entry_hash(entry: &AuditEntry) -> String {
 }
 
 /// Replaces secrets (known values, and values under secret-looking keys) and optionally PII.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Redactor {
     secrets: Vec<String>,
     pii: bool,
+}
+
+/// Shows how many secrets it hides, never the secrets.
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redactor")
+            .field(
+                "secrets",
+                &format_args!("[{} redacted]", self.secrets.len()),
+            )
+            .field("pii", &self.pii)
+            .finish()
+    }
 }
 
 const SECRET_KEYS: &[&str] = &[
@@ -228,7 +241,9 @@ impl AuditLog {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
         }
-        let (seq, last_hash) = match read_all(path) {
+        repair_torn_tail(path).map_err(|e| err(format!("repairing a torn last entry: {e}")))?;
+        // Only the last entry is read: the chain continues from it, whatever the log's size.
+        let (seq, last_hash) = match read_tail(path, 1) {
             Ok(entries) => entries
                 .last()
                 .map_or((0, GENESIS.to_string()), |e| (e.seq, e.hash.clone())),
@@ -307,6 +322,109 @@ impl AuditLog {
             }
         }
     }
+}
+
+/// A process killed mid-append leaves half a line at the end. That entry was never
+/// acknowledged (its append did not return), so it is cut off, and the next entry starts on
+/// a line of its own instead of being glued to the fragment.
+fn repair_torn_tail(path: &Path) -> std::io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = match OpenOptions::new().read(true).write(true).open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let len = f.seek(SeekFrom::End(0))?;
+    let mut end = len;
+    while end > 0 {
+        let step = end.min(64 * 1024);
+        f.seek(SeekFrom::Start(end - step))?;
+        let mut block = vec![0u8; step as usize];
+        f.read_exact(&mut block)?;
+        if let Some(i) = block.iter().rposition(|b| *b == b'\n') {
+            let keep = end - step + i as u64 + 1;
+            if keep < len {
+                tracing::warn!(path = %path.display(), bytes = len - keep, "audit log ended in a torn entry (a crash mid-write); cut it off");
+                f.set_len(keep)?;
+                f.sync_all()?;
+            }
+            return Ok(());
+        }
+        end -= step;
+    }
+    if len > 0 {
+        f.set_len(0)?;
+        f.sync_all()?;
+    }
+    Ok(())
+}
+
+/// Appends on a blocking thread: the write and its fsync never hold a runtime thread (or the
+/// log's lock on one). Order is kept: entries are chained under the lock, in call order.
+///
+/// # Errors
+/// As [`AuditLog::append`], or when the blocking task cannot run.
+pub async fn append_blocking(
+    log: &std::sync::Arc<AuditLog>,
+    draft: AuditDraft,
+) -> Result<AuditEntry, AuditError> {
+    let log2 = log.clone();
+    tokio::task::spawn_blocking(move || log2.append(draft))
+        .await
+        .unwrap_or_else(|e| {
+            Err(AuditError::Unwritable {
+                path: log.path().display().to_string(),
+                reason: format!("the write task failed: {e}"),
+            })
+        })
+}
+
+/// The last `n` entries of a log, read backwards from its end in blocks: the cost is the size
+/// of those entries, not of the log. A torn last line (a crash mid-write) is skipped.
+///
+/// # Errors
+/// When the file cannot be read or a complete line is not an entry.
+pub fn read_tail(path: &Path, n: usize) -> Result<Vec<AuditEntry>, AuditError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let err = |reason: String| AuditError::Unreadable {
+        path: path.display().to_string(),
+        reason,
+    };
+    let mut f = File::open(path).map_err(|e| err(e.to_string()))?;
+    let len = f.seek(SeekFrom::End(0)).map_err(|e| err(e.to_string()))?;
+    let mut pos = len;
+    // Bytes from `pos` to the end of the file, as read so far.
+    let mut buf: Vec<u8> = Vec::new();
+    const BLOCK: u64 = 64 * 1024;
+    loop {
+        let complete_lines = buf.iter().filter(|b| **b == b'\n').count();
+        // One more newline than lines wanted: the line before the first one we keep must
+        // have ended too, or we are at the start of the file.
+        if complete_lines > n || pos == 0 {
+            break;
+        }
+        let step = BLOCK.min(pos);
+        pos -= step;
+        f.seek(SeekFrom::Start(pos))
+            .map_err(|e| err(e.to_string()))?;
+        let mut block = vec![0u8; step as usize];
+        f.read_exact(&mut block).map_err(|e| err(e.to_string()))?;
+        block.extend_from_slice(&buf);
+        buf = block;
+    }
+    let text = String::from_utf8_lossy(&buf);
+    let mut lines: Vec<&str> = text.split('\n').collect();
+    // The last piece is what follows the final newline: empty, or a torn write.
+    lines.pop();
+    if pos > 0 && !lines.is_empty() {
+        lines.remove(0); // started mid-line
+    }
+    let keep = lines.len().saturating_sub(n);
+    lines[keep..]
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).map_err(|e| err(format!("an entry is not JSON: {e}"))))
+        .collect()
 }
 
 /// Every entry in a log file.
@@ -601,6 +719,37 @@ mod tests {
         )
         .unwrap();
         assert!(verify(&path).problem.is_some());
+    }
+
+    #[test]
+    fn the_tail_is_read_from_the_end_and_a_torn_last_line_is_skipped() {
+        let (path, log) = log_with(300);
+        drop(log);
+        let tail = read_tail(&path, 5).unwrap();
+        assert_eq!(
+            tail.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            vec![296, 297, 298, 299, 300]
+        );
+        assert_eq!(read_tail(&path, 1000).unwrap().len(), 300);
+        // A crash mid-write leaves half a line: reopening continues from the last whole entry.
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"{\"seq\":301,\"at\":\"tor").unwrap();
+        drop(f);
+        assert_eq!(read_tail(&path, 1).unwrap()[0].seq, 300);
+        let log = AuditLog::open(&path, Redactor::default(), false).unwrap();
+        log.append(AuditDraft {
+            kind: "tool_call".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        drop(log);
+        assert_eq!(verify(&path).problem, None);
+        assert_eq!(read_tail(&path, 1).unwrap()[0].seq, 301);
+        let redactor = Redactor::new(vec!["hunter2-secret".into()], false);
+        assert!(
+            !format!("{redactor:?}").contains("hunter2"),
+            "Debug hides secrets"
+        );
     }
 
     #[test]

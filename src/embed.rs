@@ -8,13 +8,19 @@
 //! - [`Embedder`] is the seam: the sync workers, the `semantic_search` tool and the benchmark
 //!   embed through it. It is blocking (ONNX Runtime has its own threads): call it from
 //!   `spawn_blocking`.
+//! - Interactive work goes first: [`Embedder::embed_for`] takes a [`Lane`]. Background texts
+//!   (backfill, webhook refreshes) are embedded a batch at a time, and between batches any
+//!   waiting interactive call (a `semantic_search` query) takes the model first, so a query
+//!   waits for at most one batch, not for a whole backfill block.
 //! - ONNX Runtime *panics* when its library is missing; [`FastEmbedder::load`] checks every file
 //!   first and calls `ort::init_from` itself, so a missing asset is a clear error that says
 //!   which file and how to provision it.
 
 use std::path::{Path, PathBuf};
 
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
+
+use crate::hubspot::Lane;
 
 /// The file names expected in a model directory.
 pub const MODEL_FILES: &[&str] = &[
@@ -47,8 +53,62 @@ pub trait Embedder: Send + Sync {
     /// # Errors
     /// When the model fails.
     fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError>;
+    /// As [`embed`](Self::embed), on behalf of `lane`: interactive callers go first.
+    ///
+    /// # Errors
+    /// When the model fails.
+    fn embed_for(&self, lane: Lane, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let _ = lane;
+        self.embed(texts)
+    }
     /// The vectors' length.
     fn dimensions(&self) -> usize;
+}
+
+/// Who holds the model, and whether interactive callers wait for it.
+#[derive(Debug, Default)]
+struct Turn {
+    busy: bool,
+    interactive_waiting: usize,
+}
+
+/// A lock on the model that interactive callers take before background ones.
+#[derive(Debug, Default)]
+struct PriorityGate {
+    turn: Mutex<Turn>,
+    freed: Condvar,
+}
+
+/// Held while one batch runs; frees the model on drop (also on a panic in ONNX Runtime).
+struct Held<'a>(&'a PriorityGate);
+
+impl PriorityGate {
+    fn enter(&self, lane: Lane) -> Held<'_> {
+        let mut t = self.turn.lock();
+        match lane {
+            Lane::Interactive => {
+                t.interactive_waiting += 1;
+                while t.busy {
+                    self.freed.wait(&mut t);
+                }
+                t.interactive_waiting -= 1;
+            }
+            Lane::Background => {
+                while t.busy || t.interactive_waiting > 0 {
+                    self.freed.wait(&mut t);
+                }
+            }
+        }
+        t.busy = true;
+        Held(self)
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.0.turn.lock().busy = false;
+        self.0.freed.notify_all();
+    }
 }
 
 /// The default model directory: `$HUBSPOT_MCP_CACHE/models/minilm-l6-int8`, where
@@ -64,6 +124,7 @@ pub fn default_model_dir() -> PathBuf {
 /// fastembed with a user-defined model loaded from a directory.
 pub struct FastEmbedder {
     model: Mutex<fastembed::TextEmbedding>,
+    gate: PriorityGate,
     batch: usize,
 }
 
@@ -132,6 +193,7 @@ impl FastEmbedder {
             .map_err(|e| EmbedError::Model(e.to_string()))?;
         Ok(Self {
             model: Mutex::new(model),
+            gate: PriorityGate::default(),
             batch: 32,
         })
     }
@@ -139,16 +201,68 @@ impl FastEmbedder {
 
 impl Embedder for FastEmbedder {
     fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        if texts.is_empty() {
-            return Ok(Vec::new());
+        self.embed_for(Lane::Interactive, texts)
+    }
+
+    fn embed_for(&self, lane: Lane, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let mut out = Vec::with_capacity(texts.len());
+        // Interactive calls are small (a query); background ones yield between batches.
+        let step = match lane {
+            Lane::Interactive => texts.len().max(1),
+            Lane::Background => self.batch,
+        };
+        for chunk in texts.chunks(step) {
+            let _turn = self.gate.enter(lane);
+            let v = self
+                .model
+                .lock()
+                .embed(chunk, Some(self.batch))
+                .map_err(|e| EmbedError::Model(e.to_string()))?;
+            out.extend(v);
         }
-        self.model
-            .lock()
-            .embed(texts, Some(self.batch))
-            .map_err(|e| EmbedError::Model(e.to_string()))
+        Ok(out)
     }
 
     fn dimensions(&self) -> usize {
         DIMENSIONS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    /// While background batches keep the model busy, an interactive caller gets it at the
+    /// next batch boundary, ahead of every background batch still waiting.
+    #[test]
+    fn interactive_callers_take_the_model_before_waiting_background_ones() {
+        let gate = Arc::new(PriorityGate::default());
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let first = gate.enter(Lane::Background);
+        let mut threads = Vec::new();
+        for i in 0..3 {
+            let (g, o) = (gate.clone(), order.clone());
+            threads.push(std::thread::spawn(move || {
+                let _t = g.enter(Lane::Background);
+                o.lock().push(format!("background {i}"));
+            }));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        let (g, o) = (gate.clone(), order.clone());
+        threads.push(std::thread::spawn(move || {
+            let _t = g.enter(Lane::Interactive);
+            o.lock().push("interactive".to_string());
+        }));
+        // Wait until the interactive caller is queued, then free the model.
+        while gate.turn.lock().interactive_waiting == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        drop(first);
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(order.lock()[0], "interactive", "{:?}", order.lock());
     }
 }

@@ -10,6 +10,8 @@
 //! - [`hubspot`]: the rate-aware HubSpot client; [`mcp`]: the MCP server and its tools.
 //! - [`sync`]: webhooks → durable queue → normalize → [`embed`] → [`index`] (semantic search).
 //! - [`audit`], [`handoff`]: the audit log and the confidence-gated human handoff.
+//! - [`listener`]: how every TCP listener is served (header-read/idle timeouts, a
+//!   connection cap, graceful drain).
 
 pub mod audit;
 pub mod config;
@@ -17,6 +19,7 @@ pub mod embed;
 pub mod handoff;
 pub mod hubspot;
 pub mod index;
+pub mod listener;
 pub mod mcp;
 pub mod sandbox;
 pub mod sync;

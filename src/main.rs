@@ -86,6 +86,15 @@ struct SyncArgs {
     /// Re-read records changed since the last event seen (downtime catch-up).
     #[arg(long)]
     catch_up: bool,
+    /// List the events that failed for good (poison records), with their last error, as JSON.
+    #[arg(long)]
+    dead_letters: bool,
+    /// With --dead-letters: put them all back in the queue, failures reset.
+    #[arg(long, requires = "dead_letters", conflicts_with = "drop")]
+    retry: bool,
+    /// With --dead-letters: discard them all (a redelivery of the same event is dropped too).
+    #[arg(long, requires = "dead_letters")]
+    drop: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -150,7 +159,7 @@ enum AuditCommand {
     },
 }
 
-#[derive(Debug, clap::Args)]
+#[derive(clap::Args)]
 struct ServeArgs {
     /// Serve over stdin/stdout (for Claude Desktop, Cursor, VS Code).
     #[arg(long, conflicts_with = "http")]
@@ -191,6 +200,30 @@ struct ServeArgs {
     /// The embedding model directory (air-gapped installs); default: the provisioned cache.
     #[arg(long, env = "HUBSPOT_MCP_MODEL_DIR")]
     model_dir: Option<PathBuf>,
+}
+
+/// Like the derived one, but the plain-text token is never shown.
+impl std::fmt::Debug for ServeArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeArgs")
+            .field("stdio", &self.stdio)
+            .field("http", &self.http)
+            .field("sandbox", &self.sandbox)
+            .field("toolsets", &self.toolsets)
+            .field("read_only", &self.read_only)
+            .field("http_token_sha256", &self.http_token_sha256.len())
+            .field(
+                "http_token",
+                &self.http_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field("no_auth", &self.no_auth)
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("allowed_origins", &self.allowed_origins)
+            .field("stateful", &self.stateful)
+            .field("sync", &self.sync)
+            .field("model_dir", &self.model_dir)
+            .finish()
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -263,7 +296,30 @@ struct SandboxArgs {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // The chain of causes and what to do, never a stack backtrace: these are
+            // expected failures (a locked index, a missing model), reported to a person.
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// The tracing filter: `RUST_LOG`, or info. rmcp's request and response logs are held at
+/// info whatever `RUST_LOG` says: at debug they print tool arguments and CRM records whole.
+fn log_filter() -> tracing_subscriber::EnvFilter {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,qdrant_edge=error".into());
+    match "rmcp::service=info".parse() {
+        Ok(d) => filter.add_directive(d),
+        Err(_) => filter,
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // HUBSPOT_MCP_SPAN_TIMINGS=1 logs every span's busy and idle time when it closes.
     let span_events = if std::env::var_os("HUBSPOT_MCP_SPAN_TIMINGS").is_some() {
@@ -273,10 +329,7 @@ async fn main() -> anyhow::Result<()> {
     };
     tracing_subscriber::fmt()
         .with_span_events(span_events)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,qdrant_edge=error".into()),
-        )
+        .with_env_filter(log_filter())
         .with_writer(std::io::stderr)
         .init();
     let config = Config::load(cli.config.as_deref())?;
@@ -355,8 +408,8 @@ fn run_audit(config: &Config, cmd: AuditCommand) -> anyhow::Result<()> {
             Ok(())
         }
         AuditCommand::Tail { count } => {
-            let entries = hubspot_mcp::audit::read_all(&path)?;
-            for e in entries.iter().skip(entries.len().saturating_sub(count)) {
+            let entries = hubspot_mcp::audit::read_tail(&path, count)?;
+            for e in &entries {
                 println!(
                     "{:>6} {} {:<11} {:<20} {:>8.1} ms  {:<16} {}",
                     e.seq,
@@ -498,14 +551,12 @@ async fn serve_receiver(
         .with_context(|| format!("binding the webhook receiver to {addr}"))?;
     let bound = listener.local_addr()?;
     let app = receiver.router();
-    use axum::serve::ListenerExt;
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
     tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { cancel.cancelled().await })
-            .await;
+        let limits = hubspot_mcp::listener::Limits::default();
+        let _ = hubspot_mcp::listener::serve(listener, app, limits, async move {
+            cancel.cancelled().await;
+        })
+        .await;
     });
     Ok(bound)
 }
@@ -673,6 +724,25 @@ async fn run_serve(config: Config, args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn run_sync(config: Config, args: SyncArgs) -> anyhow::Result<()> {
+    if args.dead_letters {
+        let path = sync_data_dir(&config, args.connect.sandbox).join("sync.sqlite");
+        anyhow::ensure!(
+            path.exists(),
+            "no sync database at {}: run `hubspot-mcp sync --full` or `serve --sync` first",
+            path.display()
+        );
+        let q = hubspot_mcp::sync::queue::Queue::open(&path)?;
+        let now = chrono::Utc::now().timestamp_millis();
+        let out = if args.retry {
+            serde_json::json!({"retried": q.retry_dead_letters()?})
+        } else if args.drop {
+            serde_json::json!({"dropped": q.drop_dead_letters(now)?})
+        } else {
+            serde_json::json!({"deadLetters": q.dead_letters(1_000)?})
+        };
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
     if args.status {
         // Only the queue database: SQLite is safe to read while a server runs (the index is
         // held open by that server).
@@ -690,6 +760,7 @@ async fn run_sync(config: Config, args: SyncArgs) -> anyhow::Result<()> {
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "queue": q.depth(now)?,
+                "deadLetters": q.dead_letters(20)?,
                 "records": counts,
                 "caughtUpMs": q.checkpoint("caught_up_ms")?,
                 "lastReceivedMs": q.checkpoint("last_received_ms")?,
@@ -737,7 +808,9 @@ async fn run_sync(config: Config, args: SyncArgs) -> anyhow::Result<()> {
         cancel.cancel();
     }
     if !args.full && !args.catch_up && args.listen.is_none() {
-        anyhow::bail!("nothing to do: pass --full, --catch-up, --listen ADDR or --status");
+        anyhow::bail!(
+            "nothing to do: pass --full, --catch-up, --listen ADDR, --status or --dead-letters"
+        );
     }
     engine.store().flush();
     Ok(())
@@ -759,18 +832,9 @@ async fn run_search(config: Config, args: SearchArgs) -> anyhow::Result<()> {
         object_types: args.object_types.clone(),
         ..Default::default()
     };
-    let q = vec![args.query.clone()];
-    let k = args.k;
-    let ef = sc.engine.ef;
+    let (query, k, ef) = (args.query.clone(), args.k, sc.engine.ef);
     let hits = tokio::task::spawn_blocking(move || {
-        let v = embedder.embed(&q)?.pop().context("no vector")?;
-        let hits = store.search(
-            &v,
-            (k * 3).max(k + 10),
-            &filter,
-            hubspot_mcp::index::Exactness::Approximate { ef: ef.max(k * 3) },
-        )?;
-        anyhow::Ok(hubspot_mcp::index::best_per_record(hits, k))
+        hubspot_mcp::sync::engine::search_index(&*embedder, &*store, &query, k, &filter, ef)
     })
     .await??;
     if args.json {

@@ -71,6 +71,30 @@ impl Clock for ManualClock {
     }
 }
 
+/// Epoch milliseconds that follow tokio's clock, from `start_ms` at creation. Under a paused
+/// runtime (`#[tokio::test(start_paused = true)]`) it moves exactly as tokio's timers do, so
+/// a governor and its sleeps agree and a timing test runs in no real time.
+#[derive(Debug, Clone)]
+pub struct TokioClock {
+    origin: tokio::time::Instant,
+    start_ms: i64,
+}
+
+impl TokioClock {
+    pub fn new(start_ms: i64) -> Self {
+        Self {
+            origin: tokio::time::Instant::now(),
+            start_ms,
+        }
+    }
+}
+
+impl Clock for TokioClock {
+    fn now_ms(&self) -> i64 {
+        self.start_ms + i64::try_from(self.origin.elapsed().as_millis()).unwrap_or(i64::MAX)
+    }
+}
+
 /// Formats epoch milliseconds the way HubSpot's v3 APIs do: `2026-03-10T23:04:41.164Z`.
 pub fn iso_ms(ms: i64) -> String {
     Utc.timestamp_millis_opt(ms)

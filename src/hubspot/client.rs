@@ -37,6 +37,7 @@ use super::model::{
     ApiVersion, AssociatedId, BatchOutcome, CrmObject, Filter, ItemError, SearchPage, SearchQuery,
     WriteInput,
 };
+use super::path::{ApiPath, AssociationKind, BatchVerb, ObjectType, RecordId};
 use super::retry::{classify, Backoff, Outcome, RetryAction, RetryKind, RetryQuota};
 use crate::time::{SharedClock, SystemClock};
 
@@ -112,7 +113,8 @@ pub struct MetricsSnapshot {
 #[derive(Debug, Clone)]
 pub struct Call {
     pub method: Method,
-    pub path: String,
+    /// Built by [`super::path`], the one place paths are made.
+    pub path: ApiPath,
     pub query: Vec<(String, String)>,
     pub body: Option<Value>,
     pub lane: Lane,
@@ -126,10 +128,10 @@ pub struct Call {
 
 impl Call {
     /// A safe GET.
-    pub fn get(path: impl Into<String>, lane: Lane, group: EndpointGroup) -> Self {
+    pub fn get(path: ApiPath, lane: Lane, group: EndpointGroup) -> Self {
         Self {
             method: Method::GET,
-            path: path.into(),
+            path,
             query: Vec::new(),
             body: None,
             lane,
@@ -142,7 +144,7 @@ impl Call {
 
     /// A POST; `safe` and `write` say what it is.
     pub fn post(
-        path: impl Into<String>,
+        path: ApiPath,
         body: Value,
         lane: Lane,
         group: EndpointGroup,
@@ -151,7 +153,7 @@ impl Call {
     ) -> Self {
         Self {
             method: Method::POST,
-            path: path.into(),
+            path,
             query: Vec::new(),
             body: Some(body),
             lane,
@@ -430,7 +432,7 @@ impl HubSpotClient {
     }
 
     async fn execute_unguarded(&self, call: &Call) -> Result<Reply, ApiError> {
-        let span = tracing::debug_span!("hubspot", route = %route_of(&call.path), method = %call.method, lane = ?call.lane, status = tracing::field::Empty, attempt = tracing::field::Empty, waited_ms = tracing::field::Empty, correlation_id = tracing::field::Empty);
+        let span = tracing::debug_span!("hubspot", route = %route_of(call.path.as_str()), method = %call.method, lane = ?call.lane, status = tracing::field::Empty, attempt = tracing::field::Empty, waited_ms = tracing::field::Empty, correlation_id = tracing::field::Empty);
         self.attempts(call).instrument(span).await
     }
 
@@ -456,6 +458,11 @@ impl HubSpotClient {
                     resets_in: d,
                     correlation_id: None,
                 })?;
+            // Holds the slot until HubSpot answers (or the attempt is dropped mid-flight).
+            let slot = Slot {
+                governor: &*inner.governor,
+                bucket: call.bucket,
+            };
             let (token, generation) = self.bearer().await?;
             inner.metrics.requests.fetch_add(1, Ordering::Relaxed);
             let mut req = inner
@@ -477,13 +484,14 @@ impl HubSpotClient {
                 .waited_us
                 .fetch_add(waited.as_micros() as u64, Ordering::Relaxed);
             let sent = req.send().await;
+            drop(slot);
             let (action, error) = match sent {
                 Err(e) => {
                     let (outcome, err) = if e.is_timeout() {
                         (
                             Outcome::Timeout,
                             ApiError::Timeout {
-                                path: call.path.clone(),
+                                path: call.path.to_string(),
                                 after: Duration::from_millis(inner.settings.timeout_ms),
                                 retried: attempt > 0,
                             },
@@ -492,7 +500,7 @@ impl HubSpotClient {
                         (
                             Outcome::ConnectFailed,
                             ApiError::Transport {
-                                path: call.path.clone(),
+                                path: call.path.to_string(),
                                 message: e.without_url().to_string(),
                                 retried: attempt > 0,
                             },
@@ -501,14 +509,14 @@ impl HubSpotClient {
                         (
                             Outcome::Dropped,
                             ApiError::Transport {
-                                path: call.path.clone(),
+                                path: call.path.to_string(),
                                 message: e.without_url().to_string(),
                                 retried: attempt > 0,
                             },
                         )
                     };
                     breaker.failure(&err.to_string());
-                    record_call(&call.method, &call.path, None, None);
+                    record_call(&call.method, call.path.as_str(), None, None);
                     (classify(&outcome, call.safe), err)
                 }
                 Ok(res) => {
@@ -521,7 +529,7 @@ impl HubSpotClient {
                     span.record("status", status);
                     record_call(
                         &call.method,
-                        &call.path,
+                        call.path.as_str(),
                         Some(status),
                         correlation_id.as_deref(),
                     );
@@ -537,7 +545,7 @@ impl HubSpotClient {
                         Ok(b) => b,
                         Err(e) => {
                             let err = ApiError::Transport {
-                                path: call.path.clone(),
+                                path: call.path.to_string(),
                                 message: format!("the answer broke off: {}", e.without_url()),
                                 retried: attempt > 0,
                             };
@@ -557,7 +565,7 @@ impl HubSpotClient {
                         } else {
                             let de = &mut serde_json::Deserializer::from_slice(&bytes);
                             serde_path_to_error::deserialize(de).map_err(|e| ApiError::Decode {
-                                path: call.path.clone(),
+                                path: call.path.to_string(),
                                 at: e.path().to_string(),
                                 message: e.inner().to_string(),
                                 correlation_id: correlation_id.clone(),
@@ -616,7 +624,10 @@ impl HubSpotClient {
                             .await
                         {
                             Err(LimitError::DailyExhausted(d)) => d,
-                            Ok(_) => ra.unwrap_or_default(),
+                            Ok(_) => {
+                                inner.governor.release(Bucket::Burst);
+                                ra.unwrap_or_default()
+                            }
                         };
                         ApiError::DailyLimit {
                             resets_in,
@@ -631,7 +642,7 @@ impl HubSpotClient {
                     } else {
                         ApiError::Http {
                             status,
-                            path: call.path.clone(),
+                            path: call.path.to_string(),
                             body,
                         }
                     };
@@ -709,7 +720,7 @@ impl HubSpotClient {
     pub async fn fetch<T: DeserializeOwned>(&self, call: &Call) -> Result<T, ApiError> {
         let reply = self.execute(call).await?;
         serde_path_to_error::deserialize(reply.body).map_err(|e| ApiError::Decode {
-            path: call.path.clone(),
+            path: call.path.to_string(),
             at: e.path().to_string(),
             message: e.inner().to_string(),
             correlation_id: reply.correlation_id,
@@ -747,7 +758,9 @@ impl HubSpotClient {
         properties: &[String],
         id_property: Option<&str>,
     ) -> Result<BatchOutcome, ApiError> {
-        let path = format!("{}/batch/read", self.v().objects(object_type));
+        let path = self
+            .v()
+            .objects_batch(&typed(object_type)?, BatchVerb::Read);
         let calls: Vec<Call> = ids
             .chunks(CHUNK)
             .map(|chunk| {
@@ -793,7 +806,7 @@ impl HubSpotClient {
                 "upsert inputs need id (the unique value) and idProperty".into(),
             ));
         }
-        let path = format!("{}/batch/{}", self.v().objects(object_type), op.name());
+        let path = self.v().objects_batch(&typed(object_type)?, op.verb());
         let indexed: Vec<(usize, &WriteInput)> = inputs.iter().enumerate().collect();
         let calls: Vec<Call> = indexed
             .chunks(CHUNK)
@@ -828,7 +841,9 @@ impl HubSpotClient {
         object_type: &str,
         ids: &[String],
     ) -> Result<usize, ApiError> {
-        let path = format!("{}/batch/archive", self.v().objects(object_type));
+        let path = self
+            .v()
+            .objects_batch(&typed(object_type)?, BatchVerb::Archive);
         let mut requests = 0;
         for chunk in ids.chunks(CHUNK) {
             let body =
@@ -858,7 +873,7 @@ impl HubSpotClient {
         object_type: &str,
         properties: &[String],
     ) -> Result<(Vec<CrmObject>, usize), ApiError> {
-        let path = self.v().objects(object_type);
+        let path = self.v().objects(&typed(object_type)?);
         let mut after: Option<String> = None;
         let mut out = Vec::new();
         let mut requests = 0;
@@ -892,7 +907,7 @@ impl HubSpotClient {
         query: &SearchQuery,
     ) -> Result<SearchPage, ApiError> {
         let mut call = Call::post(
-            format!("{}/search", self.v().objects(object_type)),
+            self.v().search(&typed(object_type)?),
             query.to_body(),
             lane,
             EndpointGroup::Search,
@@ -903,12 +918,12 @@ impl HubSpotClient {
         self.fetch(&call).await
     }
 
-    /// Every record matching `filters` (ANDed), past the 10,000-result cap: pages of 200
-    /// sorted by `hs_object_id`, restarting above the last id when the cap is reached (never
-    /// windowing on `lastmodifieddate`, which loops when 10,000 records share a timestamp).
+    /// Every record matching `filters`, past the 10,000-result cap (sorted by id; restarts
+    /// above the last id seen), all in memory. For large types use [`search_pages`]
+    /// (Self::search_pages), which holds one page at a time.
     ///
     /// # Errors
-    /// When a page fails.
+    /// When a request fails.
     pub async fn search_all(
         &self,
         lane: Lane,
@@ -916,42 +931,32 @@ impl HubSpotClient {
         filters: &[Filter],
         properties: &[String],
     ) -> Result<(Vec<CrmObject>, usize), ApiError> {
-        let mut out: Vec<CrmObject> = Vec::new();
-        let mut requests = 0;
-        let mut above: Option<String> = None;
-        let mut after: Option<String> = None;
-        loop {
-            let mut group = filters.to_vec();
-            if let Some(last) = &above {
-                group.push(Filter::new("hs_object_id", "GT", last.clone()));
-            }
-            let q = SearchQuery {
-                filter_groups: vec![group],
-                properties: properties.to_vec(),
-                sort: Some(("hs_object_id".into(), false)),
-                limit: SEARCH_PAGE,
-                after: after.clone(),
-                query: None,
-            };
-            let page = self.search(lane, object_type, &q).await?;
-            requests += 1;
-            let got = page.results.len();
-            out.extend(page.results);
-            match page.paging.and_then(|p| p.next) {
-                Some(n)
-                    if n.after
-                        .parse::<usize>()
-                        .is_ok_and(|a| a + SEARCH_PAGE <= SEARCH_CAP) =>
-                {
-                    after = Some(n.after)
-                }
-                Some(_) if got > 0 => {
-                    // The next page would cross the cap: restart above the last id.
-                    above = out.last().map(|o| o.id.clone());
-                    after = None;
-                }
-                _ => return Ok((out, requests)),
-            }
+        let mut pages = self.search_pages(lane, object_type, filters, properties);
+        let mut out = Vec::new();
+        while let Some(page) = pages.next_page().await? {
+            out.extend(page);
+        }
+        Ok((out, pages.requests()))
+    }
+
+    /// The pages of [`search_all`](Self::search_all), one at a time, in ascending id order.
+    pub fn search_pages(
+        &self,
+        lane: Lane,
+        object_type: &str,
+        filters: &[Filter],
+        properties: &[String],
+    ) -> SearchPages {
+        SearchPages {
+            client: self.clone(),
+            lane,
+            object_type: object_type.to_string(),
+            filters: filters.to_vec(),
+            properties: properties.to_vec(),
+            above: None,
+            after: None,
+            requests: 0,
+            done: false,
         }
     }
 
@@ -966,7 +971,7 @@ impl HubSpotClient {
         to: &str,
         ids: &[String],
     ) -> Result<(HashMap<String, Vec<AssociatedId>>, usize), ApiError> {
-        let path = format!("{}/batch/read", self.v().associations(from, to));
+        let path = self.v().associations_batch_read(&typed(from)?, &typed(to)?);
         let mut out: HashMap<String, Vec<AssociatedId>> =
             ids.iter().map(|i| (i.clone(), Vec::new())).collect();
         let mut pending: Vec<(String, Option<String>)> =
@@ -995,7 +1000,7 @@ impl HubSpotClient {
             requests += 1;
             let page: AssocPage =
                 serde_path_to_error::deserialize(reply.body).map_err(|e| ApiError::Decode {
-                    path: path.clone(),
+                    path: path.to_string(),
                     at: e.path().to_string(),
                     message: e.inner().to_string(),
                     correlation_id: reply.correlation_id,
@@ -1026,10 +1031,71 @@ impl HubSpotClient {
             .body)
     }
 
+    /// Associates two records: HubSpot's default association, or a labelled one
+    /// (`(category, type id)`, as the portal's label definitions give them). Idempotent.
+    ///
+    /// # Errors
+    /// As [`execute`](Self::execute).
+    pub async fn associate(
+        &self,
+        lane: Lane,
+        (from, id): (&ObjectType, &RecordId),
+        (to, to_id): (&ObjectType, &RecordId),
+        label: Option<(&str, u32)>,
+    ) -> Result<(), ApiError> {
+        let kind = match label {
+            None => AssociationKind::Default,
+            Some(_) => AssociationKind::Labelled,
+        };
+        let call = Call {
+            method: Method::PUT,
+            path: self.v().association(from, id, to, to_id, kind),
+            query: Vec::new(),
+            body: label.map(|(category, type_id)| {
+                json!([{"associationCategory": category, "associationTypeId": type_id}])
+            }),
+            lane,
+            group: EndpointGroup::Associations,
+            bucket: Bucket::Burst,
+            safe: true,
+            write: true,
+        };
+        self.execute(&call).await.map(drop)
+    }
+
+    /// Creates one record with `properties`, associated (HubSpot-defined type `type_id`) to
+    /// `to` when given. Not retried after an ambiguous failure (a create is not idempotent).
+    ///
+    /// # Errors
+    /// As [`execute`](Self::execute).
+    pub async fn create_one(
+        &self,
+        lane: Lane,
+        object_type: &ObjectType,
+        properties: Value,
+        to: Option<(RecordId, u32)>,
+    ) -> Result<CrmObject, ApiError> {
+        let associations = match to {
+            Some((id, type_id)) => {
+                json!([{"to": {"id": id.as_str()}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}]}])
+            }
+            None => json!([]),
+        };
+        let call = Call::post(
+            self.v().objects(object_type),
+            json!({"properties": properties, "associations": associations}),
+            lane,
+            EndpointGroup::Objects,
+            false,
+            true,
+        );
+        self.fetch(&call).await
+    }
+
     // ---- metadata (cached) -----------------------------------------------------------------
 
     /// A GET served from the metadata cache while fresh (one fetch per key, single-flight).
-    async fn cached_get(&self, key: String, path: String) -> Result<Value, ApiError> {
+    async fn cached_get(&self, key: String, path: ApiPath) -> Result<Value, ApiError> {
         self.inner
             .metadata
             .get_or_fetch(&key, || async move {
@@ -1046,21 +1112,36 @@ impl HubSpotClient {
     /// # Errors
     /// The first fetch that fails; entries already refreshed stay refreshed.
     pub async fn refresh_metadata(&self) -> Result<usize, ApiError> {
+        // Each entry is refetched in place: until its new value arrives, and if it fails to,
+        // the old one keeps serving.
         let keys = self.inner.metadata.keys();
         for key in &keys {
-            self.inner.metadata.forget(key);
-            match key.split_once(':') {
-                Some(("properties", t)) => drop(self.properties(t).await?),
-                Some(("pipelines", t)) => drop(self.pipelines(t).await?),
-                Some(("labels", pair)) => {
-                    if let Some((from, to)) = pair.split_once(':') {
-                        drop(self.association_labels(from, to).await?);
-                    }
+            let path = match key.split_once(':') {
+                Some(("properties", t)) => self.v().properties(&typed(t)?),
+                Some(("pipelines", t)) => self.v().pipelines(&typed(t)?),
+                Some(("labels", pair)) => match pair.split_once(':') {
+                    Some((from, to)) => self.v().association_labels(&typed(from)?, &typed(to)?),
+                    None => continue,
+                },
+                _ if key == "schemas" => self.v().schemas(),
+                _ if key == "owners" => {
+                    self.inner
+                        .metadata
+                        .refresh(key, || async { self.fetch_owners().await })
+                        .await?;
+                    continue;
                 }
-                _ if key == "schemas" => drop(self.schemas().await?),
-                _ if key == "owners" => drop(self.owners().await?),
-                _ => {}
-            }
+                _ => continue,
+            };
+            self.inner
+                .metadata
+                .refresh(key, || async move {
+                    Ok(self
+                        .execute(&Call::get(path, Lane::Background, EndpointGroup::Metadata))
+                        .await?
+                        .body)
+                })
+                .await?;
         }
         Ok(keys.len())
     }
@@ -1085,7 +1166,7 @@ impl HubSpotClient {
     /// # Errors
     /// When a fetch is needed and fails.
     pub async fn properties(&self, object_type: &str) -> Result<Value, ApiError> {
-        let path = self.v().properties(object_type);
+        let path = self.v().properties(&typed(object_type)?);
         self.cached_get(format!("properties:{object_type}"), path)
             .await
     }
@@ -1095,10 +1176,7 @@ impl HubSpotClient {
     /// # Errors
     /// When a fetch is needed and fails.
     pub async fn association_labels(&self, from: &str, to: &str) -> Result<Value, ApiError> {
-        let path = match self.v() {
-            ApiVersion::Dated => format!("/crm/associations/2026-03/{from}/{to}/labels"),
-            ApiVersion::Legacy => format!("/crm/associations/v4/{from}/{to}/labels"),
-        };
+        let path = self.v().association_labels(&typed(from)?, &typed(to)?);
         self.cached_get(format!("labels:{from}:{to}"), path).await
     }
 
@@ -1107,7 +1185,7 @@ impl HubSpotClient {
     /// # Errors
     /// When a fetch is needed and fails.
     pub async fn pipelines(&self, object_type: &str) -> Result<Value, ApiError> {
-        let path = self.v().pipelines(object_type);
+        let path = self.v().pipelines(&typed(object_type)?);
         self.cached_get(format!("pipelines:{object_type}"), path)
             .await
     }
@@ -1117,7 +1195,7 @@ impl HubSpotClient {
     /// # Errors
     /// When a fetch is needed and fails.
     pub async fn schemas(&self) -> Result<Value, ApiError> {
-        let path = self.v().schemas().to_string();
+        let path = self.v().schemas();
         self.cached_get("schemas".to_string(), path).await
     }
 
@@ -1128,29 +1206,32 @@ impl HubSpotClient {
     pub async fn owners(&self) -> Result<Value, ApiError> {
         self.inner
             .metadata
-            .get_or_fetch("owners", || async move {
-                let mut all = Vec::new();
-                let mut after: Option<String> = None;
-                loop {
-                    let mut call = Call::get(
-                        self.v().owners(),
-                        Lane::Interactive,
-                        EndpointGroup::Metadata,
-                    );
-                    call.query.push(("limit".into(), "500".into()));
-                    if let Some(a) = &after {
-                        call.query.push(("after".into(), a.clone()));
-                    }
-                    let body = self.execute(&call).await?.body;
-                    all.extend(body["results"].as_array().cloned().unwrap_or_default());
-                    match body["paging"]["next"]["after"].as_str() {
-                        Some(a) => after = Some(a.to_string()),
-                        None => break,
-                    }
-                }
-                Ok(json!({"results": all}))
-            })
+            .get_or_fetch("owners", || async move { self.fetch_owners().await })
             .await
+    }
+
+    /// Every owner, all pages, from HubSpot.
+    async fn fetch_owners(&self) -> Result<Value, ApiError> {
+        let mut all = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut call = Call::get(
+                self.v().owners(),
+                Lane::Interactive,
+                EndpointGroup::Metadata,
+            );
+            call.query.push(("limit".into(), "500".into()));
+            if let Some(a) = &after {
+                call.query.push(("after".into(), a.clone()));
+            }
+            let body = self.execute(&call).await?.body;
+            all.extend(body["results"].as_array().cloned().unwrap_or_default());
+            match body["paging"]["next"]["after"].as_str() {
+                Some(a) => after = Some(a.to_string()),
+                None => break,
+            }
+        }
+        Ok(json!({"results": all}))
     }
 }
 
@@ -1163,13 +1244,93 @@ pub enum WriteOp {
 }
 
 impl WriteOp {
-    fn name(self) -> &'static str {
+    fn verb(self) -> BatchVerb {
         match self {
-            Self::Create => "create",
-            Self::Update => "update",
-            Self::Upsert => "upsert",
+            Self::Create => BatchVerb::Create,
+            Self::Update => BatchVerb::Update,
+            Self::Upsert => BatchVerb::Upsert,
         }
     }
+}
+
+/// A search read page by page (see [`HubSpotClient::search_pages`]).
+#[derive(Debug)]
+pub struct SearchPages {
+    client: HubSpotClient,
+    lane: Lane,
+    object_type: String,
+    filters: Vec<Filter>,
+    properties: Vec<String>,
+    /// Restart point past the 10,000 cap: records with a larger id.
+    above: Option<String>,
+    after: Option<String>,
+    requests: usize,
+    done: bool,
+}
+
+impl SearchPages {
+    /// The next page; `None` after the last.
+    ///
+    /// # Errors
+    /// When a request fails (the cursor can be polled again to retry that page).
+    pub async fn next_page(&mut self) -> Result<Option<Vec<CrmObject>>, ApiError> {
+        if self.done {
+            return Ok(None);
+        }
+        let mut group = self.filters.clone();
+        if let Some(last) = &self.above {
+            group.push(Filter::new("hs_object_id", "GT", last.clone()));
+        }
+        let q = SearchQuery {
+            filter_groups: vec![group],
+            properties: self.properties.clone(),
+            sort: Some(("hs_object_id".into(), false)),
+            limit: SEARCH_PAGE,
+            after: self.after.clone(),
+            query: None,
+        };
+        let page = self.client.search(self.lane, &self.object_type, &q).await?;
+        self.requests += 1;
+        let got = page.results.len();
+        match page.paging.and_then(|p| p.next) {
+            Some(n)
+                if n.after
+                    .parse::<usize>()
+                    .is_ok_and(|a| a + SEARCH_PAGE <= SEARCH_CAP) =>
+            {
+                self.after = Some(n.after);
+            }
+            Some(_) if got > 0 => {
+                // The next page would cross the cap: restart above the last id.
+                self.above = page.results.last().map(|o| o.id.clone());
+                self.after = None;
+            }
+            _ => self.done = true,
+        }
+        Ok(Some(page.results))
+    }
+
+    /// Search requests spent so far.
+    pub fn requests(&self) -> usize {
+        self.requests
+    }
+}
+
+/// A governor slot taken for one attempt; released when the attempt ends, however it ends.
+struct Slot<'a> {
+    governor: &'a dyn RateGovernor,
+    bucket: Bucket,
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.governor.release(self.bucket);
+    }
+}
+
+/// An object type as a path segment, or an `Invalid` error naming the bad value.
+fn typed(object_type: &str) -> Result<ObjectType, ApiError> {
+    ObjectType::parse(object_type).map_err(|e| ApiError::Invalid(e.to_string()))
 }
 
 #[derive(Debug, Deserialize)]

@@ -114,6 +114,10 @@ pub trait RateGovernor: Send + Sync + std::fmt::Debug {
     /// # Cancel safety
     /// Cancel-safe: a cancelled wait takes no slot.
     fn acquire(&self, lane: Lane, bucket: Bucket) -> BoxFuture<'_, Result<Duration, LimitError>>;
+    /// The request a successful [`acquire`](Self::acquire) admitted was answered, or will
+    /// not be sent: its slot now counts from this moment. Every admitted request is released
+    /// once (the client does it from a drop guard, so a cancelled request is released too).
+    fn release(&self, bucket: Bucket);
     /// Learns from a response's rate headers.
     fn observe(&self, bucket: Bucket, obs: &RateObservation);
     /// Learns from a 429.
@@ -169,6 +173,11 @@ struct Window {
     /// GCRA theoretical arrival time for the background lane.
     tat: i64,
     burst: u32,
+    /// Requests admitted and not yet answered. They hold their slot until the answer comes
+    /// and then enter the log at the answer's time: HubSpot counts a request when it
+    /// arrives, somewhere between our send and its answer, so logging the answer time is
+    /// the only choice that can never undercount, whatever the latency or concurrency.
+    in_flight: u32,
 }
 
 impl Window {
@@ -181,7 +190,23 @@ impl Window {
             blocked_until: 0,
             tat: 0,
             burst,
+            in_flight: 0,
         }
+    }
+
+    /// Requests counted in the window now: answered ones in the log, plus those in flight.
+    fn used(&self) -> u32 {
+        self.log.len() as u32 + self.in_flight
+    }
+
+    /// An admitted request was answered (or abandoned): it enters the log at `now`.
+    fn release(&mut self, now: i64) {
+        if self.in_flight == 0 {
+            return;
+        }
+        self.in_flight -= 1;
+        self.log.push_back(now);
+        self.log.make_contiguous().sort_unstable();
     }
 
     fn capacity(&self) -> u32 {
@@ -209,7 +234,9 @@ impl Window {
             return Err(self.blocked_until - now);
         }
         self.slide(now);
-        if self.log.len() as u32 >= self.capacity() {
+        if self.used() >= self.capacity() {
+            // The oldest answered request frees a slot first; with none, a release will
+            // (the waiter is woken by it).
             let oldest = self.log.front().copied().unwrap_or(now);
             return Err((oldest + self.interval_ms - now).max(1));
         }
@@ -222,7 +249,7 @@ impl Window {
             }
             self.tat = tat + t;
         }
-        self.log.push_back(now);
+        self.in_flight += 1;
         Ok(())
     }
 
@@ -233,7 +260,7 @@ impl Window {
     /// which is exactly where an interactive caller would then wait.
     fn sync_used(&mut self, now: i64, used: u32) {
         self.slide(now);
-        let missing = used.min(self.max).saturating_sub(self.log.len() as u32);
+        let missing = used.min(self.max).saturating_sub(self.used());
         if missing == 0 {
             return;
         }
@@ -247,7 +274,7 @@ impl Window {
     /// Fills the window completely (HubSpot said it is full): every slot is taken now.
     fn fill(&mut self, now: i64) {
         self.slide(now);
-        while (self.log.len() as u32) < self.max {
+        while self.used() < self.max {
             self.log.push_back(now);
         }
     }
@@ -354,35 +381,69 @@ impl LocalGovernor {
     }
 }
 
+/// An interactive caller counted as waiting, so that background callers yield to it. The
+/// count goes down when this is dropped: at the end of the wait, or when the caller gives up
+/// (its future is dropped), so an abandoned call can never leave background work yielding.
+struct WaitingInteractive<'a> {
+    governor: &'a LocalGovernor,
+}
+
+impl<'a> WaitingInteractive<'a> {
+    fn register(governor: &'a LocalGovernor) -> Self {
+        governor.state.lock().waiting_interactive += 1;
+        Self { governor }
+    }
+}
+
+impl Drop for WaitingInteractive<'_> {
+    fn drop(&mut self) {
+        let mut st = self.governor.state.lock();
+        st.waiting_interactive = st.waiting_interactive.saturating_sub(1);
+        drop(st);
+        // Background callers that yielded may go now.
+        self.governor.notify.notify_waiters();
+    }
+}
+
 impl RateGovernor for LocalGovernor {
     fn acquire(&self, lane: Lane, bucket: Bucket) -> BoxFuture<'_, Result<Duration, LimitError>> {
         Box::pin(async move {
             let started = tokio::time::Instant::now();
-            let mut registered = false;
-            let result = loop {
+            // Registered while an interactive caller waits; dropped (and so unregistered) when
+            // the wait ends *or* when the future is dropped mid-wait.
+            let mut waiting: Option<WaitingInteractive<'_>> = None;
+            loop {
+                // Armed before the attempt, so a release between the attempt and the wait
+                // still wakes this caller.
+                let notified = self.notify.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
                 match self.try_take(lane, bucket) {
                     Err(e) => break Err(e),
                     Ok(Ok(())) => break Ok(started.elapsed()),
                     Ok(Err(wait_ms)) => {
-                        if lane == Lane::Interactive && !registered {
-                            self.state.lock().waiting_interactive += 1;
-                            registered = true;
+                        if lane == Lane::Interactive && waiting.is_none() {
+                            waiting = Some(WaitingInteractive::register(self));
                         }
-                        let notified = self.notify.notified();
                         tokio::select! {
                             () = tokio::time::sleep(Duration::from_millis(wait_ms as u64)) => {}
                             () = notified => {}
                         }
                     }
                 }
-            };
-            if registered {
-                self.state.lock().waiting_interactive -= 1;
-                // Background callers that yielded may go now.
-                self.notify.notify_waiters();
             }
-            result
         })
+    }
+
+    fn release(&self, bucket: Bucket) {
+        let now = self.clock.now_ms();
+        let mut st = self.state.lock();
+        match bucket {
+            Bucket::Burst => st.burst.release(now),
+            Bucket::Search => st.search.release(now),
+        }
+        drop(st);
+        self.notify.notify_waiters();
     }
 
     fn observe(&self, bucket: Bucket, obs: &RateObservation) {
@@ -409,7 +470,7 @@ impl RateGovernor for LocalGovernor {
                 // someone else's traffic and is added to the log.
                 let used = max.saturating_sub(rem);
                 st.burst.slide(now);
-                let local = st.burst.log.len() as u32;
+                let local = st.burst.used();
                 if used > local + st.burst.margin {
                     st.burst.sync_used(now, used);
                 }
@@ -452,7 +513,7 @@ impl RateGovernor for LocalGovernor {
         st.burst.slide(now);
         GovernorSnapshot {
             burst_capacity: st.burst.capacity(),
-            burst_in_window: st.burst.log.len() as u32,
+            burst_in_window: st.burst.used(),
             search_capacity: st.search.capacity(),
             daily_remaining: st.daily_limit.map(|l| l.saturating_sub(st.daily_used)),
             waiting_interactive: st.waiting_interactive,
@@ -466,6 +527,15 @@ mod tests {
     use super::*;
     use crate::time::{Clock, ManualClock};
     use proptest::prelude::*;
+
+    /// One attempt, answered at once (as a request with no latency is).
+    fn take(g: &LocalGovernor, lane: Lane, bucket: Bucket) -> Result<Result<(), i64>, LimitError> {
+        let r = g.try_take(lane, bucket);
+        if let Ok(Ok(())) = r {
+            g.release(bucket);
+        }
+        r
+    }
 
     fn governor(max: u32) -> (LocalGovernor, ManualClock) {
         let clock = ManualClock::new(1_000_000);
@@ -485,44 +555,29 @@ mod tests {
     fn interactive_uses_the_burst_and_background_is_paced() {
         let (g, clock) = governor(100);
         for _ in 0..100 {
-            assert_eq!(
-                g.try_take(Lane::Interactive, Bucket::Burst).unwrap(),
-                Ok(())
-            );
+            assert_eq!(take(&g, Lane::Interactive, Bucket::Burst).unwrap(), Ok(()));
         }
-        assert!(g
-            .try_take(Lane::Interactive, Bucket::Burst)
-            .unwrap()
-            .is_err());
+        assert!(take(&g, Lane::Interactive, Bucket::Burst).unwrap().is_err());
         clock.advance(Duration::from_secs(10));
         // Background: evenly spaced, one per 100 ms, no burst.
         let mut admitted = 0;
         for _ in 0..20 {
-            if g.try_take(Lane::Background, Bucket::Burst).unwrap().is_ok() {
+            if take(&g, Lane::Background, Bucket::Burst).unwrap().is_ok() {
                 admitted += 1;
             }
         }
         assert_eq!(admitted, 1);
-        assert_eq!(
-            g.try_take(Lane::Background, Bucket::Burst).unwrap(),
-            Err(100)
-        );
+        assert_eq!(take(&g, Lane::Background, Bucket::Burst).unwrap(), Err(100));
         clock.advance(Duration::from_millis(100));
-        assert!(g.try_take(Lane::Background, Bucket::Burst).unwrap().is_ok());
+        assert!(take(&g, Lane::Background, Bucket::Burst).unwrap().is_ok());
     }
 
     #[test]
     fn background_yields_while_interactive_waits() {
         let (g, _clock) = governor(10);
         g.state.lock().waiting_interactive = 1;
-        assert!(g
-            .try_take(Lane::Background, Bucket::Burst)
-            .unwrap()
-            .is_err());
-        assert!(g
-            .try_take(Lane::Interactive, Bucket::Burst)
-            .unwrap()
-            .is_ok());
+        assert!(take(&g, Lane::Background, Bucket::Burst).unwrap().is_err());
+        assert!(take(&g, Lane::Interactive, Bucket::Burst).unwrap().is_ok());
     }
 
     #[test]
@@ -549,14 +604,11 @@ mod tests {
             retry_after: Some(Duration::from_secs(2)),
         });
         assert_eq!(
-            g.try_take(Lane::Interactive, Bucket::Burst).unwrap(),
+            take(&g, Lane::Interactive, Bucket::Burst).unwrap(),
             Err(2_000)
         );
         clock.advance(Duration::from_secs(10));
-        assert!(g
-            .try_take(Lane::Interactive, Bucket::Burst)
-            .unwrap()
-            .is_ok());
+        assert!(take(&g, Lane::Interactive, Bucket::Burst).unwrap().is_ok());
     }
 
     #[test]
@@ -566,11 +618,11 @@ mod tests {
             retry_after: Some(Duration::from_secs(60)),
         });
         assert!(matches!(
-            g.try_take(Lane::Interactive, Bucket::Burst),
+            take(&g, Lane::Interactive, Bucket::Burst),
             Err(LimitError::DailyExhausted(_))
         ));
         clock.advance(Duration::from_secs(60));
-        assert!(g.try_take(Lane::Interactive, Bucket::Burst).is_ok());
+        assert!(take(&g, Lane::Interactive, Bucket::Burst).is_ok());
     }
 
     #[tokio::test]
@@ -585,10 +637,92 @@ mod tests {
             },
             clock,
         );
-        g.acquire(Lane::Interactive, Bucket::Burst).await.unwrap();
-        g.acquire(Lane::Interactive, Bucket::Burst).await.unwrap();
+        for _ in 0..2 {
+            g.acquire(Lane::Interactive, Bucket::Burst).await.unwrap();
+            g.release(Bucket::Burst);
+        }
         let waited = g.acquire(Lane::Interactive, Bucket::Burst).await.unwrap();
         assert!(waited >= Duration::from_millis(150), "{waited:?}");
+    }
+
+    /// A caller that gives up mid-wait (its future dropped, as a cancelled MCP request or a
+    /// closed connection does) must not leave background work yielding to nobody.
+    #[tokio::test(start_paused = true)]
+    async fn a_dropped_interactive_wait_does_not_block_background_work() {
+        let g = LocalGovernor::new(
+            GovernorSettings {
+                burst_max: 1,
+                interval_ms: 10_000,
+                margin: Some(0),
+                ..Default::default()
+            },
+            Arc::new(crate::time::TokioClock::new(1_000_000)),
+        );
+        g.acquire(Lane::Interactive, Bucket::Burst).await.unwrap();
+        g.release(Bucket::Burst);
+        // 50 interactive callers wait for the next slot, then give up.
+        for _ in 0..50 {
+            let wait = g.acquire(Lane::Interactive, Bucket::Burst);
+            assert!(
+                tokio::time::timeout(Duration::from_millis(100), wait)
+                    .await
+                    .is_err(),
+                "the window is full"
+            );
+        }
+        assert_eq!(
+            g.snapshot().waiting_interactive,
+            0,
+            "every abandoned wait unregistered"
+        );
+        // Background work proceeds as soon as the window frees.
+        let waited = tokio::time::timeout(
+            Duration::from_secs(30),
+            g.acquire(Lane::Background, Bucket::Burst),
+        )
+        .await
+        .expect("background is not starved by abandoned interactive waits")
+        .unwrap();
+        assert!(waited <= Duration::from_secs(10), "{waited:?}");
+    }
+
+    /// The burst the issue saw: 50 searches at once with latency between our send and
+    /// HubSpot's count. Slots held until the answer mean that no 1-second window, measured
+    /// at any arrival time between send and answer, ever holds more than the limit.
+    #[tokio::test(start_paused = true)]
+    async fn concurrent_searches_never_exceed_the_limit_whatever_the_latency() {
+        let clock = crate::time::TokioClock::new(1_000_000);
+        let g = Arc::new(LocalGovernor::new(
+            GovernorSettings::default(),
+            Arc::new(clock.clone()),
+        ));
+        let arrivals = Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for i in 0..50u64 {
+            let (g, arrivals, clock) = (g.clone(), arrivals.clone(), clock.clone());
+            tasks.push(tokio::spawn(async move {
+                g.acquire(Lane::Interactive, Bucket::Search).await.unwrap();
+                // Latency 0-300 ms before HubSpot counts it, as much again to the answer.
+                let lat = Duration::from_millis((i * 37) % 300);
+                tokio::time::sleep(lat).await;
+                arrivals.lock().push(clock.now_ms());
+                tokio::time::sleep(lat).await;
+                g.release(Bucket::Search);
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let mut a = arrivals.lock().clone();
+        a.sort_unstable();
+        assert_eq!(a.len(), 50);
+        for (i, t) in a.iter().enumerate() {
+            let in_window = a[..=i].iter().filter(|x| **x > t - 1_000).count();
+            assert!(
+                in_window <= 5,
+                "{in_window} searches counted in the second before {t}"
+            );
+        }
     }
 
     proptest! {
@@ -599,7 +733,7 @@ mod tests {
             for (gap, interactive) in steps {
                 clock.advance(Duration::from_millis(gap as u64));
                 let lane = if interactive { Lane::Interactive } else { Lane::Background };
-                if let Ok(Ok(())) = g.try_take(lane, Bucket::Burst) {
+                if let Ok(Ok(())) = take(&g, lane, Bucket::Burst) {
                     taken.push(clock.now_ms());
                 }
                 let now = clock.now_ms();

@@ -5,6 +5,10 @@
 //! entry is fresh (default 15 minutes) it is never fetched again; a stale entry is refetched
 //! once (single-flight per key) on the next use, or all entries by [`MetadataCache::refresh`]
 //! and the background refresher.
+//!
+//! A refresh replaces an entry only when the new fetch succeeds, and a failed fetch of a
+//! stale entry serves the stale value (logged): a HubSpot outage leaves a working cache
+//! working instead of emptying it. Persisting runs on a blocking thread, newest snapshot wins.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -33,6 +37,9 @@ pub struct MetadataCache {
     /// One async lock per key: concurrent misses cause one fetch.
     inflight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     fetches: std::sync::atomic::AtomicU64,
+    /// Snapshot numbers: the writer skips a snapshot older than the one on disk.
+    generation: std::sync::atomic::AtomicU64,
+    written: Arc<Mutex<u64>>,
 }
 
 impl MetadataCache {
@@ -51,6 +58,8 @@ impl MetadataCache {
             entries: Mutex::new(entries),
             inflight: Mutex::new(HashMap::new()),
             fetches: Default::default(),
+            generation: Default::default(),
+            written: Arc::new(Mutex::new(0)),
         }
     }
 
@@ -68,10 +77,11 @@ impl MetadataCache {
             .map(|e| e.value.clone())
     }
 
-    /// The cached value, or the result of `fetch` (stored) when missing or stale.
+    /// The cached value, or the result of `fetch` (stored) when missing or stale. When the
+    /// fetch of a stale entry fails, the stale value is served.
     ///
     /// # Errors
-    /// The fetch's error; a stale value is not served after a failed refresh.
+    /// The fetch's error, when there is no value at all to serve.
     pub async fn get_or_fetch<F, Fut>(&self, key: &str, fetch: F) -> Result<Value, ApiError>
     where
         F: FnOnce() -> Fut,
@@ -80,6 +90,26 @@ impl MetadataCache {
         if let Some(v) = self.fresh(key) {
             return Ok(v);
         }
+        self.fetch_into(key, fetch, false).await
+    }
+
+    /// Fetches `key` now, fresh or not, and replaces the entry only if the fetch succeeds.
+    ///
+    /// # Errors
+    /// The fetch's error (the entry, if any, is kept).
+    pub async fn refresh<F, Fut>(&self, key: &str, fetch: F) -> Result<Value, ApiError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<Value, ApiError>>,
+    {
+        self.fetch_into(key, fetch, true).await
+    }
+
+    async fn fetch_into<F, Fut>(&self, key: &str, fetch: F, forced: bool) -> Result<Value, ApiError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<Value, ApiError>>,
+    {
         let lock = self
             .inflight
             .lock()
@@ -87,10 +117,24 @@ impl MetadataCache {
             .or_default()
             .clone();
         let _g = lock.lock().await;
-        if let Some(v) = self.fresh(key) {
-            return Ok(v);
+        if !forced {
+            if let Some(v) = self.fresh(key) {
+                return Ok(v);
+            }
         }
-        let value = fetch().await?;
+        let value = match fetch().await {
+            Ok(v) => v,
+            Err(e) => {
+                let stale = self.entries.lock().get(key).map(|e| e.value.clone());
+                return match stale {
+                    Some(v) if !forced => {
+                        tracing::warn!(key, error = %e, "metadata refetch failed; serving the cached value");
+                        Ok(v)
+                    }
+                    _ => Err(e),
+                };
+            }
+        };
         self.fetches
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.entries.lock().insert(
@@ -136,18 +180,40 @@ impl MetadataCache {
         Duration::from_millis(self.ttl_ms as u64)
     }
 
+    /// Writes a snapshot of the entries to disk, atomically, off the runtime's threads.
     fn persist(&self) {
-        let Some(path) = &self.path else { return };
+        let Some(path) = self.path.clone() else {
+            return;
+        };
         let bytes = match serde_json::to_vec(&*self.entries.lock()) {
             Ok(b) => b,
             Err(_) => return,
         };
-        let tmp = path.with_extension("json.tmp");
-        let result = std::fs::create_dir_all(path.parent().unwrap_or(std::path::Path::new(".")))
-            .and_then(|()| std::fs::write(&tmp, bytes))
-            .and_then(|()| std::fs::rename(&tmp, path));
-        if let Err(e) = result {
-            tracing::warn!(error = %e, path = %path.display(), "could not persist the metadata cache; it stays in memory");
+        let generation = self
+            .generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
+        let written = self.written.clone();
+        let write = move || {
+            let mut last = written.lock();
+            if *last > generation {
+                return; // a newer snapshot is already on disk
+            }
+            let tmp = path.with_extension("json.tmp");
+            let result =
+                std::fs::create_dir_all(path.parent().unwrap_or(std::path::Path::new(".")))
+                    .and_then(|()| std::fs::write(&tmp, bytes))
+                    .and_then(|()| std::fs::rename(&tmp, &path));
+            match result {
+                Ok(()) => *last = generation,
+                Err(e) => {
+                    tracing::warn!(error = %e, path = %path.display(), "could not persist the metadata cache; it stays in memory")
+                }
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => drop(rt.spawn_blocking(write)),
+            Err(_) => write(),
         }
     }
 }
@@ -156,6 +222,28 @@ impl MetadataCache {
 mod tests {
     use super::*;
     use crate::time::ManualClock;
+
+    #[tokio::test]
+    async fn an_outage_serves_the_cached_value_and_a_failed_refresh_keeps_it() {
+        let clock = ManualClock::new(0);
+        let cache = MetadataCache::new(900, None, Arc::new(clock.clone()));
+        let down = || async { Err(ApiError::Invalid("HubSpot is down".into())) };
+        cache
+            .get_or_fetch("owners", || async { Ok(serde_json::json!([1])) })
+            .await
+            .unwrap();
+        assert!(
+            cache.refresh("owners", down).await.is_err(),
+            "the refresh says it failed"
+        );
+        clock.advance(Duration::from_secs(901));
+        let v = cache.get_or_fetch("owners", down).await.unwrap();
+        assert_eq!(v, serde_json::json!([1]), "stale, but served");
+        assert!(
+            cache.get_or_fetch("pipelines:deals", down).await.is_err(),
+            "nothing to serve"
+        );
+    }
 
     #[tokio::test]
     async fn fresh_entries_are_never_refetched_and_stale_ones_are_once() {
@@ -182,7 +270,13 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(v, serde_json::json!([3]));
-        // Persisted: a new cache over the same directory starts warm.
+        // Persisted (on a blocking thread): a new cache over the same directory starts warm.
+        for _ in 0..200 {
+            if *cache.written.lock() >= cache.generation.load(std::sync::atomic::Ordering::SeqCst) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         let again = MetadataCache::new(900, Some(dir.clone()), Arc::new(clock.clone()));
         let v = again
             .get_or_fetch("owners", || async { Ok(serde_json::json!([4])) })

@@ -11,7 +11,8 @@
 //! - [`circuit`]: circuit breakers per endpoint group.
 //! - [`coalesce`]: concurrent single reads become batch reads.
 //! - [`metadata`]: cached properties, schemas, owners and pipelines.
-//! - [`model`], [`error`]: wire types, path scheme, `ApiError`.
+//! - [`model`], [`error`]: wire types, `ApiError`.
+//! - [`path`]: typed object types and record ids, and the one place HubSpot paths are built.
 //! - [`login`]: the authorization-code flow with a loopback redirect, state and PKCE.
 
 pub mod auth;
@@ -23,6 +24,7 @@ pub mod limit;
 pub mod login;
 pub mod metadata;
 pub mod model;
+pub mod path;
 pub mod retry;
 
 pub use auth::Credentials;

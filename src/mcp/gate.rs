@@ -88,18 +88,18 @@ fn invalid(msg: String) -> rmcp::ErrorData {
 }
 
 impl HubSpotMcp {
-    /// The gate's action name for a write tool, when writes are gated.
-    pub(crate) fn gated_action(&self, tool: &str) -> Option<&'static str> {
+    /// The gate's action name for a write tool, when writes are gated: the verb of its name
+    /// (`update_objects` → `update`). Only tools of the write area are gated; `propose_action`
+    /// (governance) is the gate itself.
+    pub(crate) fn gated_action(&self, tool: &str) -> Option<String> {
         if !(self.policy.enabled && self.policy.gate_writes) {
             return None;
         }
-        match tool {
-            "create_objects" => Some("create"),
-            "update_objects" => Some("update"),
-            "upsert_objects" => Some("upsert"),
-            "associate_objects" => Some("associate"),
-            _ => None,
+        if self.class_of(tool) != Some(super::Toolset::Write) {
+            return None;
         }
+        let verb = tool.split('_').next().unwrap_or(tool);
+        Some(verb.to_string())
     }
 
     /// Adds the gate fields to a write tool's input schema (when writes are gated).
@@ -127,7 +127,7 @@ impl HubSpotMcp {
     /// `invalid_params` when the gate fields are missing or out of range.
     pub(crate) async fn gate_write(
         &self,
-        action: &'static str,
+        action: &str,
         request: &mut CallToolRequestParams,
         context: &RequestContext<RoleServer>,
     ) -> Result<Gate, rmcp::ErrorData> {

@@ -20,10 +20,10 @@ use super::params::Parameters;
 use super::tools::{PropertyMap, RecordId, ToolFailure};
 use super::HubSpotMcp;
 use crate::handoff::{evaluate, Outcome, Proposal, RuleResult};
-use crate::hubspot::client::{Call, WriteOp};
-use crate::hubspot::error::EndpointGroup;
+use crate::hubspot::client::WriteOp;
 use crate::hubspot::limit::Lane;
 use crate::hubspot::model::WriteInput;
+use crate::hubspot::path::ObjectType;
 
 /// `propose_action` arguments.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -406,26 +406,24 @@ impl HubSpotMcp {
             marker
         );
         let now = crate::time::iso_ms(chrono::Utc::now().timestamp_millis());
-        let assoc = |type_id: Option<u32>| match (record_id, type_id) {
-            (Some(id), Some(tid)) => {
-                json!([{"to": {"id": id}, "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": tid}]}])
-            }
-            _ => json!([]),
+        let target = match record_id {
+            Some(id) => Some(
+                crate::hubspot::path::RecordId::parse(id).map_err(|e| failure(e.to_string()))?,
+            ),
+            None => None,
         };
-        let note_body = json!({"properties": {"hs_note_body": context, "hs_timestamp": now}, "associations": assoc(note_type(t))});
+        let on_record = |type_id: Option<u32>| target.clone().zip(type_id);
         let note = self
             .client
-            .execute(&Call::post(
-                self.client.settings().version.objects("notes"),
-                note_body,
+            .create_one(
                 Lane::Interactive,
-                EndpointGroup::Objects,
-                false,
-                true,
-            ))
+                &ObjectType::parse("notes").map_err(failure)?,
+                json!({"hs_note_body": context, "hs_timestamp": now}),
+                on_record(note_type(t)),
+            )
             .await
             .map_err(failure)?;
-        let note_id = note.body["id"].as_str().map(str::to_string);
+        let note_id = Some(note.id);
         let mut task_id = None;
         if self.policy.create_task {
             let mut task_props = json!({
@@ -440,17 +438,15 @@ impl HubSpotMcp {
             }
             let task = self
                 .client
-                .execute(&Call::post(
-                    self.client.settings().version.objects("tasks"),
-                    json!({"properties": task_props, "associations": assoc(task_type(t))}),
+                .create_one(
                     Lane::Interactive,
-                    EndpointGroup::Objects,
-                    false,
-                    true,
-                ))
+                    &ObjectType::parse("tasks").map_err(failure)?,
+                    task_props,
+                    on_record(task_type(t)),
+                )
                 .await
                 .map_err(failure)?;
-            task_id = task.body["id"].as_str().map(str::to_string);
+            task_id = Some(task.id);
         }
         Ok(HandoffWrites {
             note_id,

@@ -20,7 +20,6 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -44,6 +43,12 @@ pub struct HttpOptions {
     pub timeout: Duration,
     /// Stateless JSON mode (default) or sessions with SSE.
     pub stateless: bool,
+    /// Header-read (and idle) timeout and the connection cap of the listener.
+    pub limits: crate::listener::Limits,
+    /// `--stateful`: sessions idle this long are closed.
+    pub session_idle: Duration,
+    /// `--stateful`: at most this many sessions at once; `initialize` past it gets 503.
+    pub max_sessions: usize,
 }
 
 impl HttpOptions {
@@ -57,6 +62,9 @@ impl HttpOptions {
             max_body_bytes: 1024 * 1024,
             timeout: Duration::from_secs(60),
             stateless: true,
+            limits: crate::listener::Limits::default(),
+            session_idle: Duration::from_secs(120),
+            max_sessions: 1_000,
         }
     }
 }
@@ -179,6 +187,116 @@ async fn guard(State(g): State<Guard>, req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
+/// A JSON-RPC error response with HTTP `status`.
+fn rpc_error(status: StatusCode, code: i64, message: &str) -> Response {
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": null, "error": {"code": code, "message": message}});
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// Reads a POSTed MCP body whole (within the limit, chunked or not) and checks that it is
+/// JSON before rmcp sees it: an oversized body gets 413 however it is framed, and malformed
+/// JSON (invalid UTF-8, truncation, nesting past serde_json's depth limit) gets a JSON-RPC
+/// parse error (-32700) with 400, which is what JSON-RPC clients expect, instead of 415.
+async fn mcp_body(State(max): State<usize>, req: Request, next: Next) -> Response {
+    if req.method() != axum::http::Method::POST || !req.uri().path().starts_with("/mcp") {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, max).await {
+        Ok(b) => b,
+        Err(e) => {
+            let inner = e.into_inner();
+            let too_big =
+                std::iter::successors(Some(&*inner as &(dyn std::error::Error + 'static)), |e| {
+                    e.source()
+                })
+                .any(|e| e.is::<http_body_util::LengthLimitError>());
+            return if too_big {
+                rpc_error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    -32600,
+                    &format!("the request body is larger than {max} bytes"),
+                )
+            } else {
+                rpc_error(
+                    StatusCode::BAD_REQUEST,
+                    -32700,
+                    "the request body could not be read",
+                )
+            };
+        }
+    };
+    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
+        return rpc_error(
+            StatusCode::BAD_REQUEST,
+            -32700,
+            &format!("Parse error: {e}"),
+        );
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
+}
+
+/// How long a readiness answer is reused.
+pub const READY_TTL: Duration = Duration::from_secs(15);
+
+/// `/readyz`, answered from the client's own state and a probe cached for `ttl`.
+///
+/// The probe is one `account-info` call at most every `ttl`, single-flight, whatever the
+/// number of callers: readiness is unauthenticated, so it must not spend the HubSpot budget
+/// on a caller's say-so. An open circuit breaker answers "not ready" without any call. The
+/// answer says "ready" or "not ready" and nothing else: why (HubSpot's error) goes to the
+/// server's log, not to an anonymous caller.
+pub struct Readiness {
+    client: crate::hubspot::HubSpotClient,
+    ttl: Duration,
+    last: tokio::sync::Mutex<Option<(tokio::time::Instant, bool)>>,
+}
+
+impl Readiness {
+    pub fn new(client: crate::hubspot::HubSpotClient, ttl: Duration) -> Self {
+        Self {
+            client,
+            ttl,
+            last: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// Is the server ready to serve tool calls?
+    pub async fn check(&self) -> bool {
+        let open = self
+            .client
+            .metrics()
+            .breakers
+            .values()
+            .any(|(state, _)| *state == crate::hubspot::circuit::BreakerState::Open);
+        if open {
+            return false;
+        }
+        // Callers queue here while one probes; they then reuse its answer.
+        let mut last = self.last.lock().await;
+        if let Some((at, ok)) = *last {
+            if at.elapsed() < self.ttl {
+                return ok;
+            }
+        }
+        let ok = match self.client.account_details(Lane::Interactive).await {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "readiness probe failed");
+                false
+            }
+        };
+        *last = Some((tokio::time::Instant::now(), ok));
+        ok
+    }
+}
+
 /// The router: `/mcp`, `/healthz`, `/readyz`.
 pub fn router(server: HubSpotMcp, opts: &HttpOptions, cancel: CancellationToken) -> Router {
     let config = StreamableHttpServerConfig::default()
@@ -191,7 +309,7 @@ pub fn router(server: HubSpotMcp, opts: &HttpOptions, cancel: CancellationToken)
     let s2 = server.clone();
     let mcp = StreamableHttpService::new(
         move || Ok(s2.clone()),
-        Arc::new(LocalSessionManager::default()),
+        super::sessions::BoundedSessions::start(opts.max_sessions, opts.session_idle),
         config,
     );
     let g = Guard {
@@ -199,22 +317,27 @@ pub fn router(server: HubSpotMcp, opts: &HttpOptions, cancel: CancellationToken)
         hosts: Arc::new(opts.allowed_hosts.clone()),
         origins: Arc::new(opts.allowed_origins.clone()),
     };
-    let ready = server.clone();
+    let ready = Arc::new(Readiness::new(server.client().clone(), READY_TTL));
     Router::new()
         .nest_service("/mcp", mcp)
         .route("/healthz", get(|| async { "ok" }))
         .route(
             "/readyz",
             get(move || {
-                let s = ready.clone();
+                let r = ready.clone();
                 async move {
-                    match s.client().account_details(Lane::Interactive).await {
-                        Ok(_) => (StatusCode::OK, "ready".to_string()),
-                        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}")),
+                    if r.check().await {
+                        (StatusCode::OK, "ready")
+                    } else {
+                        (StatusCode::SERVICE_UNAVAILABLE, "not ready")
                     }
                 }
             }),
         )
+        .layer(axum::middleware::from_fn_with_state(
+            opts.max_body_bytes,
+            mcp_body,
+        ))
         .layer(axum::middleware::from_fn_with_state(g, guard))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             opts.max_body_bytes,
@@ -246,11 +369,8 @@ pub async fn serve(
     if let Some(extra) = extra {
         app = extra.merge(app);
     }
-    use axum::serve::ListenerExt;
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { cancel.cancelled().await })
-        .await
+    crate::listener::serve(listener, app, opts.limits, async move {
+        cancel.cancelled().await;
+    })
+    .await
 }

@@ -1,7 +1,9 @@
 //! The MCP server: HubSpot as agent tools over stdio and streamable HTTP (rmcp).
 //!
 //! # Layout
-//! - [`tools`]: the tool surface (one `#[tool_router]`), typed inputs and structured outputs.
+//! - [`tools`]: the discovery, read and write areas (one `#[tool_router]` each), typed inputs
+//!   and structured outputs; [`governance`] and [`index_tools`] are the other two areas.
+//!   [`Toolset`] names the areas; a tool's class is the area whose router defines it.
 //! - [`params`]: tool arguments that fail with the JSON path of the problem.
 //! - [`prompts`]: `prompts/*.md`, served through `prompts/list` and `prompts/get`.
 //! - [`schemas`]: per-object JSON Schemas built from the portal's property definitions
@@ -25,6 +27,7 @@ pub mod index_tools;
 pub mod params;
 pub mod prompts;
 pub mod schemas;
+pub mod sessions;
 pub mod tools;
 
 use std::collections::BTreeMap;
@@ -46,8 +49,26 @@ use crate::audit::{AuditDraft, AuditLog};
 use crate::hubspot::HubSpotClient;
 use prompts::PromptLibrary;
 
-/// Groups of tools, for `--toolsets`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+/// The areas tools are grouped in, for `--toolsets`, and each tool's class.
+///
+/// A tool's class is declared by where it is defined: each area has exactly one
+/// `#[tool_router]` ([`Toolset::router`]), and a tool belongs to the area whose router
+/// defines it. Nothing else says what a tool is: listing, calling, `--read-only`,
+/// `--toolsets`, scope filtering and the write gate all read [`HubSpotMcp::class_of`], which
+/// is computed from the routers, so there is no table that a new tool could be missing from.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Toolset {
     /// Object types, properties, owners, pipelines.
@@ -63,18 +84,40 @@ pub enum Toolset {
 }
 
 impl Toolset {
-    /// The toolset a tool belongs to.
-    pub fn of(tool: &str) -> Toolset {
-        match tool {
-            "list_object_types" | "describe_properties" | "list_owners" | "list_pipelines" => {
-                Self::Discovery
-            }
-            "create_objects" | "update_objects" | "upsert_objects" | "associate_objects" => {
-                Self::Write
-            }
-            "semantic_search" | "find_duplicates" => Self::Index,
-            _ => Self::Read,
+    /// Every area.
+    pub const ALL: [Toolset; 5] = [
+        Self::Discovery,
+        Self::Read,
+        Self::Write,
+        Self::Governance,
+        Self::Index,
+    ];
+
+    /// The router that defines this area's tools.
+    pub fn router(self) -> ToolRouter<HubSpotMcp> {
+        match self {
+            Self::Discovery => HubSpotMcp::discovery_router(),
+            Self::Read => HubSpotMcp::read_router(),
+            Self::Write => HubSpotMcp::write_router(),
+            Self::Governance => HubSpotMcp::governance_router(),
+            Self::Index => HubSpotMcp::index_router(),
         }
+    }
+
+    /// Does a tool of this area change CRM data? (`--read-only` and a grant without any
+    /// `.write` scope remove these.)
+    pub fn writes(self) -> bool {
+        match self {
+            Self::Write | Self::Governance => true,
+            Self::Discovery | Self::Read | Self::Index => false,
+        }
+    }
+
+    /// The area whose router defines `tool`, if any does.
+    pub fn of(tool: &str) -> Option<Toolset> {
+        Self::ALL
+            .into_iter()
+            .find(|area| area.router().has_route(tool))
     }
 }
 
@@ -89,6 +132,25 @@ pub struct ToolOptions {
     pub granted_scopes: Option<Vec<String>>,
     /// The handoff policy; `propose_action` is offered when it is enabled.
     pub handoff: crate::handoff::HandoffPolicy,
+}
+
+impl ToolOptions {
+    /// Does this configuration offer `area`'s tools? `sync_runs` says whether the index exists.
+    pub fn offers(&self, area: Toolset, sync_runs: bool) -> bool {
+        let available = match area {
+            Toolset::Discovery | Toolset::Read | Toolset::Write => true,
+            Toolset::Governance => self.handoff.enabled,
+            Toolset::Index => sync_runs,
+        };
+        let by_set = self.toolsets.is_empty() || self.toolsets.contains(&area);
+        let by_mode = !(self.read_only && area.writes());
+        let by_scope = !(area.writes()
+            && self
+                .granted_scopes
+                .as_ref()
+                .is_some_and(|s| !s.iter().any(|x| x.ends_with(".write"))));
+        available && by_set && by_mode && by_scope
+    }
 }
 
 /// The server.
@@ -121,31 +183,9 @@ const INSTRUCTIONS: &str = "HubSpot CRM tools. Start with list_object_types and 
 impl HubSpotMcp {
     /// A server over `client`, offering the tools `options` allow.
     pub fn new(client: HubSpotClient, options: &ToolOptions) -> Self {
-        let mut router = Self::tool_router();
-        if options.handoff.enabled {
-            router.merge(Self::governance_router());
-        }
-        let names: Vec<String> = router
-            .list_all()
-            .iter()
-            .map(|t| t.name.to_string())
-            .collect();
-        for name in names {
-            let set = Toolset::of(&name);
-            let by_set = !options.toolsets.is_empty() && !options.toolsets.contains(&set);
-            let by_mode = options.read_only && matches!(set, Toolset::Write | Toolset::Governance);
-            let by_scope = matches!(set, Toolset::Write | Toolset::Governance)
-                && options
-                    .granted_scopes
-                    .as_ref()
-                    .is_some_and(|s| !s.iter().any(|x| x.ends_with(".write")));
-            if by_set || by_mode || by_scope {
-                router.remove_route(&name);
-            }
-        }
         Self {
             client,
-            tool_router: router,
+            tool_router: Self::offered(options, false),
             prompts: Arc::new(PromptLibrary::embedded()),
             audit: None,
             audit_fail_closed: true,
@@ -155,29 +195,40 @@ impl HubSpotMcp {
         }
     }
 
-    /// Every tool of every toolset, whatever the options (for `schemas export`).
-    pub fn with_every_tool(mut self) -> Self {
-        for name in Self::governance_router()
-            .list_all()
-            .iter()
-            .chain(Self::index_router().list_all().iter())
-        {
-            self.tool_router.remove_route(&name.name);
+    /// The routers of every area `options` offers.
+    fn offered(options: &ToolOptions, sync_runs: bool) -> ToolRouter<Self> {
+        let mut router = ToolRouter::new();
+        for area in Toolset::ALL {
+            if options.offers(area, sync_runs) {
+                router.merge(area.router());
+            }
         }
-        self.tool_router.merge(Self::governance_router());
-        self.tool_router.merge(Self::index_router());
+        router
+    }
+
+    /// Every tool of every area, whatever the options (for `schemas export`).
+    pub fn with_every_tool(mut self) -> Self {
+        let mut router = ToolRouter::new();
+        for area in Toolset::ALL {
+            router.merge(area.router());
+        }
+        self.tool_router = router;
         self
     }
 
     /// Adds the index toolset (`semantic_search`, `find_duplicates`) over a running engine.
     pub fn with_sync(mut self, engine: crate::sync::SyncEngine) -> Self {
-        let mut extra = Self::index_router();
-        if !self.options.toolsets.is_empty() && !self.options.toolsets.contains(&Toolset::Index) {
-            extra = ToolRouter::new();
-        }
-        self.tool_router.merge(extra);
+        self.tool_router = Self::offered(&self.options, true);
         self.sync = Some(engine);
         self
+    }
+
+    /// The class (area) of a tool this server offers; `None` when it is not offered.
+    pub fn class_of(&self, tool: &str) -> Option<Toolset> {
+        if !self.tool_router.has_route(tool) {
+            return None;
+        }
+        Toolset::of(tool)
     }
 
     /// The semantic index, when sync runs.
@@ -193,11 +244,11 @@ impl HubSpotMcp {
         self
     }
 
-    fn record(&self, draft: AuditDraft) -> Result<(), rmcp::ErrorData> {
+    async fn record(&self, draft: AuditDraft) -> Result<(), rmcp::ErrorData> {
         let Some(log) = &self.audit else {
             return Ok(());
         };
-        match log.append(draft) {
+        match crate::audit::append_blocking(log, draft).await {
             Ok(_) => Ok(()),
             Err(e) if self.audit_fail_closed => {
                 Err(rmcp::ErrorData::internal_error(e.to_string(), None))
@@ -266,6 +317,22 @@ fn compact(v: &serde_json::Value, keep_descriptions: bool) -> serde_json::Value 
     }
 }
 
+/// Runs `fut` until it ends or `ct` fires; then the future is dropped (its waits and requests
+/// stop with it) and the caller gets an error that says so.
+async fn until_cancelled<T>(
+    ct: &tokio_util::sync::CancellationToken,
+    fut: impl std::future::Future<Output = T>,
+) -> Result<T, rmcp::ErrorData> {
+    tokio::select! {
+        biased;
+        () = ct.cancelled() => Err(rmcp::ErrorData::internal_error(
+            "the request was cancelled; its HubSpot work was stopped",
+            None,
+        )),
+        r = fut => Ok(r),
+    }
+}
+
 fn invalid_params(msg: impl Into<String>) -> rmcp::ErrorData {
     rmcp::ErrorData::invalid_params(msg.into(), None)
 }
@@ -293,19 +360,36 @@ impl ServerHandler for HubSpotMcp {
         context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::CallToolResponse, rmcp::ErrorData> {
         let started = std::time::Instant::now();
+        // A tool that is not offered is refused before the gate or any HubSpot call: what is
+        // not listed cannot be called.
+        if self.class_of(&request.name).is_none() {
+            return Err(rmcp::ErrorData::invalid_params(
+                format!(
+                    "tool \"{}\" is not offered by this server (unknown, or removed by --read-only, --toolsets or the granted scopes); tools/list shows what is",
+                    request.name.escape_default()
+                ),
+                None,
+            ));
+        }
         let arguments = serde_json::Value::Object(request.arguments.clone().unwrap_or_default());
         let calls = Arc::new(parking_lot::Mutex::new(Vec::new()));
         // The write gate, when writes are gated: it may answer instead of the tool.
         let mut gate_path = Vec::new();
         let mut gate_rationale = None;
         let mut gated = None;
+        // A cancelled request (`notifications/cancelled`, a closed connection, the HTTP
+        // timeout) drops the tool's future: its rate-limiter wait and HubSpot requests stop.
+        let ct = context.ct.clone();
         if let Some(action) = self.gated_action(&request.name) {
-            let verdict = crate::hubspot::client::CALLS
-                .scope(
+            let verdict = until_cancelled(
+                &ct,
+                crate::hubspot::client::CALLS.scope(
                     calls.clone(),
-                    self.gate_write(action, &mut request, &context),
-                )
-                .await;
+                    self.gate_write(&action, &mut request, &context),
+                ),
+            )
+            .await
+            .and_then(|v| v);
             match verdict {
                 Ok(gate::Gate::Proceed { path, rationale }) => {
                     gate_path = path;
@@ -327,12 +411,10 @@ impl ServerHandler for HubSpotMcp {
             if let Some(r) = gated {
                 return r;
             }
-            return self
-                .tool_router
-                .call(rmcp::handler::server::tool::ToolCallContext::new(
-                    self, request, context,
-                ))
-                .await;
+            let tcc = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
+            return until_cancelled(&ct, self.tool_router.call(tcc))
+                .await
+                .and_then(|r| r);
         };
         if self.audit_fail_closed && !log.healthy() {
             return Err(rmcp::ErrorData::internal_error(format!("the audit log at {} could not be written, so tool calls are refused until it can (audit.fail_closed)", log.path().display()), None));
@@ -349,9 +431,12 @@ impl ServerHandler for HubSpotMcp {
             Some(r) => r,
             None => {
                 let tcc = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
-                crate::hubspot::client::CALLS
-                    .scope(calls.clone(), self.tool_router.call(tcc))
-                    .await
+                until_cancelled(
+                    &ct,
+                    crate::hubspot::client::CALLS.scope(calls.clone(), self.tool_router.call(tcc)),
+                )
+                .await
+                .and_then(|r| r)
             }
         };
         let (outcome, retrieved) = match &result {
@@ -425,7 +510,8 @@ impl ServerHandler for HubSpotMcp {
             hubspot_calls,
             outcome,
             latency_us: started.elapsed().as_micros() as u64,
-        })?;
+        })
+        .await?;
         result
     }
 
@@ -496,7 +582,8 @@ impl ServerHandler for HubSpotMcp {
                 .as_ref()
                 .map_or_else(|e| format!("invalid: {e}"), |_| "ok".into()),
             ..Default::default()
-        })?;
+        })
+        .await?;
         let (description, body) = rendered.map_err(|e| invalid_params(e.to_string()))?;
         Ok(
             GetPromptResult::new(vec![PromptMessage::new_text(Role::User, body)])

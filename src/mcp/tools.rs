@@ -10,20 +10,20 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use reqwest::Method;
 use rmcp::handler::server::tool::IntoCallToolResult;
 use rmcp::model::{CallToolResponse, CallToolResult, ContentBlock};
 use rmcp::{tool, tool_router, Json};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::params::Parameters;
 use super::HubSpotMcp;
-use crate::hubspot::client::{Call, WriteOp};
-use crate::hubspot::error::{ApiError, EndpointGroup};
+use crate::hubspot::client::WriteOp;
+use crate::hubspot::error::ApiError;
 use crate::hubspot::limit::Lane;
 use crate::hubspot::model::{Filter as WireFilter, SearchQuery, WriteInput};
+use crate::hubspot::path::ObjectType;
 
 /// Standard object types every portal has: (path name, type id, singular).
 pub const STANDARD_TYPES: &[(&str, &str, &str)] = &[
@@ -97,6 +97,12 @@ impl RecordId {
             Self::Text(s) => s.trim().to_string(),
             Self::Number(n) => n.to_string(),
         }
+    }
+
+    /// The id as a URL path segment (digits only), or `invalid_params` naming the argument.
+    pub fn path_id(&self, arg: &str) -> Result<crate::hubspot::path::RecordId, ToolFailure> {
+        crate::hubspot::path::RecordId::parse(&self.text())
+            .map_err(|e| invalid(format!("{arg}: {e}")))
     }
 }
 
@@ -706,7 +712,8 @@ impl HubSpotMcp {
     }
 }
 
-#[tool_router(router = tool_router, vis = "pub")]
+// Discovery: what the portal has (cached metadata, no record reads).
+#[tool_router(router = discovery_router, vis = "pub")]
 impl HubSpotMcp {
     /// Lists the CRM object types of this portal.
     #[tool(
@@ -807,6 +814,89 @@ impl HubSpotMcp {
         }))
     }
 
+    /// Lists owners.
+    #[tool(
+        description = "List owners (users and queues) with ids, names and emails; the id goes in hubspot_owner_id. Cached.",
+        annotations(
+            title = "List owners",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = true
+        )
+    )]
+    pub async fn list_owners(
+        &self,
+        Parameters(p): Parameters<ListOwnersParams>,
+    ) -> Result<Json<ListOwnersOutput>, ToolFailure> {
+        let owners = self.client.owners().await?;
+        let want = p.email.map(|e| e.trim().to_lowercase());
+        let owners = owners["results"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|o| {
+                want.as_ref()
+                    .is_none_or(|e| o["email"].as_str() == Some(e.as_str()))
+            })
+            .map(|o| OwnerInfo {
+                id: o["id"].as_str().unwrap_or_default().into(),
+                name: format!(
+                    "{} {}",
+                    o["firstName"].as_str().unwrap_or(""),
+                    o["lastName"].as_str().unwrap_or("")
+                )
+                .trim()
+                .to_string(),
+                email: o["email"].as_str().unwrap_or_default().into(),
+                kind: o["type"].as_str().unwrap_or("PERSON").into(),
+            })
+            .collect();
+        Ok(Json(ListOwnersOutput { owners }))
+    }
+
+    /// Lists pipelines and stages.
+    #[tool(
+        description = "List deal or ticket pipelines and their stages; stage ids go in dealstage or hs_pipeline_stage. Cached.",
+        annotations(
+            title = "List pipelines",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = true
+        )
+    )]
+    pub async fn list_pipelines(
+        &self,
+        Parameters(p): Parameters<ListPipelinesParams>,
+    ) -> Result<Json<ListPipelinesOutput>, ToolFailure> {
+        let t = self.object_type(&p.object_type).await?;
+        let v = self.client.pipelines(&t).await?;
+        let pipelines = v["results"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|pl| PipelineInfo {
+                id: pl["id"].as_str().unwrap_or_default().into(),
+                label: pl["label"].as_str().unwrap_or_default().into(),
+                stages: pl["stages"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|s| StageInfo {
+                        id: s["id"].as_str().unwrap_or_default().into(),
+                        label: s["label"].as_str().unwrap_or_default().into(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        Ok(Json(ListPipelinesOutput { pipelines }))
+    }
+}
+
+// Reads of records and their associations.
+#[tool_router(router = read_router, vis = "pub")]
+impl HubSpotMcp {
     /// Searches records with typed filters.
     #[tool(
         description = "Search one object type with filters (ANDed, at most 6), free-text query, one sort and paging (limit 1-200; pass nextAfter as after). Names and enum values are checked first. At most 10,000 results per query: narrow filters to go further. Dates: ISO 8601 or epoch ms.",
@@ -965,6 +1055,40 @@ impl HubSpotMcp {
         }))
     }
 
+    /// Reads associations.
+    #[tool(
+        description = "Get the ids associated with up to 100 records (e.g. the companies of contacts, the contacts of a ticket). Read them with get_objects.",
+        annotations(
+            title = "Get associations",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = true
+        )
+    )]
+    pub async fn get_associations(
+        &self,
+        Parameters(p): Parameters<GetAssociationsParams>,
+    ) -> Result<Json<GetAssociationsOutput>, ToolFailure> {
+        let from = self.object_type(&p.object_type).await?;
+        let to = self.object_type(&p.to_object_type).await?;
+        limit_inputs(&p.ids, "ids")?;
+        let ids: Vec<String> = p.ids.iter().map(RecordId::text).collect();
+        let (map, _) = self
+            .client
+            .associations(Lane::Interactive, &from, &to, &ids)
+            .await?;
+        let associations = map
+            .into_iter()
+            .map(|(k, v)| (k, v.into_iter().map(|a| a.to_object_id).collect()))
+            .collect();
+        Ok(Json(GetAssociationsOutput { associations }))
+    }
+}
+
+// Writes: batch create, update, upsert, and associations.
+#[tool_router(router = write_router, vis = "pub")]
+impl HubSpotMcp {
     /// Creates records in one batch.
     #[tool(
         description = "Create up to 100 records in one batch, each {properties: {name: value}}. Names and enum values are checked first; rejected inputs are reported by index while the others are created.",
@@ -1066,36 +1190,6 @@ impl HubSpotMcp {
         self.write(&t, WriteOp::Upsert, &inputs).await
     }
 
-    /// Reads associations.
-    #[tool(
-        description = "Get the ids associated with up to 100 records (e.g. the companies of contacts, the contacts of a ticket). Read them with get_objects.",
-        annotations(
-            title = "Get associations",
-            read_only_hint = true,
-            destructive_hint = false,
-            idempotent_hint = true,
-            open_world_hint = true
-        )
-    )]
-    pub async fn get_associations(
-        &self,
-        Parameters(p): Parameters<GetAssociationsParams>,
-    ) -> Result<Json<GetAssociationsOutput>, ToolFailure> {
-        let from = self.object_type(&p.object_type).await?;
-        let to = self.object_type(&p.to_object_type).await?;
-        limit_inputs(&p.ids, "ids")?;
-        let ids: Vec<String> = p.ids.iter().map(RecordId::text).collect();
-        let (map, _) = self
-            .client
-            .associations(Lane::Interactive, &from, &to, &ids)
-            .await?;
-        let associations = map
-            .into_iter()
-            .map(|(k, v)| (k, v.into_iter().map(|a| a.to_object_id).collect()))
-            .collect();
-        Ok(Json(GetAssociationsOutput { associations }))
-    }
-
     /// Associates two records.
     #[tool(
         description = "Associate two records (e.g. a contact with a company): the default association, or the labelled associationTypeId. Repeating it changes nothing.",
@@ -1113,23 +1207,12 @@ impl HubSpotMcp {
     ) -> Result<Json<AssociateOutput>, ToolFailure> {
         let from = self.object_type(&p.object_type).await?;
         let to = self.object_type(&p.to_object_type).await?;
-        let (a, b) = (p.id.text(), p.to_id.text());
-        let base = match self.client.settings().version {
-            crate::hubspot::model::ApiVersion::Dated => "/crm/objects/2026-03",
-            crate::hubspot::model::ApiVersion::Legacy => "/crm/v4/objects",
-        };
-        let call = match p.association_type_id {
-            None => Call {
-                method: Method::PUT,
-                path: format!("{base}/{from}/{a}/associations/default/{to}/{b}"),
-                query: Vec::new(),
-                body: None,
-                lane: Lane::Interactive,
-                group: EndpointGroup::Associations,
-                bucket: crate::hubspot::limit::Bucket::Burst,
-                safe: true,
-                write: true,
-            },
+        let from_t = ObjectType::parse(&from).map_err(|e| invalid(e.to_string()))?;
+        let to_t = ObjectType::parse(&to).map_err(|e| invalid(e.to_string()))?;
+        let a = p.id.path_id("id")?;
+        let b = p.to_id.path_id("toId")?;
+        let label = match p.association_type_id {
+            None => None,
             Some(id) => {
                 // The category comes from the portal's own label definitions (cached).
                 let labels = self.client.association_labels(&from, &to).await?;
@@ -1157,100 +1240,18 @@ impl HubSpotMcp {
                     .as_str()
                     .unwrap_or("HUBSPOT_DEFINED")
                     .to_string();
-                Call {
-                    method: Method::PUT,
-                    path: format!("{base}/{from}/{a}/associations/{to}/{b}"),
-                    query: Vec::new(),
-                    body: Some(json!([{"associationCategory": category, "associationTypeId": id}])),
-                    lane: Lane::Interactive,
-                    group: EndpointGroup::Associations,
-                    bucket: crate::hubspot::limit::Bucket::Burst,
-                    safe: true,
-                    write: true,
-                }
+                Some((category, id))
             }
         };
-        self.client.execute(&call).await?;
+        self.client
+            .associate(
+                Lane::Interactive,
+                (&from_t, &a),
+                (&to_t, &b),
+                label.as_ref().map(|(c, id)| (c.as_str(), *id)),
+            )
+            .await?;
         Ok(Json(AssociateOutput { associated: true }))
-    }
-
-    /// Lists owners.
-    #[tool(
-        description = "List owners (users and queues) with ids, names and emails; the id goes in hubspot_owner_id. Cached.",
-        annotations(
-            title = "List owners",
-            read_only_hint = true,
-            destructive_hint = false,
-            idempotent_hint = true,
-            open_world_hint = true
-        )
-    )]
-    pub async fn list_owners(
-        &self,
-        Parameters(p): Parameters<ListOwnersParams>,
-    ) -> Result<Json<ListOwnersOutput>, ToolFailure> {
-        let owners = self.client.owners().await?;
-        let want = p.email.map(|e| e.trim().to_lowercase());
-        let owners = owners["results"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|o| {
-                want.as_ref()
-                    .is_none_or(|e| o["email"].as_str() == Some(e.as_str()))
-            })
-            .map(|o| OwnerInfo {
-                id: o["id"].as_str().unwrap_or_default().into(),
-                name: format!(
-                    "{} {}",
-                    o["firstName"].as_str().unwrap_or(""),
-                    o["lastName"].as_str().unwrap_or("")
-                )
-                .trim()
-                .to_string(),
-                email: o["email"].as_str().unwrap_or_default().into(),
-                kind: o["type"].as_str().unwrap_or("PERSON").into(),
-            })
-            .collect();
-        Ok(Json(ListOwnersOutput { owners }))
-    }
-
-    /// Lists pipelines and stages.
-    #[tool(
-        description = "List deal or ticket pipelines and their stages; stage ids go in dealstage or hs_pipeline_stage. Cached.",
-        annotations(
-            title = "List pipelines",
-            read_only_hint = true,
-            destructive_hint = false,
-            idempotent_hint = true,
-            open_world_hint = true
-        )
-    )]
-    pub async fn list_pipelines(
-        &self,
-        Parameters(p): Parameters<ListPipelinesParams>,
-    ) -> Result<Json<ListPipelinesOutput>, ToolFailure> {
-        let t = self.object_type(&p.object_type).await?;
-        let v = self.client.pipelines(&t).await?;
-        let pipelines = v["results"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|pl| PipelineInfo {
-                id: pl["id"].as_str().unwrap_or_default().into(),
-                label: pl["label"].as_str().unwrap_or_default().into(),
-                stages: pl["stages"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|s| StageInfo {
-                        id: s["id"].as_str().unwrap_or_default().into(),
-                        label: s["label"].as_str().unwrap_or_default().into(),
-                    })
-                    .collect(),
-            })
-            .collect();
-        Ok(Json(ListPipelinesOutput { pipelines }))
     }
 }
 

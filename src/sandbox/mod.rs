@@ -603,7 +603,13 @@ async fn serve(listener: TcpListener, router: Router, mut shutdown: oneshot::Rec
                             Ok::<_, Dropped>(res)
                         }
                     });
-                    let _ = hyper::server::conn::http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), svc).await;
+                    // Like every listener of the project, a slow or idle client is cut off.
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .timer(hyper_util::rt::TokioTimer::new())
+                        .header_read_timeout(std::time::Duration::from_secs(60))
+                        .keep_alive(true)
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
                 });
             }
             Some(_) = conns.join_next(), if !conns.is_empty() => {}

@@ -69,6 +69,35 @@ pub async fn full_sync(
     Ok(reports)
 }
 
+/// Runs `attempt` until it succeeds or fails for a reason waiting cannot fix. A background
+/// job waits out an open breaker (for the time it says), a 429 or a HubSpot outage, and logs
+/// each wait; it never exits on one.
+async fn until_permanent<T, E, F, Fut>(ty: &str, what: &str, mut attempt: F) -> Result<T, SyncError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+    SyncError: From<E>,
+{
+    let mut waits = 0u32;
+    loop {
+        match attempt().await.map_err(SyncError::from) {
+            Ok(v) => return Ok(v),
+            Err(e) if e.is_transient() => {
+                let wait = match &e {
+                    SyncError::HubSpot(crate::hubspot::ApiError::CircuitOpen {
+                        retry_in, ..
+                    }) => *retry_in + std::time::Duration::from_millis(100),
+                    _ => std::time::Duration::from_millis((500u64 << waits.min(6)).min(30_000)),
+                };
+                waits += 1;
+                tracing::warn!(object_type = ty, step = what, error = %e, wait_ms = wait.as_millis() as u64, "backfill waits for HubSpot to recover");
+                tokio::time::sleep(wait).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 async fn checkpoint(
     engine: &SyncEngine,
     name: String,
@@ -125,7 +154,10 @@ async fn backfill_type(
     let block_size = engine.settings().backfill_block.max(200);
     loop {
         let query = backfill_query(&props, above.as_deref(), after.clone());
-        let page = engine.client().search(Lane::Background, ty, &query).await?;
+        let page = until_permanent(ty, "search", || {
+            engine.client().search(Lane::Background, ty, &query)
+        })
+        .await?;
         report.search_calls += 1;
         if report.search_calls == 1 {
             report.total = page.total;
@@ -138,7 +170,9 @@ async fn backfill_type(
         if block.len() >= block_size || last_page {
             let last_id = block.last().map(|r| r.id.clone());
             let n = block.len();
-            let applied = engine.index_block(ty, std::mem::take(&mut block)).await?;
+            let block = std::mem::take(&mut block);
+            let applied =
+                until_permanent(ty, "index", || engine.index_block(ty, block.clone())).await?;
             report.applied += applied;
             report.indexed += n;
             bar.inc(n as u64);

@@ -26,7 +26,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::normalize::{labels, normalize, Canonical, Labels, Mapping};
-use super::queue::{Leased, Queue, RecordRow};
+use super::queue::{Failed, Leased, Queue, RecordRow};
 use crate::embed::Embedder;
 use crate::hubspot::model::{CrmObject, Filter, SearchQuery};
 use crate::hubspot::{ApiError, HubSpotClient, Lane};
@@ -53,6 +53,9 @@ pub struct EngineSettings {
     pub catch_up_margin_ms: i64,
     /// Records per backfill block (one association read and one checkpoint per block).
     pub backfill_block: usize,
+    /// An event whose apply fails this many times with a permanent error (a 4xx that
+    /// retrying cannot fix, a record that cannot be embedded) goes to the dead letters.
+    pub max_failures: i64,
 }
 
 impl Default for EngineSettings {
@@ -66,6 +69,7 @@ impl Default for EngineSettings {
             ef: 128,
             catch_up_margin_ms: 5 * 60_000,
             backfill_block: 1_000,
+            max_failures: 5,
         }
     }
 }
@@ -83,6 +87,107 @@ pub enum SyncError {
     Embed(#[from] crate::embed::EmbedError),
     #[error("background task failed: {0}")]
     Task(String),
+}
+
+impl SyncError {
+    /// Would retrying later succeed? Rate limits, HubSpot's 5xx, an open breaker, the
+    /// network, credentials being refreshed, and the database or index being away are
+    /// transient: they delay events, never dead-letter them. A 4xx other than 429 (and
+    /// 401), a body that cannot be decoded, or text that cannot be embedded is permanent
+    /// for the events that cause it.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::HubSpot(e) => match e {
+                ApiError::Http { status, .. } => *status == 429 || *status == 401 || *status >= 500,
+                ApiError::DailyLimit { .. }
+                | ApiError::RateLimited { .. }
+                | ApiError::CircuitOpen { .. }
+                | ApiError::Timeout { .. }
+                | ApiError::Transport { .. }
+                | ApiError::Auth(_) => true,
+                ApiError::Decode { .. }
+                | ApiError::ProductionGuard { .. }
+                | ApiError::Invalid(_) => false,
+            },
+            Self::Queue(_) | Self::Index(_) | Self::Task(_) => true,
+            Self::Embed(_) => false,
+        }
+    }
+}
+
+/// Semantic search over an index, blocking (run it on a blocking thread): embed the query
+/// ahead of background work, search, keep each record's best chunk. The one search both
+/// the engine and `hubspot-mcp search` run.
+///
+/// # Errors
+/// Embedding or index failures.
+pub fn search_index(
+    embedder: &dyn Embedder,
+    store: &dyn VectorStore,
+    query: &str,
+    k: usize,
+    filter: &SearchFilter,
+    ef: usize,
+) -> Result<Vec<Hit>, SyncError> {
+    // Chunks of one record compete for slots: ask for more, keep the best per record.
+    let fetch = (k * 3).max(k + 10);
+    let ef = ef.max(fetch);
+    let v = embedder
+        .embed_for(Lane::Interactive, &[query.to_string()])?
+        .pop()
+        .ok_or_else(|| SyncError::Task("the embedder returned no vector".into()))?;
+    let hits = store.search(&v, fetch, filter, Exactness::Approximate { ef })?;
+    Ok(best_per_record(hits, k))
+}
+
+/// The index's records of one type in ascending id order, read from the sync database a
+/// page at a time.
+struct LocalRecords {
+    queue: Arc<Queue>,
+    object_type: String,
+    page: std::collections::VecDeque<(i64, Option<i64>)>,
+    after: i64,
+    exhausted: bool,
+    /// Records handed out so far.
+    seen: usize,
+}
+
+impl LocalRecords {
+    fn new(queue: Arc<Queue>, object_type: String) -> Self {
+        Self {
+            queue,
+            object_type,
+            page: std::collections::VecDeque::new(),
+            after: i64::MIN,
+            exhausted: false,
+            seen: 0,
+        }
+    }
+
+    async fn peek(&mut self) -> Result<Option<(i64, Option<i64>)>, SyncError> {
+        if self.page.is_empty() && !self.exhausted {
+            let (q, t, after) = (self.queue.clone(), self.object_type.clone(), self.after);
+            let rows =
+                SyncEngine::blocking(move || Ok(q.record_versions_page(&t, after, 1_000)?)).await?;
+            self.exhausted = rows.len() < 1_000;
+            if let Some((last, _)) = rows.last() {
+                self.after = *last;
+            }
+            self.page.extend(rows);
+        }
+        Ok(self.page.front().copied())
+    }
+
+    fn advance(&mut self) {
+        if self.page.pop_front().is_some() {
+            self.seen += 1;
+        }
+    }
+}
+
+/// How long a failing event waits before its next attempt: 1 s doubling to 5 min.
+fn failure_backoff_ms(failures: i64) -> i64 {
+    (1_000i64 << failures.clamp(0, 9)).min(300_000)
 }
 
 /// What one refresh did.
@@ -116,6 +221,7 @@ pub struct EngineStats {
     pub embedded_texts: AtomicU64,
     pub optimizations: AtomicU64,
     pub apply_errors: AtomicU64,
+    pub dead_lettered: AtomicU64,
 }
 
 struct Inner {
@@ -379,7 +485,9 @@ impl SyncEngine {
         }
         let embedder = self.inner.embedder.clone();
         let texts_for_embed = texts.clone();
-        let vectors = Self::blocking(move || Ok(embedder.embed(&texts_for_embed)?)).await?;
+        let vectors =
+            Self::blocking(move || Ok(embedder.embed_for(Lane::Background, &texts_for_embed)?))
+                .await?;
         self.inner
             .stats
             .embedded_texts
@@ -615,19 +723,73 @@ impl SyncEngine {
                         .stats
                         .apply_errors
                         .fetch_add(1, Ordering::Relaxed);
-                    let backoff = Duration::from_millis((500u64 << failures.min(6)).min(30_000));
-                    tracing::warn!(error = %e, events = batch.len(), retry_in_ms = backoff.as_millis() as u64, "batch failed; it stays queued");
-                    // Free the lease now so the retry does not wait for it to expire.
-                    let q = self.inner.queue.clone();
-                    let _ = Self::blocking(move || {
-                        q.release_all()?;
-                        Ok(())
-                    })
-                    .await;
-                    tokio::select! {
-                        () = cancel.cancelled() => return,
-                        () = tokio::time::sleep(backoff) => {}
+                    if e.is_transient() {
+                        // Everything would fail now: wait, and leave the events (only these)
+                        // for later. Other workers' leases are not touched.
+                        let backoff =
+                            Duration::from_millis((500u64 << failures.min(6)).min(30_000));
+                        tracing::warn!(error = %e, events = batch.len(), retry_in_ms = backoff.as_millis() as u64, "batch failed (transient); it stays queued");
+                        let q = self.inner.queue.clone();
+                        let until = self.inner.clock.now_ms() + backoff.as_millis() as i64;
+                        let _ = Self::blocking(move || Ok(q.retry_later(&batch, until)?)).await;
+                        tokio::select! {
+                            () = cancel.cancelled() => return,
+                            () = tokio::time::sleep(backoff) => {}
+                        }
+                    } else {
+                        // Something in the batch is bad: apply the events one by one, so the
+                        // good ones land now and only the bad one is held back.
+                        tracing::warn!(error = %e, events = batch.len(), "batch failed (permanent); isolating the failing events");
+                        self.isolate(batch, &cancel).await;
                     }
+                }
+            }
+        }
+    }
+
+    /// Applies events one at a time after a permanent batch failure: each success is acked,
+    /// each permanent failure counted (dead-lettered at `max_failures`), each transient
+    /// failure put back for later.
+    async fn isolate(&self, batch: Vec<Leased>, cancel: &CancellationToken) {
+        for event in batch {
+            if cancel.is_cancelled() {
+                return;
+            }
+            let result = self.apply(std::slice::from_ref(&event)).await;
+            let q = self.inner.queue.clone();
+            let now = self.inner.clock.now_ms();
+            let max = self.inner.settings.max_failures;
+            let one = event.clone();
+            let stored = match result {
+                Ok(_) => Self::blocking(move || Ok(q.ack(std::slice::from_ref(&one), now)?))
+                    .await
+                    .map(|()| None),
+                Err(e) if e.is_transient() => Self::blocking(move || {
+                    Ok(q.retry_later(std::slice::from_ref(&one), now + 5_000)?)
+                })
+                .await
+                .map(|()| None),
+                Err(e) => {
+                    let msg = e.to_string();
+                    Self::blocking(move || Ok(q.fail(&one, &msg, now, max, failure_backoff_ms)?))
+                        .await
+                        .map(|f| Some((f, e.to_string())))
+                }
+            };
+            match stored {
+                Ok(Some((Failed::DeadLettered { failures }, error))) => {
+                    self.inner
+                        .stats
+                        .dead_lettered
+                        .fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(object_type = %event.change.object_type, object_id = %event.change.object_id, failures, %error, "event moved to the dead letters; see `sync --dead-letters`");
+                }
+                Ok(Some((Failed::Retrying { failures, at_ms }, error))) => {
+                    tracing::warn!(object_type = %event.change.object_type, object_id = %event.change.object_id, failures, retry_in_ms = at_ms - now, %error, "event failed; it will be retried");
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot record the event's outcome; it comes back when its lease expires")
                 }
             }
         }
@@ -645,20 +807,8 @@ impl SyncEngine {
     ) -> Result<Vec<Hit>, SyncError> {
         let embedder = self.inner.embedder.clone();
         let store = self.inner.store.clone();
-        let q = vec![query.to_string()];
-        let filter = filter.clone();
-        // Chunks of one record compete for slots: ask for more, keep the best per record.
-        let fetch = (k * 3).max(k + 10);
-        let ef = self.inner.settings.ef.max(fetch);
-        Self::blocking(move || {
-            let v = embedder
-                .embed(&q)?
-                .pop()
-                .ok_or_else(|| SyncError::Task("the embedder returned no vector".into()))?;
-            let hits = store.search(&v, fetch, &filter, Exactness::Approximate { ef })?;
-            Ok(best_per_record(hits, k))
-        })
-        .await
+        let (query, filter, ef) = (query.to_string(), filter.clone(), self.inner.settings.ef);
+        Self::blocking(move || search_index(&*embedder, &*store, &query, k, &filter, ef)).await
     }
 
     /// Re-reads records changed since `since_ms` (downtime catch-up) and applies them.
@@ -673,14 +823,20 @@ impl SyncEngine {
                 "GTE",
                 since_ms.to_string(),
             )];
-            let (found, _) = self
+            // One search page and one refresh block in memory at a time, whatever changed.
+            let mut pages = self
                 .inner
                 .client
-                .search_all(Lane::Background, &ty, &filters, &[])
-                .await?;
-            let ids: Vec<String> = found.into_iter().map(|r| r.id).collect();
-            for chunk in ids.chunks(1_000) {
-                out += self.refresh(&ty, chunk).await?;
+                .search_pages(Lane::Background, &ty, &filters, &[]);
+            let mut ids: Vec<String> = Vec::new();
+            while let Some(page) = pages.next_page().await? {
+                ids.extend(page.into_iter().map(|r| r.id));
+                if ids.len() >= 1_000 {
+                    out += self.refresh(&ty, &std::mem::take(&mut ids)).await?;
+                }
+            }
+            if !ids.is_empty() {
+                out += self.refresh(&ty, &ids).await?;
             }
         }
         Ok(out)
@@ -724,55 +880,92 @@ impl SyncEngine {
     pub async fn reconcile(&self) -> Result<Vec<ReconcileReport>, SyncError> {
         let mut reports = Vec::new();
         for ty in self.inner.mapping.object_types() {
-            let lm = last_modified_property(&ty).to_string();
-            let (remote, requests) = self
-                .inner
-                .client
-                .search_all(Lane::Background, &ty, &[], &[lm.clone()])
-                .await?;
-            let q = self.inner.queue.clone();
-            let t2 = ty.clone();
-            let local = Self::blocking(move || Ok(q.record_versions(&t2)?)).await?;
-            let mut missing = Vec::new();
-            let mut stale = Vec::new();
-            let mut seen = HashSet::new();
-            for r in &remote {
-                seen.insert(r.id.clone());
+            reports.push(self.reconcile_type(&ty).await?);
+        }
+        Ok(reports)
+    }
+
+    /// Reconciles one type as a merge of two ascending id streams, HubSpot's search pages
+    /// and the index's records, so memory holds a page of each and a repair block, never the
+    /// whole type.
+    async fn reconcile_type(&self, ty: &str) -> Result<ReconcileReport, SyncError> {
+        const BLOCK: usize = 1_000;
+        let lm = last_modified_property(ty).to_string();
+        let mut pages = self
+            .inner
+            .client
+            .search_pages(Lane::Background, ty, &[], &[lm.clone()]);
+        let mut local = LocalRecords::new(self.inner.queue.clone(), ty.to_string());
+        let mut report = ReconcileReport {
+            object_type: ty.to_string(),
+            in_hubspot: 0,
+            in_index: 0,
+            missing: 0,
+            stale: 0,
+            extra: 0,
+            repaired: 0,
+            requests: 0,
+        };
+        let mut repair: Vec<String> = Vec::new();
+        let mut extra: Vec<String> = Vec::new();
+        while let Some(page) = pages.next_page().await? {
+            for r in page {
+                report.in_hubspot += 1;
+                let Ok(id) = r.id.parse::<i64>() else {
+                    continue;
+                };
+                // Index records below this id are not in HubSpot any more.
+                while let Some((lid, _)) = local.peek().await? {
+                    if lid >= id {
+                        break;
+                    }
+                    extra.push(format!("{ty}/{lid}"));
+                    local.advance();
+                }
                 let remote_ms = r
                     .updated_at
                     .as_deref()
                     .or_else(|| r.prop(&lm))
                     .and_then(super::normalize::parse_date_ms);
-                match local.get(&r.id) {
-                    None => missing.push(r.id.clone()),
-                    Some(l) if remote_ms.is_some() && *l != remote_ms => stale.push(r.id.clone()),
-                    Some(_) => {}
+                match local.peek().await? {
+                    Some((lid, version)) if lid == id => {
+                        local.advance();
+                        if remote_ms.is_some() && version != remote_ms {
+                            report.stale += 1;
+                            repair.push(r.id.clone());
+                        }
+                    }
+                    _ => {
+                        report.missing += 1;
+                        repair.push(r.id.clone());
+                    }
                 }
             }
-            let extra: Vec<String> = local
-                .keys()
-                .filter(|id| !seen.contains(*id))
-                .map(|id| format!("{ty}/{id}"))
-                .collect();
-            let mut repair: Vec<String> = missing.iter().chain(&stale).cloned().collect();
-            repair.sort();
-            let mut applied = Applied::default();
-            for chunk in repair.chunks(1_000) {
-                applied += self.refresh(&ty, chunk).await?;
+            if repair.len() >= BLOCK {
+                report.repaired += self
+                    .refresh(ty, &std::mem::take(&mut repair))
+                    .await?
+                    .upserted;
             }
-            let removed = self.forget(extra.clone()).await?;
-            reports.push(ReconcileReport {
-                object_type: ty,
-                in_hubspot: remote.len(),
-                in_index: local.len(),
-                missing: missing.len(),
-                stale: stale.len(),
-                extra: removed,
-                repaired: applied.upserted + removed,
-                requests,
-            });
+            if extra.len() >= BLOCK {
+                let n = self.forget(std::mem::take(&mut extra)).await?;
+                report.extra += n;
+                report.repaired += n;
+            }
         }
-        Ok(reports)
+        while let Some((lid, _)) = local.peek().await? {
+            extra.push(format!("{ty}/{lid}"));
+            local.advance();
+        }
+        if !repair.is_empty() {
+            report.repaired += self.refresh(ty, &repair).await?.upserted;
+        }
+        let n = self.forget(extra).await?;
+        report.extra += n;
+        report.repaired += n;
+        report.in_index = local.seen;
+        report.requests = pages.requests();
+        Ok(report)
     }
 }
 

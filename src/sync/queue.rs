@@ -10,6 +10,11 @@
 //! - `records`: what the index holds per record (updated time, content digest, email, domain,
 //!   phone): idempotency, reconcile and the duplicate report read it.
 //! - `checkpoints`: backfill cursors and the catch-up watermark.
+//! - `dead_letters`: events that failed `max_failures` times with an error retrying cannot fix
+//!   (a poison record). They leave the queue so that nothing behind them waits, keep their
+//!   last error, and stay until `sync --dead-letters --retry` puts them back or `--drop`
+//!   discards them. Transient failures (429, 5xx, an open breaker, the index away) never
+//!   count towards this: they only delay the events that hit them.
 //!
 //! Every method is blocking (call from `spawn_blocking`). One connection behind a mutex: the
 //! receiver's inserts and the worker's leases are short transactions.
@@ -76,6 +81,29 @@ pub struct Depth {
     pub duplicates: u64,
     /// Acks of events already processed (should stay 0).
     pub double_acks: u64,
+    /// Events in the dead letters now.
+    pub dead: u64,
+}
+
+/// What [`Queue::fail`] did with an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failed {
+    Retrying { failures: i64, at_ms: i64 },
+    DeadLettered { failures: i64 },
+}
+
+/// An event that failed for good (until retried).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeadLetter {
+    pub seq: i64,
+    pub key: String,
+    pub object_type: String,
+    pub object_id: String,
+    pub kind: String,
+    pub failures: i64,
+    /// The last error.
+    pub error: String,
+    pub dead_ms: i64,
 }
 
 /// A row of the `records` table.
@@ -115,7 +143,23 @@ CREATE TABLE IF NOT EXISTS events (
     kind TEXT NOT NULL,
     related TEXT NOT NULL,
     leased_until_ms INTEGER NOT NULL DEFAULT 0,
-    attempts INTEGER NOT NULL DEFAULT 0
+    attempts INTEGER NOT NULL DEFAULT 0,
+    failures INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT
+);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    seq INTEGER PRIMARY KEY,
+    key TEXT NOT NULL,
+    received_ms INTEGER NOT NULL,
+    occurred_ms INTEGER NOT NULL,
+    object_type TEXT NOT NULL,
+    object_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    related TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    failures INTEGER NOT NULL,
+    error TEXT NOT NULL,
+    dead_ms INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_lease ON events (leased_until_ms, seq);
 CREATE TABLE IF NOT EXISTS seen (
@@ -142,6 +186,28 @@ CREATE TABLE IF NOT EXISTS checkpoints (name TEXT PRIMARY KEY, value TEXT NOT NU
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 ";
 
+/// The sync database holds record digests, emails and phone numbers: like the audit log,
+/// only its owner may read it (`0600`, and the WAL and shared-memory files with it).
+fn restrict_to_owner(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mut files = vec![path.to_path_buf()];
+        for ext in ["-wal", "-shm"] {
+            let mut p = path.as_os_str().to_owned();
+            p.push(ext);
+            files.push(p.into());
+        }
+        for f in files {
+            if f.exists() {
+                let _ = std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600));
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
 impl Queue {
     /// Opens (creating) the database at `path`.
     ///
@@ -165,6 +231,24 @@ impl Queue {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
+        // Databases made before per-event failures existed get the columns.
+        for (col, def) in [
+            ("failures", "INTEGER NOT NULL DEFAULT 0"),
+            ("last_error", "TEXT"),
+        ] {
+            let has: bool = conn
+                .query_row(
+                    "SELECT COUNT(*) > 0 FROM pragma_table_info('events') WHERE name = ?1",
+                    params![col],
+                    |r| r.get(0),
+                )
+                .map_err(err)?;
+            if !has {
+                conn.execute_batch(&format!("ALTER TABLE events ADD COLUMN {col} {def}"))
+                    .map_err(err)?;
+            }
+        }
+        restrict_to_owner(path);
         Ok(Self {
             conn: Mutex::new(conn),
             path: p,
@@ -299,6 +383,146 @@ impl Queue {
         tx.commit().map_err(|e| self.err(e))
     }
 
+    /// Puts leased events back for a later attempt, at `until_ms`, after a transient failure.
+    /// Other workers' leases are untouched.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub fn retry_later(&self, events: &[Leased], until_ms: i64) -> Result<(), QueueError> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        {
+            let mut stmt = tx
+                .prepare_cached("UPDATE events SET leased_until_ms = ?2 WHERE seq = ?1")
+                .map_err(|e| self.err(e))?;
+            for e in events {
+                stmt.execute(params![e.seq, until_ms])
+                    .map_err(|e| self.err(e))?;
+            }
+        }
+        tx.commit().map_err(|e| self.err(e))
+    }
+
+    /// Records a permanent failure of one leased event. Below `max_failures` it comes back
+    /// after `backoff_ms(failures)`; at `max_failures` it moves to the dead letters.
+    ///
+    /// # Errors
+    /// Database failures (the event then stays leased and comes back when the lease expires).
+    pub fn fail(
+        &self,
+        event: &Leased,
+        error: &str,
+        now_ms: i64,
+        max_failures: i64,
+        backoff_ms: impl Fn(i64) -> i64,
+    ) -> Result<Failed, QueueError> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        let failures: i64 = tx
+            .query_row(
+                "UPDATE events SET failures = failures + 1, last_error = ?2 WHERE seq = ?1 RETURNING failures",
+                params![event.seq, error],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?
+            .unwrap_or(max_failures);
+        let out = if failures >= max_failures {
+            tx.execute(
+                "INSERT OR REPLACE INTO dead_letters (seq, key, received_ms, occurred_ms, object_type, object_id, kind, related, attempts, failures, error, dead_ms)
+                 SELECT seq, key, received_ms, occurred_ms, object_type, object_id, kind, related, attempts, failures, ?2, ?3 FROM events WHERE seq = ?1",
+                params![event.seq, error, now_ms],
+            )
+            .map_err(|e| self.err(e))?;
+            tx.execute("DELETE FROM events WHERE seq = ?1", params![event.seq])
+                .map_err(|e| self.err(e))?;
+            bump(&tx, "dead_lettered", 1).map_err(|e| self.err(e))?;
+            Failed::DeadLettered { failures }
+        } else {
+            let until = now_ms + backoff_ms(failures);
+            tx.execute(
+                "UPDATE events SET leased_until_ms = ?2 WHERE seq = ?1",
+                params![event.seq, until],
+            )
+            .map_err(|e| self.err(e))?;
+            Failed::Retrying {
+                failures,
+                at_ms: until,
+            }
+        };
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(out)
+    }
+
+    /// The dead letters, oldest first (at most `limit`).
+    ///
+    /// # Errors
+    /// Database failures.
+    pub fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, QueueError> {
+        let conn = self.conn.lock();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT seq, key, object_type, object_id, kind, failures, error, dead_ms FROM dead_letters ORDER BY seq LIMIT ?1",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![limit as i64], |r| {
+                Ok(DeadLetter {
+                    seq: r.get(0)?,
+                    key: r.get(1)?,
+                    object_type: r.get(2)?,
+                    object_id: r.get(3)?,
+                    kind: r.get(4)?,
+                    failures: r.get(5)?,
+                    error: r.get(6)?,
+                    dead_ms: r.get(7)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Puts every dead letter back in the queue with its failures reset. Returns how many.
+    ///
+    /// # Errors
+    /// Database failures (nothing moves then).
+    pub fn retry_dead_letters(&self) -> Result<usize, QueueError> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        let n = tx
+            .execute(
+                "INSERT OR IGNORE INTO events (seq, key, received_ms, occurred_ms, object_type, object_id, kind, related, leased_until_ms, attempts, failures)
+                 SELECT seq, key, received_ms, occurred_ms, object_type, object_id, kind, related, 0, attempts, 0 FROM dead_letters",
+                [],
+            )
+            .map_err(|e| self.err(e))?;
+        tx.execute("DELETE FROM dead_letters", [])
+            .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(n)
+    }
+
+    /// Discards every dead letter: their keys count as done, so a redelivery is dropped.
+    /// Returns how many.
+    ///
+    /// # Errors
+    /// Database failures (nothing is discarded then).
+    pub fn drop_dead_letters(&self, now_ms: i64) -> Result<usize, QueueError> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        tx.execute(
+            "UPDATE seen SET done_ms = ?1 WHERE done_ms IS NULL AND key IN (SELECT key FROM dead_letters)",
+            params![now_ms],
+        )
+        .map_err(|e| self.err(e))?;
+        let n = tx
+            .execute("DELETE FROM dead_letters", [])
+            .map_err(|e| self.err(e))?;
+        bump(&tx, "dropped", n as i64).map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(n)
+    }
+
     /// Frees every lease: at start-up, the previous process's leases died with it.
     ///
     /// # Errors
@@ -359,6 +583,9 @@ impl Queue {
             processed: counter("processed")?,
             duplicates: counter("duplicates")?,
             double_acks: counter("double_acks")?,
+            dead: conn
+                .query_row("SELECT COUNT(*) FROM dead_letters", [], |r| r.get(0))
+                .map_err(|e| self.err(e))?,
         })
     }
 
@@ -465,6 +692,32 @@ impl Queue {
             .map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map(params![object_type], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
+    }
+
+    /// Up to `limit` indexed records of a type with a numeric id above `after`, ascending:
+    /// `(id, updated_ms)`. Reconcile walks the index with it, a page at a time.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub fn record_versions_page(
+        &self,
+        object_type: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, Option<i64>)>, QueueError> {
+        let conn = self.conn.lock();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT CAST(id AS INTEGER) AS n, updated_ms FROM records
+                 WHERE object_type = ?1 AND CAST(id AS INTEGER) > ?2 ORDER BY n LIMIT ?3",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![object_type, after, limit as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .map_err(|e| self.err(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
@@ -606,6 +859,86 @@ mod tests {
             object_id: id.into(),
             kind: "propertyChange".into(),
             related: vec!["companies/9".into()],
+        }
+    }
+
+    #[test]
+    fn a_poison_event_goes_to_the_dead_letters_and_nothing_behind_it_waits() {
+        let dir = tempdir();
+        let path = dir.join("sync.sqlite");
+        let q = Queue::open(&path).unwrap();
+        q.enqueue(&[change("bad", "1"), change("good", "2")], 0)
+            .unwrap();
+        let mut now = 0;
+        for round in 1..=3 {
+            let leased = q.lease(10, now, 60_000).unwrap();
+            let bad = leased
+                .iter()
+                .find(|l| l.change.key == "bad")
+                .expect("the bad one comes back");
+            if let Some(good) = leased.iter().find(|l| l.change.key == "good") {
+                q.ack(std::slice::from_ref(good), now).unwrap();
+            }
+            let f = q
+                .fail(bad, "HubSpot said 400: no such object type", now, 3, |n| {
+                    n * 1_000
+                })
+                .unwrap();
+            if round < 3 {
+                assert_eq!(
+                    f,
+                    Failed::Retrying {
+                        failures: round,
+                        at_ms: now + round * 1_000
+                    }
+                );
+                assert!(q.lease(10, now, 60_000).unwrap().is_empty(), "backing off");
+                now += round * 1_000;
+            } else {
+                assert_eq!(f, Failed::DeadLettered { failures: 3 });
+            }
+        }
+        assert!(
+            q.is_done("good").unwrap(),
+            "the good event was not held back"
+        );
+        assert!(
+            q.lease(10, now + 1_000_000, 60_000).unwrap().is_empty(),
+            "the poison left the queue"
+        );
+        let d = q.depth(now).unwrap();
+        assert_eq!((d.pending, d.dead), (0, 1));
+        let dead = q.dead_letters(10).unwrap();
+        assert_eq!(dead[0].key, "bad");
+        assert!(dead[0].error.contains("400"));
+        // Retry puts it back once, with its failures reset.
+        assert_eq!(q.retry_dead_letters().unwrap(), 1);
+        let back = q.lease(10, now, 60_000).unwrap();
+        assert_eq!(back.len(), 1);
+        assert_eq!(
+            q.fail(&back[0], "again", now, 3, |_| 0).unwrap(),
+            Failed::Retrying {
+                failures: 1,
+                at_ms: now
+            }
+        );
+        // Dead again, then dropped: its key is done, so a redelivery is a duplicate.
+        for _ in 0..2 {
+            let l = q.lease(10, now, 60_000).unwrap();
+            q.fail(&l[0], "again", now, 3, |_| 0).unwrap();
+        }
+        assert_eq!(q.depth(now).unwrap().dead, 1);
+        assert_eq!(q.drop_dead_letters(now).unwrap(), 1);
+        assert_eq!(q.enqueue(&[change("bad", "1")], now).unwrap().duplicates, 1);
+        assert_eq!(q.depth(now).unwrap().dead, 0);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(
+                mode, 0o600,
+                "the sync database is private like the audit log"
+            );
         }
     }
 

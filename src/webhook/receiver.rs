@@ -1,6 +1,12 @@
 //! The webhook receiver: `POST /webhooks/hubspot`.
 //!
 //! Order of work for one request, and why:
+//! 0. What costs nothing is checked before the body is read: a signature header must be
+//!    there (of a version that is accepted) and a v3 timestamp must be fresh, or the answer
+//!    is `401` at once. At most `max_in_flight` bodies are read at a time (more get `503`,
+//!    which HubSpot retries), each within `body_timeout`, so slow or unsigned senders cannot
+//!    hold memory or connections: 200 open 1 MiB bodies cost at most `max_in_flight` MiB.
+//!    The whole request has `request_timeout` (`408` past it).
 //! 1. Body size is capped by the router (`max_body_bytes`) before anything is read.
 //! 2. The signature is checked first (v3 by default: method, decoded public URI, raw body,
 //!    timestamp; HMAC-SHA256, base64; constant-time compare; at most 5 minutes old and
@@ -52,6 +58,12 @@ pub struct ReceiverConfig {
     pub max_body_bytes: usize,
     /// Answer 503 when the durable commit takes longer than this.
     pub ack_deadline: Duration,
+    /// Bodies read at once; more requests get 503 (HubSpot retries them).
+    pub max_in_flight: usize,
+    /// The body must arrive within this.
+    pub body_timeout: Duration,
+    /// The whole request must be answered within this (408 otherwise).
+    pub request_timeout: Duration,
 }
 
 impl std::fmt::Debug for ReceiverConfig {
@@ -76,6 +88,9 @@ impl ReceiverConfig {
             max_future_ms: 60_000,
             max_body_bytes: 1024 * 1024,
             ack_deadline: Duration::from_secs(4),
+            max_in_flight: 32,
+            body_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(20),
         }
     }
 }
@@ -87,6 +102,8 @@ pub struct Receiver {
     clock: SharedClock,
     /// Woken after every commit, so workers start at once.
     notify: Arc<Notify>,
+    /// One permit per body being read.
+    bodies: Arc<tokio::sync::Semaphore>,
 }
 
 impl Receiver {
@@ -96,11 +113,13 @@ impl Receiver {
         clock: SharedClock,
         notify: Arc<Notify>,
     ) -> Arc<Self> {
+        let bodies = Arc::new(tokio::sync::Semaphore::new(config.max_in_flight.max(1)));
         Arc::new(Self {
             config,
             queue,
             clock,
             notify,
+            bodies,
         })
     }
 
@@ -112,7 +131,34 @@ impl Receiver {
             .layer(tower_http::limit::RequestBodyLimitLayer::new(
                 self.config.max_body_bytes,
             ))
+            .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                self.config.request_timeout,
+            ))
             .with_state(self.clone())
+    }
+
+    /// The checks that need no body: a signature of an accepted version is present, and a
+    /// v3 timestamp is fresh.
+    fn precheck(&self, headers: &HeaderMap) -> Result<(), SignatureError> {
+        let h = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        if h("x-hubspot-signature-v3").is_some() {
+            let ts = h("x-hubspot-request-timestamp").ok_or(SignatureError::BadTimestamp)?;
+            super::signature::check_v3_timestamp(
+                ts,
+                self.clock.now_ms(),
+                self.config.max_future_ms,
+            )?;
+            return Ok(());
+        }
+        match (
+            h("x-hubspot-signature"),
+            h("x-hubspot-signature-version").unwrap_or(""),
+        ) {
+            (Some(_), "v1") if self.config.accept_v1 => Ok(()),
+            (Some(_), "v2") if self.config.accept_v2 => Ok(()),
+            _ => Err(SignatureError::Missing("v3")),
+        }
     }
 
     fn verify(
@@ -168,13 +214,58 @@ impl Receiver {
     }
 }
 
-async fn receive(
-    State(r): State<Arc<Receiver>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn receive(State(r): State<Arc<Receiver>>, req: axum::extract::Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let (method, uri, headers) = (parts.method, parts.uri, parts.headers);
+    if let Err(e) = r.precheck(&headers) {
+        tracing::warn!(reason = %e, "webhook rejected before its body: bad signature headers");
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let Ok(_permit) = r.bodies.clone().try_acquire_owned() else {
+        tracing::warn!(
+            max = r.config.max_in_flight,
+            "webhook refused: too many bodies in flight; HubSpot will retry"
+        );
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(axum::http::header::RETRY_AFTER, "1")],
+            "too many webhook requests at once; retry later",
+        )
+            .into_response();
+    };
+    let body: Bytes = match tokio::time::timeout(
+        r.config.body_timeout,
+        axum::body::to_bytes(body, r.config.max_body_bytes),
+    )
+    .await
+    {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => {
+            let inner = e.into_inner();
+            let too_big =
+                std::iter::successors(Some(&*inner as &(dyn std::error::Error + 'static)), |e| {
+                    e.source()
+                })
+                .any(|e| e.is::<http_body_util::LengthLimitError>());
+            return if too_big {
+                (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "the batch is larger than the receiver accepts",
+                )
+                    .into_response()
+            } else {
+                (StatusCode::BAD_REQUEST, "the body could not be read").into_response()
+            };
+        }
+        Err(_) => {
+            tracing::warn!(after = ?r.config.body_timeout, "webhook body too slow; dropped");
+            return (
+                StatusCode::REQUEST_TIMEOUT,
+                "the body did not arrive in time",
+            )
+                .into_response();
+        }
+    };
     if let Err(e) = r.verify(&method, &uri, &headers, &body) {
         tracing::warn!(reason = %e, "webhook rejected: bad signature");
         return StatusCode::UNAUTHORIZED.into_response();

@@ -117,6 +117,34 @@ pub fn signatures_equal(a: &str, b: &str) -> bool {
 
 /// Verifies a v3 signature, including the timestamp window.
 ///
+/// Checks a v3 `X-HubSpot-Request-Timestamp` alone: at most [`MAX_V3_AGE_MS`] old and
+/// `max_future_ms` ahead. A receiver can run this before reading the body.
+///
+/// # Errors
+/// [`SignatureError::BadTimestamp`], [`SignatureError::Stale`] or
+/// [`SignatureError::FromTheFuture`].
+pub fn check_v3_timestamp(
+    timestamp_header: &str,
+    now_ms: i64,
+    max_future_ms: i64,
+) -> Result<i64, SignatureError> {
+    let ts: i64 = timestamp_header
+        .trim()
+        .parse()
+        .map_err(|_| SignatureError::BadTimestamp)?;
+    if now_ms.saturating_sub(ts) > MAX_V3_AGE_MS {
+        return Err(SignatureError::Stale {
+            age_ms: now_ms.saturating_sub(ts),
+        });
+    }
+    if ts.saturating_sub(now_ms) > max_future_ms {
+        return Err(SignatureError::FromTheFuture {
+            ahead_ms: ts.saturating_sub(now_ms),
+        });
+    }
+    Ok(ts)
+}
+
 /// `max_future_ms` bounds how far ahead of `now_ms` the timestamp may be (clock skew).
 ///
 /// # Errors
@@ -132,20 +160,7 @@ pub fn verify_v3(
     now_ms: i64,
     max_future_ms: i64,
 ) -> Result<(), SignatureError> {
-    let ts: i64 = timestamp_header
-        .trim()
-        .parse()
-        .map_err(|_| SignatureError::BadTimestamp)?;
-    if now_ms - ts > MAX_V3_AGE_MS {
-        return Err(SignatureError::Stale {
-            age_ms: now_ms - ts,
-        });
-    }
-    if ts - now_ms > max_future_ms {
-        return Err(SignatureError::FromTheFuture {
-            ahead_ms: ts - now_ms,
-        });
-    }
+    let ts = check_v3_timestamp(timestamp_header, now_ms, max_future_ms)?;
     let expected = sign_v3(secret, method, uri, body, ts);
     if signatures_equal(&expected, signature.trim()) {
         Ok(())

@@ -9,7 +9,8 @@ use hubspot_mcp::hubspot::auth::{OAuthClientConfig, OAuthSession, TokenResponse}
 use hubspot_mcp::hubspot::client::{Call, ClientSettings, HubSpotClient, WriteOp};
 use hubspot_mcp::hubspot::error::{ApiError, EndpointGroup};
 use hubspot_mcp::hubspot::limit::{GovernorSettings, Lane};
-use hubspot_mcp::hubspot::model::{Filter, WriteInput};
+use hubspot_mcp::hubspot::model::{ApiVersion, Filter, WriteInput};
+use hubspot_mcp::hubspot::path::{ApiPath, ObjectType, RecordId};
 use hubspot_mcp::hubspot::Credentials;
 use hubspot_mcp::sandbox::faults::{FaultKind, FaultSpec};
 use hubspot_mcp::sandbox::limits::Policy;
@@ -115,7 +116,7 @@ async fn three_workers_share_one_budget_with_no_429s_and_use_at_least_95_percent
                     }
                     _ => c
                         .execute(&Call::get(
-                            "/crm/objects/2026-03/companies?limit=100",
+                            objects_path("companies"),
                             Lane::Background,
                             EndpointGroup::Objects,
                         ))
@@ -408,7 +409,7 @@ async fn safe_requests_are_retried_through_5xx_and_unsafe_ones_are_not() {
             .times(1),
     );
     let call = Call::post(
-        "/crm/objects/2026-03/contacts",
+        objects_path("contacts"),
         json!({"properties": {"email": "once@x.io"}}),
         Lane::Interactive,
         EndpointGroup::Objects,
@@ -435,7 +436,7 @@ async fn safe_requests_are_retried_through_5xx_and_unsafe_ones_are_not() {
     );
     let t = Instant::now();
     c.execute(&Call::get(
-        "/crm/objects/2026-03/deals",
+        objects_path("deals"),
         Lane::Interactive,
         EndpointGroup::Objects,
     ))
@@ -450,7 +451,7 @@ async fn safe_requests_are_retried_through_5xx_and_unsafe_ones_are_not() {
     );
     let t = Instant::now();
     c.execute(&Call::get(
-        "/crm/objects/2026-03/tickets",
+        objects_path("tickets"),
         Lane::Interactive,
         EndpointGroup::Objects,
     ))
@@ -471,7 +472,7 @@ async fn a_daily_429_is_not_retried_and_says_when_it_resets() {
     );
     let err = c
         .execute(&Call::get(
-            "/crm/objects/2026-03/contacts",
+            objects_path("contacts"),
             Lane::Interactive,
             EndpointGroup::Objects,
         ))
@@ -482,7 +483,7 @@ async fn a_daily_429_is_not_retried_and_says_when_it_resets() {
     assert_eq!(sb.log_summary().total, 1);
     let again = c
         .execute(&Call::get(
-            "/crm/objects/2026-03/contacts",
+            objects_path("contacts"),
             Lane::Interactive,
             EndpointGroup::Objects,
         ))
@@ -537,7 +538,7 @@ async fn an_open_breaker_fails_fast_and_a_probe_closes_it() {
     assert_eq!(route_count(&sb, "/search"), 5, "no request while open");
     // Other groups are unaffected.
     c.execute(&Call::get(
-        "/crm/objects/2026-03/contacts?limit=1",
+        objects_path("contacts"),
         Lane::Interactive,
         EndpointGroup::Objects,
     ))
@@ -677,7 +678,7 @@ async fn an_expired_token_is_refreshed_once_and_the_request_replayed_once() {
     .build();
     sandbox_clock.advance(Duration::from_secs(1_801));
     c.execute(&Call::get(
-        "/crm/objects/2026-03/contacts?limit=1",
+        objects_path("contacts"),
         Lane::Interactive,
         EndpointGroup::Objects,
     ))
@@ -699,7 +700,7 @@ async fn an_expired_token_is_refreshed_once_and_the_request_replayed_once() {
     );
     let err = c
         .execute(&Call::get(
-            "/crm/objects/2026-03/contacts?limit=1",
+            objects_path("contacts"),
             Lane::Interactive,
             EndpointGroup::Objects,
         ))
@@ -747,7 +748,10 @@ async fn interactive_calls_go_first_while_a_backfill_saturates_the_budget() {
     for i in 0..20 {
         let t = Instant::now();
         c.execute(&Call::get(
-            format!("/crm/objects/2026-03/contacts/{}", ids[i]),
+            ApiVersion::Dated.object(
+                &ObjectType::parse("contacts").unwrap(),
+                &RecordId::parse(&ids[i]).unwrap(),
+            ),
             Lane::Interactive,
             EndpointGroup::Objects,
         ))
@@ -912,4 +916,9 @@ async fn tokens_expiring_every_minute_through_five_minutes_fail_no_request() {
         !sb.log_summary().statuses.contains_key(&401),
         "no request ever met an expired token"
     );
+}
+
+/// `/crm/objects/2026-03/{t}`, as the client builds it.
+fn objects_path(t: &str) -> ApiPath {
+    ApiVersion::Dated.objects(&ObjectType::parse(t).unwrap())
 }

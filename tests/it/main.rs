@@ -3,7 +3,10 @@
 
 mod cli;
 mod client;
+mod faults;
+mod fuzz;
 mod governance;
+mod hostile;
 mod interop;
 mod mcp;
 mod sandbox_api;
@@ -12,4 +15,5 @@ mod sandbox_oauth;
 mod sandbox_search;
 mod sandbox_webhooks;
 mod support;
+mod surface;
 mod sync;

@@ -62,8 +62,8 @@ fn the_default_surface_is_small_annotated_and_under_12_5_kb() {
     assert!(bytes <= 12_500, "tool definitions take {bytes} bytes");
     for t in &tools {
         let a = t.annotations.as_ref().expect("every tool is annotated");
-        let write = Toolset::of(&t.name) == Toolset::Write;
-        assert_eq!(a.read_only_hint, Some(!write), "{}", t.name);
+        let class = Toolset::of(&t.name).expect("every tool is defined by an area's router");
+        assert_eq!(a.read_only_hint, Some(!class.writes()), "{}", t.name);
         assert!(t.output_schema.is_some(), "{} has an output schema", t.name);
         assert!(
             t.description.as_ref().is_some_and(|d| d.len() > 40),

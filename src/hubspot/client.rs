@@ -816,7 +816,10 @@ impl HubSpotClient {
                     v["objectWriteTraceId"] = json!(i.to_string());
                     v
                 }).collect::<Vec<_>>()});
-                Call::post(path.clone(), body, lane, EndpointGroup::Objects, true, true)
+                // A create retried after an ambiguous failure (a 5xx, a timeout) may create
+                // the records twice; updates and upserts are idempotent.
+                let safe = op != WriteOp::Create;
+                Call::post(path.clone(), body, lane, EndpointGroup::Objects, safe, true)
             })
             .collect();
         let replies = self.run_all(calls).await;

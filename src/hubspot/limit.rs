@@ -490,9 +490,16 @@ impl RateGovernor for LocalGovernor {
             Throttle::Burst { retry_after } => {
                 let w = &mut st.burst;
                 w.slide(now);
-                // HubSpot counted more than we did: treat the window as full.
-                w.fill(now);
-                let until = retry_after.map_or(now + w.spacing(), |d| now + d.as_millis() as i64);
+                let until = match retry_after {
+                    // HubSpot said when to come back: that is when its window has room.
+                    Some(d) => now + d.as_millis() as i64,
+                    // It did not: it counted more than we did, so treat the window as full
+                    // (it frees as our own log slides).
+                    None => {
+                        w.fill(now);
+                        now + w.spacing()
+                    }
+                };
                 w.blocked_until = w.blocked_until.max(until);
             }
             Throttle::Secondly { retry_after } => {

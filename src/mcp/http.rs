@@ -231,7 +231,17 @@ async fn mcp_body(State(max): State<usize>, req: Request, next: Next) -> Respons
             };
         }
     };
-    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&bytes) {
+    // serde_json skips over ignored strings without checking their UTF-8: check it first.
+    if let Err(e) = std::str::from_utf8(&bytes) {
+        return rpc_error(
+            StatusCode::BAD_REQUEST,
+            -32700,
+            &format!("Parse error: the body is not UTF-8 ({e})"),
+        );
+    }
+    // A full parse (not `IgnoredAny`, which skips nesting without a depth limit): serde_json
+    // refuses documents nested deeper than 128 levels.
+    if let Err(e) = serde_json::from_slice::<serde_json::Value>(&bytes) {
         return rpc_error(
             StatusCode::BAD_REQUEST,
             -32700,

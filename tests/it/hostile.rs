@@ -391,9 +391,12 @@ async fn abandoned_calls_stop_their_hubspot_work() {
             .timeout(Duration::from_millis(300));
         abandoned.push(tokio::spawn(async move { req.send().await.is_err() }));
     }
+    let mut gave_up = 0;
     for a in abandoned {
-        assert!(a.await.unwrap(), "the client gave up");
+        gave_up += usize::from(a.await.unwrap());
     }
+    // At 1 search/s, the first one or two are answered inside the client's 300 ms.
+    assert!(gave_up >= 18, "only {gave_up} of 20 timed out");
     tokio::time::sleep(Duration::from_secs(3)).await;
     let searches = ep
         .sb

@@ -240,7 +240,10 @@ async fn main() {
         let t = Instant::now();
         let reply = c
             .execute(&Call::get(
-                format!("/crm/objects/2026-03/contacts/{}", ids[waits.len() % 400]),
+                hubspot_mcp::hubspot::model::ApiVersion::Dated.object(
+                    &hubspot_mcp::hubspot::path::ObjectType::parse("contacts").unwrap(),
+                    &hubspot_mcp::hubspot::path::RecordId::parse(&ids[waits.len() % 400]).unwrap(),
+                ),
                 Lane::Interactive,
                 EndpointGroup::Objects,
             ))

@@ -1094,9 +1094,9 @@ async fn the_qdrant_server_backend_agrees_with_the_exact_scan_when_a_server_is_r
 }
 
 /// Broken once: a batch whose read kept failing with a 4xx was retried forever and every event
-/// behind it waited. Now the good events are applied at once, and the poison one (an object
-/// type the portal does not have: HubSpot answers 4xx however often it is asked) goes to the
-/// dead letters after `max_failures`, with its error, for `sync --dead-letters`.
+/// behind it waited. Now the good events are applied at once, and the poison one (a ticket
+/// whose read HubSpot answers with a 400 however often it is asked) goes to the dead letters
+/// after `max_failures`, with its error, for `sync --dead-letters`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_poison_event_is_dead_lettered_and_the_events_behind_it_are_applied() {
     let rig = rig_with(
@@ -1109,16 +1109,31 @@ async fn a_poison_event_is_dead_lettered_and_the_events_behind_it_are_applied() 
         },
     )
     .await;
-    let tickets: Vec<u64> = rig
+    let contacts: Vec<u64> = rig
+        .sb
+        .shared()
+        .store
+        .read()
+        .records_of("0-1")
+        .keys()
+        .take(5)
+        .copied()
+        .collect();
+    let ticket = *rig
         .sb
         .shared()
         .store
         .read()
         .records_of("0-5")
         .keys()
-        .take(5)
-        .copied()
-        .collect();
+        .next()
+        .unwrap();
+    rig.sb.inject(
+        hubspot_mcp::sandbox::faults::FaultSpec::new(
+            hubspot_mcp::sandbox::faults::FaultKind::Status { status: 400 },
+        )
+        .on("/crm/objects/2026-03/tickets/batch/read"),
+    );
     let now = chrono::Utc::now().timestamp_millis();
     let change = |key: String, object_type: &str, id: String| hubspot_mcp::sync::queue::Change {
         key,
@@ -1128,20 +1143,20 @@ async fn a_poison_event_is_dead_lettered_and_the_events_behind_it_are_applied() 
         kind: "propertyChange".into(),
         related: Vec::new(),
     };
-    let mut changes = vec![change("poison".into(), "2-999999", "1".into())];
+    let mut changes = vec![change("poison".into(), "tickets", ticket.to_string())];
     changes.extend(
-        tickets
+        contacts
             .iter()
-            .map(|t| change(format!("ticket-{t}"), "tickets", t.to_string())),
+            .map(|c| change(format!("contact-{c}"), "contacts", c.to_string())),
     );
     let q = rig.engine.queue().clone();
     q.enqueue(&changes, now).unwrap();
     tokio::spawn(rig.engine.clone().run_worker(rig.cancel.clone()));
     let started = std::time::Instant::now();
     loop {
-        let all_good = tickets
+        let all_good = contacts
             .iter()
-            .all(|t| q.is_done(&format!("ticket-{t}")).unwrap());
+            .all(|c| q.is_done(&format!("contact-{c}")).unwrap());
         if all_good {
             break;
         }
@@ -1157,23 +1172,30 @@ async fn a_poison_event_is_dead_lettered_and_the_events_behind_it_are_applied() 
         }
         assert!(
             started.elapsed() < Duration::from_secs(30),
-            "the poison event was never dead-lettered"
+            "the poison event was never dead-lettered: {:?} {:?}",
+            q.depth(chrono::Utc::now().timestamp_millis()).unwrap(),
+            rig.sb
+                .log_entries()
+                .iter()
+                .filter(|e| e.path.contains("tickets"))
+                .map(|e| format!("{} {} {}", e.method, e.path, e.status))
+                .collect::<Vec<_>>()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let dead = q.dead_letters(10).unwrap();
     assert_eq!(dead.len(), 1);
     assert_eq!((dead[0].key.as_str(), dead[0].failures), ("poison", 2));
-    assert!(!dead[0].error.is_empty());
+    assert!(dead[0].error.contains("400"), "{}", dead[0].error);
     let d = q.depth(chrono::Utc::now().timestamp_millis()).unwrap();
     assert_eq!((d.pending, d.leased, d.double_acks), (0, 0, 0), "{d:?}");
     let indexed: Vec<i64> = q
-        .record_versions_page("tickets", 0, 100_000)
+        .record_versions_page("contacts", 0, 100_000)
         .unwrap()
         .into_iter()
         .map(|(id, _)| id)
         .collect();
-    for t in &tickets {
-        assert!(indexed.contains(&(*t as i64)), "ticket {t} is indexed");
+    for c in &contacts {
+        assert!(indexed.contains(&(*c as i64)), "contact {c} is indexed");
     }
 }

@@ -812,7 +812,8 @@ async fn run_sync(config: Config, args: SyncArgs) -> anyhow::Result<()> {
             "nothing to do: pass --full, --catch-up, --listen ADDR, --status or --dead-letters"
         );
     }
-    engine.store().flush();
+    let store = engine.store().clone();
+    tokio::task::spawn_blocking(move || store.flush()).await?;
     Ok(())
 }
 
@@ -880,7 +881,8 @@ async fn run_reconcile(config: Config, args: ConnectArgs) -> anyhow::Result<()> 
             r.requests
         );
     }
-    rt.engine.store().flush();
+    let store = rt.engine.store().clone();
+    tokio::task::spawn_blocking(move || store.flush()).await?;
     Ok(())
 }
 

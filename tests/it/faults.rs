@@ -362,3 +362,41 @@ async fn fault_outage_then_recovery() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
+
+/// Qdrant configured but unreachable: opening the index fails at once with an error that
+/// names the server, and index failures are transient for the sync workers (events wait,
+/// they are never dead-lettered or lost).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_qdrant_unreachable() {
+    // A loopback port nothing listens on.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut config = hubspot_mcp::sync::SyncConfig::default();
+    config.index.qdrant_url = Some(format!("http://127.0.0.1:{port}"));
+    let dir = std::env::temp_dir().join(format!("hsmcp-qdrant-{}", uuid::Uuid::new_v4().simple()));
+    let started = Instant::now();
+    let err = match hubspot_mcp::sync::open_store(&config, &dir, 384).await {
+        Ok(_) => panic!("an unreachable Qdrant cannot be opened"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(
+        err.contains(&format!("127.0.0.1:{port}")) && err.contains("unreachable"),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "fails fast: {:?}",
+        started.elapsed()
+    );
+    let index_down =
+        hubspot_mcp::sync::engine::SyncError::Index(hubspot_mcp::index::IndexError::Server {
+            url: format!("http://127.0.0.1:{port}"),
+            message: "unreachable".into(),
+        });
+    assert!(
+        index_down.is_transient(),
+        "events wait for the index, they are not dead-lettered"
+    );
+}

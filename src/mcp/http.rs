@@ -295,10 +295,15 @@ impl Readiness {
                 return ok;
             }
         }
-        let ok = match self.client.account_details(Lane::Interactive).await {
-            Ok(_) => true,
-            Err(e) => {
+        let probe = self.client.account_details(Lane::Interactive);
+        let ok = match tokio::time::timeout(Duration::from_secs(5), probe).await {
+            Ok(Ok(_)) => true,
+            Ok(Err(e)) => {
                 tracing::warn!(error = %e, "readiness probe failed");
+                false
+            }
+            Err(_) => {
+                tracing::warn!("readiness probe took longer than 5 s");
                 false
             }
         };

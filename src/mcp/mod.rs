@@ -113,11 +113,23 @@ impl Toolset {
         }
     }
 
-    /// The area whose router defines `tool`, if any does.
+    /// The area whose router defines `tool`, if any does. The routers are read once per
+    /// process (building one generates every schema in it).
     pub fn of(tool: &str) -> Option<Toolset> {
-        Self::ALL
-            .into_iter()
-            .find(|area| area.router().has_route(tool))
+        static CLASSES: std::sync::OnceLock<std::collections::HashMap<String, Toolset>> =
+            std::sync::OnceLock::new();
+        CLASSES
+            .get_or_init(|| {
+                let mut classes = std::collections::HashMap::new();
+                for area in Self::ALL {
+                    for tool in area.router().list_all() {
+                        classes.insert(tool.name.to_string(), area);
+                    }
+                }
+                classes
+            })
+            .get(tool)
+            .copied()
     }
 }
 

@@ -397,10 +397,16 @@ pub fn read_tail(path: &Path, n: usize) -> Result<Vec<AuditEntry>, AuditError> {
     let mut buf: Vec<u8> = Vec::new();
     const BLOCK: u64 = 64 * 1024;
     loop {
-        let complete_lines = buf.iter().filter(|b| **b == b'\n').count();
-        // One more newline than lines wanted: the line before the first one we keep must
-        // have ended too, or we are at the start of the file.
-        if complete_lines > n || pos == 0 {
+        // Whole, non-blank lines read so far: the first piece may have started mid-line and
+        // the last is what follows the final newline.
+        let pieces: Vec<&[u8]> = buf.split(|b| *b == b'\n').collect();
+        let whole = pieces
+            .iter()
+            .skip(1)
+            .take(pieces.len().saturating_sub(2))
+            .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+            .count();
+        if whole >= n || pos == 0 {
             break;
         }
         let step = BLOCK.min(pos);
@@ -419,10 +425,10 @@ pub fn read_tail(path: &Path, n: usize) -> Result<Vec<AuditEntry>, AuditError> {
     if pos > 0 && !lines.is_empty() {
         lines.remove(0); // started mid-line
     }
+    lines.retain(|l| !l.trim().is_empty());
     let keep = lines.len().saturating_sub(n);
     lines[keep..]
         .iter()
-        .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).map_err(|e| err(format!("an entry is not JSON: {e}"))))
         .collect()
 }
@@ -731,6 +737,11 @@ mod tests {
             vec![296, 297, 298, 299, 300]
         );
         assert_eq!(read_tail(&path, 1000).unwrap().len(), 300);
+        // Blank lines at the end (an editor, a copy) do not hide the last entry.
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"\n\n").unwrap();
+        drop(f);
+        assert_eq!(read_tail(&path, 1).unwrap()[0].seq, 300);
         // A crash mid-write leaves half a line: reopening continues from the last whole entry.
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
         f.write_all(b"{\"seq\":301,\"at\":\"tor").unwrap();

@@ -48,11 +48,26 @@ pub enum BreakerState {
     HalfOpen,
 }
 
+/// How long one half-open probe may stay unanswered before another is admitted (longer than
+/// any request's timeout).
+const PROBE_TTL_MS: i64 = 35_000;
+
 #[derive(Debug)]
 enum Inner {
-    Closed { consecutive: u32 },
-    Open { until: i64, next_open_ms: i64 },
-    HalfOpen { probing: bool, next_open_ms: i64 },
+    Closed {
+        consecutive: u32,
+    },
+    Open {
+        until: i64,
+        next_open_ms: i64,
+    },
+    /// `probing_since`: when the one probe in flight was admitted. A probe whose caller gave
+    /// up (its future dropped before `success` or `failure`) must not keep the breaker shut,
+    /// so after [`PROBE_TTL_MS`] another probe is let through.
+    HalfOpen {
+        probing_since: Option<i64>,
+        next_open_ms: i64,
+    },
 }
 
 #[derive(Debug)]
@@ -110,7 +125,7 @@ impl CircuitBreaker {
                 next_open_ms,
             } if now >= until => {
                 st.inner = Inner::HalfOpen {
-                    probing: true,
+                    probing_since: Some(now),
                     next_open_ms,
                 };
                 tracing::info!(
@@ -124,16 +139,16 @@ impl CircuitBreaker {
                 last_failure: st.last_failure.clone(),
             }),
             Inner::HalfOpen {
-                probing: false,
+                probing_since,
                 next_open_ms,
-            } => {
+            } if probing_since.is_none_or(|t| now - t >= PROBE_TTL_MS) => {
                 st.inner = Inner::HalfOpen {
-                    probing: true,
+                    probing_since: Some(now),
                     next_open_ms,
                 };
                 Ok(())
             }
-            Inner::HalfOpen { probing: true, .. } => Err(Rejected {
+            Inner::HalfOpen { .. } => Err(Rejected {
                 retry_in: Duration::from_millis(100),
                 last_failure: st.last_failure.clone(),
             }),
@@ -269,6 +284,24 @@ mod tests {
         b.success();
         assert_eq!(b.state(), BreakerState::Closed);
         assert_eq!(b.times_opened(), 2);
+    }
+
+    /// A probe whose caller gave up (cancelled, timed out) reports nothing: the breaker lets
+    /// another probe through after the probe's time-to-live instead of staying shut for good.
+    #[test]
+    fn an_abandoned_probe_does_not_keep_the_breaker_shut() {
+        let (b, clock) = breaker();
+        for _ in 0..3 {
+            assert!(b.admit().is_ok());
+            b.failure("503");
+        }
+        clock.advance(Duration::from_millis(2_000));
+        assert!(b.admit().is_ok(), "the probe, then its caller vanishes");
+        assert!(b.admit().is_err());
+        clock.advance(Duration::from_millis(PROBE_TTL_MS as u64));
+        assert!(b.admit().is_ok(), "a new probe after the time-to-live");
+        b.success();
+        assert_eq!(b.state(), BreakerState::Closed);
     }
 
     #[test]

@@ -317,7 +317,9 @@ fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
         .trim()
         .parse::<f64>()
         .ok()?;
-    (v >= 0.0).then(|| Duration::from_secs_f64(v))
+    // `inf`, `NaN` or 1e30 from a hostile or broken server must not panic: a day at most
+    // (the client caps what it sits through anyway).
+    (v >= 0.0).then(|| Duration::try_from_secs_f64(v.min(86_400.0)).unwrap_or_default())
 }
 
 const CHUNK: usize = 100;

@@ -185,14 +185,18 @@ impl MetadataCache {
         let Some(path) = self.path.clone() else {
             return;
         };
-        let bytes = match serde_json::to_vec(&*self.entries.lock()) {
-            Ok(b) => b,
-            Err(_) => return,
+        // The snapshot and its number are taken under one lock, so numbers order snapshots.
+        let (bytes, generation) = {
+            let entries = self.entries.lock();
+            let generation = self
+                .generation
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                + 1;
+            match serde_json::to_vec(&*entries) {
+                Ok(b) => (b, generation),
+                Err(_) => return,
+            }
         };
-        let generation = self
-            .generation
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-            + 1;
         let written = self.written.clone();
         let write = move || {
             let mut last = written.lock();

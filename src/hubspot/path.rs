@@ -374,7 +374,10 @@ mod tests {
         /// Whatever a caller sends, an accepted value is one plain segment, and the path the
         /// URL parser sees is the path that was built: no `..`, no query, no fragment.
         #[test]
-        fn any_accepted_value_stays_in_its_segment(id in any::<String>(), t in "[ -~]{0,12}|\\PC{0,8}") {
+        fn any_accepted_value_stays_in_its_segment(
+            id in prop_oneof!["[0-9]{1,20}", " ?[0-9]{1,20} ?", any::<String>()],
+            t in prop_oneof!["[A-Za-z0-9_-]{1,100}", "[ -~]{0,12}", "\\PC{0,8}"],
+        ) {
             let (Ok(id), Ok(t)) = (RecordId::parse(&id), ObjectType::parse(&t)) else {
                 return Ok(());
             };

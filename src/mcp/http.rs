@@ -278,7 +278,7 @@ impl Readiness {
     }
 
     /// Is the server ready to serve tool calls?
-    pub async fn check(&self) -> bool {
+    pub async fn check(self: &Arc<Self>) -> bool {
         let open = self
             .client
             .metrics()
@@ -288,6 +288,15 @@ impl Readiness {
         if open {
             return false;
         }
+        // The probe runs in a task of its own: a caller that disconnects mid-probe does not
+        // cancel it, so its answer is stored and the next caller reuses it.
+        let me = self.clone();
+        tokio::spawn(async move { me.cached_probe().await })
+            .await
+            .unwrap_or(false)
+    }
+
+    async fn cached_probe(&self) -> bool {
         // Callers queue here while one probes; they then reuse its answer.
         let mut last = self.last.lock().await;
         if let Some((at, ok)) = *last {

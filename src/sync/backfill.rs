@@ -82,6 +82,11 @@ where
     loop {
         match attempt().await.map_err(SyncError::from) {
             Ok(v) => return Ok(v),
+            // Credentials that HubSpot refuses will not fix themselves: say so and stop.
+            Err(e @ SyncError::HubSpot(crate::hubspot::ApiError::Auth(_))) => return Err(e),
+            Err(e @ SyncError::HubSpot(crate::hubspot::ApiError::Http { status: 401, .. })) => {
+                return Err(e)
+            }
             Err(e) if e.is_transient() => {
                 let wait = match &e {
                     SyncError::HubSpot(crate::hubspot::ApiError::CircuitOpen {

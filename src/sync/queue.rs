@@ -182,6 +182,7 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE INDEX IF NOT EXISTS records_email ON records (email) WHERE email IS NOT NULL;
 CREATE INDEX IF NOT EXISTS records_domain ON records (domain) WHERE domain IS NOT NULL;
 CREATE INDEX IF NOT EXISTS records_phone ON records (phone) WHERE phone IS NOT NULL;
+CREATE INDEX IF NOT EXISTS records_type_num ON records (object_type, CAST(id AS INTEGER));
 CREATE TABLE IF NOT EXISTS checkpoints (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 ";

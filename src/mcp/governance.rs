@@ -293,6 +293,14 @@ impl HubSpotMcp {
         p: &ProposeActionParams,
         props: &BTreeMap<String, String>,
     ) -> Result<HandoffWrites, ToolFailure> {
+        // The record the note and task are attached to, checked before anything is written,
+        // so a bad id cannot leave half a handoff behind.
+        let target = match record_id {
+            Some(id) => Some(
+                crate::hubspot::path::RecordId::parse(id).map_err(|e| failure(e.to_string()))?,
+            ),
+            None => None,
+        };
         let key_src = json!([t, record_id, p.action, props, p.suggested_priority]);
         let marker = format!(
             "hmcp-handoff-{}",
@@ -406,12 +414,6 @@ impl HubSpotMcp {
             marker
         );
         let now = crate::time::iso_ms(chrono::Utc::now().timestamp_millis());
-        let target = match record_id {
-            Some(id) => Some(
-                crate::hubspot::path::RecordId::parse(id).map_err(|e| failure(e.to_string()))?,
-            ),
-            None => None,
-        };
         let on_record = |type_id: Option<u32>| target.clone().zip(type_id);
         let note = self
             .client

@@ -375,13 +375,25 @@ impl ServerHandler for HubSpotMcp {
         // A tool that is not offered is refused before the gate or any HubSpot call: what is
         // not listed cannot be called.
         if self.class_of(&request.name).is_none() {
-            return Err(rmcp::ErrorData::invalid_params(
-                format!(
-                    "tool \"{}\" is not offered by this server (unknown, or removed by --read-only, --toolsets or the granted scopes); tools/list shows what is",
-                    request.name.escape_default()
-                ),
-                None,
-            ));
+            let message = format!(
+                "tool \"{}\" is not offered by this server (unknown, or removed by --read-only, --toolsets or the granted scopes); tools/list shows what is",
+                request.name.escape_default()
+            );
+            // A refused attempt is part of the record too (a write tried in --read-only).
+            self.record(AuditDraft {
+                kind: "tool_call".into(),
+                client: context
+                    .peer
+                    .peer_info()
+                    .map(|i| format!("{} {}", i.client_info.name, i.client_info.version)),
+                tool: Some(request.name.to_string()),
+                arguments: serde_json::Value::Object(request.arguments.clone().unwrap_or_default()),
+                outcome: "refused: not offered".into(),
+                latency_us: started.elapsed().as_micros() as u64,
+                ..Default::default()
+            })
+            .await?;
+            return Err(rmcp::ErrorData::invalid_params(message, None));
         }
         let arguments = serde_json::Value::Object(request.arguments.clone().unwrap_or_default());
         let calls = Arc::new(parking_lot::Mutex::new(Vec::new()));

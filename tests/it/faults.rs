@@ -62,16 +62,8 @@ impl Matrix {
         .build();
         let server = HubSpotMcp::new(client, &ToolOptions::default());
         let opts = HttpOptions::loopback(SocketAddr::from(([127, 0, 0, 1], 0)));
-        let cancel = CancellationToken::new();
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let c = cancel.clone();
-        tokio::spawn(async move {
-            let _ = hubspot_mcp::mcp::http::serve(server, opts, None, c, move |a| {
-                let _ = tx.send(a);
-            })
-            .await;
-        });
-        let url = format!("http://{}/mcp", rx.await.unwrap());
+        let (addr, cancel) = crate::support::serve_mcp(server, opts).await;
+        let url = format!("http://{addr}/mcp");
         let m = Self { sb, url, cancel };
         // Warm the metadata the tools validate against, so faults hit the calls under test.
         assert!(

@@ -61,16 +61,7 @@ async fn endpoint(governor: GovernorSettings, tweak: impl FnOnce(&mut HttpOption
     opts.token_hashes.push(hash_token(TOKEN));
     opts.max_body_bytes = 64 * 1024;
     tweak(&mut opts);
-    let cancel = CancellationToken::new();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let c = cancel.clone();
-    tokio::spawn(async move {
-        let _ = hubspot_mcp::mcp::http::serve(server, opts, None, c, move |a| {
-            let _ = tx.send(a);
-        })
-        .await;
-    });
-    let addr = rx.await.unwrap();
+    let (addr, cancel) = crate::support::serve_mcp(server, opts).await;
     Endpoint { sb, addr, cancel }
 }
 

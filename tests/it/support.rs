@@ -130,3 +130,21 @@ impl Api {
         }
     }
 }
+
+/// Serves `server` over streamable HTTP with `opts` (bound to 127.0.0.1:0 unless `opts` says
+/// otherwise); returns the bound address and the token that stops it.
+pub async fn serve_mcp(
+    server: hubspot_mcp::mcp::HubSpotMcp,
+    opts: hubspot_mcp::mcp::http::HttpOptions,
+) -> (std::net::SocketAddr, tokio_util::sync::CancellationToken) {
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let c = cancel.clone();
+    tokio::spawn(async move {
+        let _ = hubspot_mcp::mcp::http::serve(server, opts, None, c, move |a| {
+            let _ = tx.send(a);
+        })
+        .await;
+    });
+    (rx.await.expect("the MCP endpoint binds"), cancel)
+}

@@ -97,16 +97,8 @@ async fn serve(
 ) -> (String, tokio_util::sync::CancellationToken) {
     let server = HubSpotMcp::new(client(sb.base_url(), sb.token()), &options);
     let opts = HttpOptions::loopback(SocketAddr::from(([127, 0, 0, 1], 0)));
-    let cancel = tokio_util::sync::CancellationToken::new();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let c = cancel.clone();
-    tokio::spawn(async move {
-        let _ = hubspot_mcp::mcp::http::serve(server, opts, None, c, move |a| {
-            let _ = tx.send(a);
-        })
-        .await;
-    });
-    (format!("http://{}/mcp", rx.await.unwrap()), cancel)
+    let (addr, cancel) = crate::support::serve_mcp(server, opts).await;
+    (format!("http://{addr}/mcp"), cancel)
 }
 
 async fn rpc(url: &str, method: &str, params: Value) -> Value {
@@ -273,5 +265,40 @@ async fn crafted_ids_never_become_hubspot_paths() {
             assert!(sent.is_empty(), "{crafted:?} reached HubSpot: {sent:?}");
         }
     }
+    cancel.cancel();
+}
+
+/// A refused call is recorded too: a write attempted against a `--read-only` server leaves an
+/// audit entry that names the tool and says it was refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_calls_are_audited() {
+    let sb = spawn(small()).await;
+    let path = std::env::temp_dir().join(format!("surface-audit-{}.jsonl", uuid::Uuid::new_v4()));
+    let log = hubspot_mcp::audit::AuditLog::open(
+        &path,
+        hubspot_mcp::audit::Redactor::new(vec![sb.token().to_string()], false),
+        false,
+    )
+    .unwrap();
+    let options = ToolOptions {
+        read_only: true,
+        ..Default::default()
+    };
+    let server = HubSpotMcp::new(client(sb.base_url(), sb.token()), &options)
+        .with_audit(std::sync::Arc::new(log), true);
+    let opts = HttpOptions::loopback(SocketAddr::from(([127, 0, 0, 1], 0)));
+    let (addr, cancel) = crate::support::serve_mcp(server, opts).await;
+    let url = format!("http://{addr}/mcp");
+    let reply = rpc(
+        &url,
+        "tools/call",
+        json!({"name": "update_objects", "arguments": {"objectType": "tickets", "records": []}}),
+    )
+    .await;
+    assert!(reply["error"].is_object(), "{reply}");
+    let entries = hubspot_mcp::audit::read_tail(&path, 10).unwrap();
+    let e = entries.last().expect("an entry for the refused call");
+    assert_eq!(e.draft.tool.as_deref(), Some("update_objects"));
+    assert_eq!(e.draft.outcome, "refused: not offered");
     cancel.cancel();
 }

@@ -490,6 +490,12 @@ fn router(shared: Arc<Shared>) -> Router {
             shared.clone(),
             gateway::gateway,
         ))
+        // Like every listener of the project, a request has a deadline (injected latency
+        // included); HubSpot's own edge answers 504 past its limit.
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::GATEWAY_TIMEOUT,
+            std::time::Duration::from_secs(300),
+        ))
         .with_state(shared)
 }
 

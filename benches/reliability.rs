@@ -53,6 +53,25 @@ fn client(sb: &Sandbox, search_per_second: u32) -> HubSpotClient {
     .build()
 }
 
+/// The MCP server over `sb` (at `search_per_second`) on loopback: its address and its stop.
+async fn serve(
+    sb: &Sandbox,
+    search_per_second: u32,
+) -> (SocketAddr, tokio_util::sync::CancellationToken) {
+    let server = HubSpotMcp::new(client(sb, search_per_second), &ToolOptions::default());
+    let opts = HttpOptions::loopback(SocketAddr::from(([127, 0, 0, 1], 0)));
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let c = cancel.clone();
+    tokio::spawn(async move {
+        let _ = hubspot_mcp::mcp::http::serve(server, opts, None, c, move |a| {
+            let _ = tx.send(a);
+        })
+        .await;
+    });
+    (rx.await.unwrap(), cancel)
+}
+
 fn searches(sb: &Sandbox) -> (usize, usize) {
     let log = sb.log_entries();
     let s: Vec<_> = log.iter().filter(|e| e.path.ends_with("/search")).collect();
@@ -84,18 +103,8 @@ async fn search_burst() -> (usize, usize) {
 /// HubSpot (besides those answered within the 300 ms).
 async fn abandoned() -> usize {
     let sb = sandbox().await;
-    let server = HubSpotMcp::new(client(&sb, 1), &ToolOptions::default());
-    let opts = HttpOptions::loopback(SocketAddr::from(([127, 0, 0, 1], 0)));
-    let cancel = tokio_util::sync::CancellationToken::new();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let c = cancel.clone();
-    tokio::spawn(async move {
-        let _ = hubspot_mcp::mcp::http::serve(server, opts, None, c, move |a| {
-            let _ = tx.send(a);
-        })
-        .await;
-    });
-    let url = format!("http://{}/mcp", rx.await.unwrap());
+    let (addr, cancel) = serve(&sb, 1).await;
+    let url = format!("http://{addr}/mcp");
     let post = |body: serde_json::Value, timeout: Duration| {
         reqwest::Client::new()
             .post(&url)
@@ -135,18 +144,8 @@ async fn abandoned() -> usize {
 /// 30 concurrent unauthenticated `/readyz` probes: HubSpot calls spent.
 async fn readyz() -> usize {
     let sb = sandbox().await;
-    let server = HubSpotMcp::new(client(&sb, 5), &ToolOptions::default());
-    let opts = HttpOptions::loopback(SocketAddr::from(([127, 0, 0, 1], 0)));
-    let cancel = tokio_util::sync::CancellationToken::new();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let c = cancel.clone();
-    tokio::spawn(async move {
-        let _ = hubspot_mcp::mcp::http::serve(server, opts, None, c, move |a| {
-            let _ = tx.send(a);
-        })
-        .await;
-    });
-    let url = format!("http://{}/readyz", rx.await.unwrap());
+    let (addr, cancel) = serve(&sb, 5).await;
+    let url = format!("http://{addr}/readyz");
     let tasks: Vec<_> = (0..30)
         .map(|_| tokio::spawn(reqwest::get(url.clone())))
         .collect();

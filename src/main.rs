@@ -723,15 +723,24 @@ async fn run_serve(config: Config, args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The sync database alone (safe to read while a server holds the index), or what to run
+/// first when there is none.
+fn open_sync_database(
+    config: &Config,
+    sandbox: bool,
+) -> anyhow::Result<hubspot_mcp::sync::queue::Queue> {
+    let path = sync_data_dir(config, sandbox).join("sync.sqlite");
+    anyhow::ensure!(
+        path.exists(),
+        "no sync database at {}: run `hubspot-mcp sync --full` or `serve --sync` first",
+        path.display()
+    );
+    Ok(hubspot_mcp::sync::queue::Queue::open(&path)?)
+}
+
 async fn run_sync(config: Config, args: SyncArgs) -> anyhow::Result<()> {
     if args.dead_letters {
-        let path = sync_data_dir(&config, args.connect.sandbox).join("sync.sqlite");
-        anyhow::ensure!(
-            path.exists(),
-            "no sync database at {}: run `hubspot-mcp sync --full` or `serve --sync` first",
-            path.display()
-        );
-        let q = hubspot_mcp::sync::queue::Queue::open(&path)?;
+        let q = open_sync_database(&config, args.connect.sandbox)?;
         let now = chrono::Utc::now().timestamp_millis();
         let out = if args.retry {
             serde_json::json!({"retried": q.retry_dead_letters()?})
@@ -746,13 +755,7 @@ async fn run_sync(config: Config, args: SyncArgs) -> anyhow::Result<()> {
     if args.status {
         // Only the queue database: SQLite is safe to read while a server runs (the index is
         // held open by that server).
-        let path = sync_data_dir(&config, args.connect.sandbox).join("sync.sqlite");
-        anyhow::ensure!(
-            path.exists(),
-            "no sync database at {}: run `hubspot-mcp sync --full` or `serve --sync` first",
-            path.display()
-        );
-        let q = hubspot_mcp::sync::queue::Queue::open(&path)?;
+        let q = open_sync_database(&config, args.connect.sandbox)?;
         let now = chrono::Utc::now().timestamp_millis();
         let counts: std::collections::BTreeMap<String, u64> =
             q.record_counts()?.into_iter().collect();

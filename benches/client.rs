@@ -17,8 +17,8 @@ use hubspot_mcp::hubspot::error::EndpointGroup;
 use hubspot_mcp::hubspot::limit::{Bucket, GovernorSettings, Lane, LocalGovernor, RateGovernor};
 use hubspot_mcp::hubspot::model::WriteInput;
 use hubspot_mcp::hubspot::Credentials;
-use hubspot_mcp::sandbox::seed::RecordCounts;
-use hubspot_mcp::sandbox::{AppKind, Sandbox, SandboxConfig};
+use hubspot_sandbox::seed::RecordCounts;
+use hubspot_sandbox::{AppKind, Sandbox, SandboxConfig};
 use secrecy::SecretString;
 use serde_json::json;
 

@@ -29,15 +29,15 @@ use hubspot_mcp::hubspot::Credentials;
 use hubspot_mcp::index::edge::{EdgeStore, HnswParams};
 use hubspot_mcp::index::exact::ExactStore;
 use hubspot_mcp::index::{Exactness, Payload, Point, SearchFilter, VectorStore};
-use hubspot_mcp::sandbox::seed_text::{topic_index, EVAL_QUERIES};
-use hubspot_mcp::sandbox::webhooks::WebhookSettings;
-use hubspot_mcp::sandbox::{Sandbox, SandboxConfig};
 use hubspot_mcp::sync::backfill::{full_sync, minimum_calls};
 use hubspot_mcp::sync::normalize::Mapping;
 use hubspot_mcp::sync::queue::Queue;
 use hubspot_mcp::sync::{EngineSettings, SyncEngine};
 use hubspot_mcp::time::{SharedClock, SystemClock};
 use hubspot_mcp::webhook::receiver::{Receiver, ReceiverConfig, PATH};
+use hubspot_sandbox::seed_text::{topic_index, EVAL_QUERIES};
+use hubspot_sandbox::webhooks::WebhookSettings;
+use hubspot_sandbox::{Sandbox, SandboxConfig};
 use rand::{Rng, SeedableRng};
 use secrecy::SecretString;
 use serde_json::json;
@@ -157,7 +157,7 @@ async fn main() {
     let sample: Vec<String> = (0..512)
         .map(|i| {
             let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(i);
-            let (s, b) = hubspot_mcp::sandbox::seed_text::ticket_text(&mut r, (i % 15) as usize);
+            let (s, b) = hubspot_sandbox::seed_text::ticket_text(&mut r, (i % 15) as usize);
             format!("Ticket: {s}\n{b}")
         })
         .collect();
@@ -277,12 +277,12 @@ async fn main() {
             .map(|i| {
                 let topic = r.gen_range(0..15);
                 if i % 3 == 0 {
-                    let (s, b) = hubspot_mcp::sandbox::seed_text::ticket_text(&mut r, topic);
+                    let (s, b) = hubspot_sandbox::seed_text::ticket_text(&mut r, topic);
                     format!("Ticket: {s}\n{b}")
                 } else {
                     format!(
                         "Note: {}",
-                        hubspot_mcp::sandbox::seed_text::note_text(&mut r, topic)
+                        hubspot_sandbox::seed_text::note_text(&mut r, topic)
                     )
                 }
             })
@@ -405,7 +405,7 @@ async fn main() {
     let mut qtexts: Vec<String> = EVAL_QUERIES.iter().map(|(q, _)| q.to_string()).collect();
     let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(99);
     while qtexts.len() < 200 {
-        let (s, _) = hubspot_mcp::sandbox::seed_text::ticket_text(&mut r, qtexts.len() % 15);
+        let (s, _) = hubspot_sandbox::seed_text::ticket_text(&mut r, qtexts.len() % 15);
         qtexts.push(s);
     }
     let queries = embedder.embed(&qtexts).unwrap();

@@ -17,8 +17,8 @@ use hubspot_mcp::hubspot::model::SearchQuery;
 use hubspot_mcp::hubspot::{Credentials, HubSpotClient};
 use hubspot_mcp::mcp::http::HttpOptions;
 use hubspot_mcp::mcp::{HubSpotMcp, ToolOptions};
-use hubspot_mcp::sandbox::seed::RecordCounts;
-use hubspot_mcp::sandbox::{AppKind, Sandbox, SandboxConfig};
+use hubspot_sandbox::seed::RecordCounts;
+use hubspot_sandbox::{AppKind, Sandbox, SandboxConfig};
 use secrecy::SecretString;
 use serde_json::json;
 

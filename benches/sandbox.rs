@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use hubspot_mcp::sandbox::{Sandbox, SandboxConfig};
+use hubspot_sandbox::{Sandbox, SandboxConfig};
 use serde_json::{json, Value};
 
 const CLIENTS: usize = 8;

@@ -11,4 +11,4 @@ export RUST_BACKTRACE="${RUST_BACKTRACE:-0}"
 export HUBSPOT_MCP_CACHE="$(scripts/provision.sh)"
 # Benchmarks are compiled (so they cannot rot) but not run: numbers come from `cargo bench`.
 cargo test --locked --benches --no-run
-cargo test --locked --lib --bins --tests "$@"
+cargo test --locked --workspace --lib --bins --tests "$@"

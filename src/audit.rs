@@ -52,13 +52,25 @@ impl Default for AuditConfig {
     }
 }
 
-/// A HubSpot request made on behalf of an audited call.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct HubSpotCall {
-    pub method: String,
-    pub route: String,
-    pub status: Option<u16>,
-    pub correlation_id: Option<String>,
+/// A HubSpot request made on behalf of an audited call: what the client reports through its
+/// [`CallObserver`](crate::hubspot::observe::CallObserver) interface.
+pub use crate::hubspot::observe::ObservedCall as HubSpotCall;
+
+/// Collects the requests one audited call makes.
+#[derive(Debug, Default)]
+pub struct CallLog(Mutex<Vec<HubSpotCall>>);
+
+impl CallLog {
+    /// What was collected so far.
+    pub fn calls(&self) -> Vec<HubSpotCall> {
+        self.0.lock().clone()
+    }
+}
+
+impl crate::hubspot::observe::CallObserver for CallLog {
+    fn observe(&self, call: HubSpotCall) {
+        self.0.lock().push(call);
+    }
 }
 
 /// What the caller knows about an event; the log adds sequence, time and hashes.

@@ -2,6 +2,9 @@
 //! variables (nested keys with `__`, e.g. `HUBSPOT_MCP_SANDBOX__SEED=7`), then CLI flags.
 //!
 //! Secrets are never printed: the types that hold them implement `Debug` by hand.
+//!
+//! The `[sandbox]` table of the same file belongs to the sandbox crate
+//! (`hubspot_sandbox::SandboxConfig::load`): the product's settings know nothing about it.
 
 use std::path::{Path, PathBuf};
 
@@ -12,7 +15,6 @@ use serde::{Deserialize, Serialize};
 use secrecy::SecretString;
 
 use crate::hubspot::client::ClientSettings;
-use crate::sandbox::SandboxConfig;
 
 /// The whole configuration.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -22,8 +24,6 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// How to reach HubSpot.
     pub hubspot: HubSpotConfig,
-    /// The local sandbox.
-    pub sandbox: SandboxConfig,
     /// The audit log of tool calls and prompt fetches.
     pub audit: crate::audit::AuditConfig,
     /// The confidence gate of `propose_action`.
@@ -37,7 +37,6 @@ impl Default for Config {
         Self {
             data_dir: PathBuf::from(".hubspot-mcp"),
             hubspot: HubSpotConfig::default(),
-            sandbox: SandboxConfig::default(),
             audit: crate::audit::AuditConfig::default(),
             handoff: crate::handoff::HandoffPolicy::default(),
             sync: crate::sync::SyncConfig::default(),
@@ -133,14 +132,12 @@ mod tests {
         figment::Jail::expect_with(|jail| {
             jail.create_file(
                 "hubspot-mcp.toml",
-                "data_dir = \"/tmp/x\"\n[sandbox]\nseed = 7\napp_kind = \"public\"\n",
+                "data_dir = \"/tmp/x\"\n[audit]\nfail_closed = false\n[sandbox]\nseed = 7\n",
             )?;
-            jail.set_env("HUBSPOT_MCP_SANDBOX__SEED", "9");
+            jail.set_env("HUBSPOT_MCP_AUDIT__FAIL_CLOSED", "true");
             let c = Config::load(Some(Path::new("hubspot-mcp.toml"))).map_err(|e| e.to_string())?;
             assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
-            assert_eq!(c.sandbox.seed, 9);
-            assert_eq!(c.sandbox.app_kind, crate::sandbox::AppKind::Public);
-            assert_eq!(c.sandbox.search.max_page_size, 200);
+            assert!(c.audit.fail_closed);
             Ok(())
         });
     }
@@ -153,8 +150,11 @@ mod tests {
 
     #[test]
     fn debug_output_hides_secrets() {
-        let c = Config::default();
+        let mut c = Config::default();
+        c.hubspot.token = Some(SecretString::from("pat-na1-secret-token".to_string()));
+        c.hubspot.client_secret = Some(SecretString::from("app-client-secret".to_string()));
         let dbg = format!("{c:?}");
-        assert!(!dbg.contains("sandbox-client-secret"), "{dbg}");
+        assert!(!dbg.contains("pat-na1-secret-token"), "{dbg}");
+        assert!(!dbg.contains("app-client-secret"), "{dbg}");
     }
 }

@@ -13,6 +13,7 @@
 //! - [`listener`]: how every TCP listener is served (header-read/idle timeouts, a
 //!   connection cap, graceful drain).
 
+pub mod app;
 pub mod audit;
 pub mod config;
 pub mod embed;
@@ -21,7 +22,7 @@ pub mod hubspot;
 pub mod index;
 pub mod listener;
 pub mod mcp;
-pub mod sandbox;
 pub mod sync;
-pub mod time;
 pub mod webhook;
+
+pub use hubspot_wire::{objects, time};

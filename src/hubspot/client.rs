@@ -26,7 +26,7 @@ use tracing::Instrument;
 
 use super::auth::Credentials;
 use super::circuit::{BreakerSettings, BreakerState, CircuitBreaker};
-use super::coalesce::Coalescer;
+use super::coalesce::{BatchRead, Coalescer};
 use super::error::{ApiError, EndpointGroup, HubSpotErrorBody};
 use super::limit::{
     Bucket, GovernorSettings, GovernorSnapshot, Lane, LimitError, LocalGovernor, RateGovernor,
@@ -37,6 +37,7 @@ use super::model::{
     ApiVersion, AssociatedId, BatchOutcome, CrmObject, Filter, ItemError, SearchPage, SearchQuery,
     WriteInput,
 };
+use super::observe::route_of;
 use super::path::{ApiPath, AssociationKind, BatchVerb, ObjectType, RecordId};
 use super::retry::{classify, Backoff, Outcome, RetryAction, RetryKind, RetryQuota};
 use crate::time::{SharedClock, SystemClock};
@@ -268,6 +269,24 @@ impl ClientBuilder {
     }
 }
 
+impl BatchRead for HubSpotClient {
+    fn read_batch(
+        &self,
+        lane: Lane,
+        object_type: String,
+        ids: Vec<String>,
+        properties: Vec<String>,
+    ) -> futures::future::BoxFuture<'static, Result<Vec<CrmObject>, ApiError>> {
+        let client = self.clone();
+        Box::pin(async move {
+            client
+                .batch_read(lane, &object_type, &ids, &properties, None)
+                .await
+                .map(|o| o.results)
+        })
+    }
+}
+
 /// An HTTP client tuned for HubSpot: TCP_NODELAY, pooled keep-alive.
 pub fn default_http() -> reqwest::Client {
     reqwest::Client::builder()
@@ -278,35 +297,13 @@ pub fn default_http() -> reqwest::Client {
         .unwrap_or_default()
 }
 
-tokio::task_local! {
-    /// The HubSpot calls made inside an audited scope (an MCP tool call): the audit log records
-    /// each with its status and correlation id.
-    pub static CALLS: Arc<parking_lot::Mutex<Vec<crate::audit::HubSpotCall>>>;
-}
-
 fn record_call(method: &Method, path: &str, status: Option<u16>, correlation_id: Option<&str>) {
-    let _ = CALLS.try_with(|c| {
-        c.lock().push(crate::audit::HubSpotCall {
-            method: method.to_string(),
-            route: route_of(path),
-            status,
-            correlation_id: correlation_id.map(str::to_string),
-        })
+    super::observe::report(super::observe::ObservedCall {
+        method: method.to_string(),
+        route: route_of(path),
+        status,
+        correlation_id: correlation_id.map(str::to_string),
     });
-}
-
-/// `/crm/v3/objects/contacts/123` → `/crm/v3/objects/contacts/{id}`.
-fn route_of(path: &str) -> String {
-    path.split('/')
-        .map(|s| {
-            if s.len() > 3 && s.chars().all(|c| c.is_ascii_digit()) {
-                "{id}"
-            } else {
-                s
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("/")
 }
 
 fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
@@ -1153,17 +1150,14 @@ impl HubSpotClient {
 
     /// Refreshes cached metadata on a schedule (the cache's freshness period, 15 minutes by
     /// default), in the background lane's spirit: failures are logged and retried next time.
-    pub fn spawn_metadata_refresher(&self) -> tokio::task::JoinHandle<()> {
-        let client = self.clone();
-        tokio::spawn(async move {
-            let period = client.inner.metadata.ttl();
-            loop {
-                tokio::time::sleep(period).await;
-                if let Err(e) = client.refresh_metadata().await {
-                    tracing::warn!(error = %e, "scheduled metadata refresh failed; cached values are refetched on next use");
-                }
+    pub async fn refresh_metadata_forever(self) {
+        let period = self.inner.metadata.ttl();
+        loop {
+            tokio::time::sleep(period).await;
+            if let Err(e) = self.refresh_metadata().await {
+                tracing::warn!(error = %e, "scheduled metadata refresh failed; cached values are refetched on next use");
             }
-        })
+        }
     }
 
     /// Property definitions of a type, from the cache while fresh.

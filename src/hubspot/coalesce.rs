@@ -12,7 +12,8 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
 
-use super::client::HubSpotClient;
+use futures::future::BoxFuture;
+
 use super::error::ApiError;
 use super::limit::Lane;
 use super::model::CrmObject;
@@ -23,6 +24,19 @@ type Waiter = (String, oneshot::Sender<Result<Option<CrmObject>, ApiError>>);
 #[derive(Default)]
 struct Pending {
     waiters: Vec<Waiter>,
+}
+
+/// What the coalescer needs from a client: one batch read. The client implements it, so that
+/// this module does not depend on the client.
+pub trait BatchRead: Clone + Send + Sync + 'static {
+    /// Reads `ids` (at most 100) of one type; records missing from the answer do not exist.
+    fn read_batch(
+        &self,
+        lane: Lane,
+        object_type: String,
+        ids: Vec<String>,
+        properties: Vec<String>,
+    ) -> BoxFuture<'static, Result<Vec<CrmObject>, ApiError>>;
 }
 
 /// The coalescer; one per client.
@@ -44,9 +58,9 @@ impl Coalescer {
     ///
     /// # Errors
     /// The batch read's error.
-    pub async fn get(
+    pub async fn get<C: BatchRead>(
         &self,
-        client: &HubSpotClient,
+        client: &C,
         lane: Lane,
         object_type: &str,
         id: &str,
@@ -92,18 +106,15 @@ impl Coalescer {
     }
 }
 
-async fn flush(client: &HubSpotClient, key: Key, batch: Pending) {
+async fn flush<C: BatchRead>(client: &C, key: Key, batch: Pending) {
     let (object_type, properties, lane) = key;
     let mut ids: Vec<String> = batch.waiters.iter().map(|(id, _)| id.clone()).collect();
     ids.sort();
     ids.dedup();
-    match client
-        .batch_read(lane, &object_type, &ids, &properties, None)
-        .await
-    {
-        Ok(outcome) => {
+    match client.read_batch(lane, object_type, ids, properties).await {
+        Ok(results) => {
             let by_id: HashMap<&str, &CrmObject> =
-                outcome.results.iter().map(|o| (o.id.as_str(), o)).collect();
+                results.iter().map(|o| (o.id.as_str(), o)).collect();
             for (id, tx) in batch.waiters {
                 let _ = tx.send(Ok(by_id.get(id.as_str()).map(|o| (*o).clone())));
             }

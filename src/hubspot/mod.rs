@@ -9,10 +9,13 @@
 //! - [`limit`]: the rate governor shared by every worker (burst window, daily, search; lanes).
 //! - [`retry`]: the classifier, backoff with full jitter, and the retry quota.
 //! - [`circuit`]: circuit breakers per endpoint group.
-//! - [`coalesce`]: concurrent single reads become batch reads.
+//! - [`coalesce`]: concurrent single reads become batch reads (through its `BatchRead` trait,
+//!   which the client implements: the coalescer does not know the client).
 //! - [`metadata`]: cached properties, schemas, owners and pipelines.
 //! - [`model`], [`error`]: wire types, `ApiError`.
 //! - [`path`]: typed object types and record ids, and the one place HubSpot paths are built.
+//! - [`observe`]: the interface through which the audit log hears about requests (the
+//!   client defines it; it knows nothing about the audit log).
 //! - [`login`]: the authorization-code flow with a loopback redirect, state and PKCE.
 
 pub mod auth;
@@ -24,6 +27,7 @@ pub mod limit;
 pub mod login;
 pub mod metadata;
 pub mod model;
+pub mod observe;
 pub mod path;
 pub mod retry;
 

@@ -104,24 +104,14 @@ pub struct ProposeActionOutput {
     pub handoff: Option<HandoffWrites>,
 }
 
+/// The note → record association type id (shared object table).
 fn note_type(object_type: &str) -> Option<u32> {
-    match object_type {
-        "contacts" => Some(202),
-        "companies" => Some(190),
-        "deals" => Some(214),
-        "tickets" => Some(228),
-        _ => None,
-    }
+    crate::objects::by_name(object_type).and_then(|o| o.note_association)
 }
 
+/// The task → record association type id (shared object table).
 fn task_type(object_type: &str) -> Option<u32> {
-    match object_type {
-        "contacts" => Some(204),
-        "companies" => Some(192),
-        "deals" => Some(216),
-        "tickets" => Some(230),
-        _ => None,
-    }
+    crate::objects::by_name(object_type).and_then(|o| o.task_association)
 }
 
 fn failure(e: impl std::fmt::Display) -> ToolFailure {

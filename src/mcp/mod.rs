@@ -193,6 +193,16 @@ impl std::fmt::Debug for HubSpotMcp {
 const INSTRUCTIONS: &str = "HubSpot CRM tools. Start with list_object_types and describe_properties to learn exact property names and enumeration values, then search_objects or get_objects. Writes take batches of up to 100 records. Errors say what to fix; HubSpot failures carry a correlation id.";
 
 impl HubSpotMcp {
+    /// A server with every default tool and no credentials, for describing itself (schema
+    /// export): it never reaches HubSpot.
+    pub fn offline(settings: crate::hubspot::ClientSettings) -> Self {
+        let creds = crate::hubspot::Credentials::Static(secrecy::SecretString::from(String::new()));
+        Self::new(
+            HubSpotClient::builder(settings, creds).build(),
+            &ToolOptions::default(),
+        )
+    }
+
     /// A server over `client`, offering the tools `options` allow.
     pub fn new(client: HubSpotClient, options: &ToolOptions) -> Self {
         Self {
@@ -396,7 +406,7 @@ impl ServerHandler for HubSpotMcp {
             return Err(rmcp::ErrorData::invalid_params(message, None));
         }
         let arguments = serde_json::Value::Object(request.arguments.clone().unwrap_or_default());
-        let calls = Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let calls = Arc::new(crate::audit::CallLog::default());
         // The write gate, when writes are gated: it may answer instead of the tool.
         let mut gate_path = Vec::new();
         let mut gate_rationale = None;
@@ -407,7 +417,7 @@ impl ServerHandler for HubSpotMcp {
         if let Some(action) = self.gated_action(&request.name) {
             let verdict = until_cancelled(
                 &ct,
-                crate::hubspot::client::CALLS.scope(
+                crate::hubspot::observe::observed(
                     calls.clone(),
                     self.gate_write(&action, &mut request, &context),
                 ),
@@ -457,7 +467,7 @@ impl ServerHandler for HubSpotMcp {
                 let tcc = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
                 until_cancelled(
                     &ct,
-                    crate::hubspot::client::CALLS.scope(calls.clone(), self.tool_router.call(tcc)),
+                    crate::hubspot::observe::observed(calls.clone(), self.tool_router.call(tcc)),
                 )
                 .await
                 .and_then(|r| r)
@@ -521,7 +531,7 @@ impl ServerHandler for HubSpotMcp {
                 .and_then(|v| v.as_str())
                 .map(str::to_string)
         });
-        let hubspot_calls = calls.lock().clone();
+        let hubspot_calls = calls.calls();
         self.record(AuditDraft {
             kind: "tool_call".into(),
             client,
@@ -621,9 +631,9 @@ impl ServerHandler for HubSpotMcp {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, rmcp::ErrorData> {
-        let mut names: Vec<String> = tools::STANDARD_TYPES
+        let mut names: Vec<String> = crate::objects::STANDARD_OBJECTS
             .iter()
-            .map(|(p, _, _)| (*p).to_string())
+            .map(|o| o.name.to_string())
             .collect();
         if let Ok(s) = self.client.schemas().await {
             names.extend(

@@ -25,15 +25,7 @@ use crate::hubspot::limit::Lane;
 use crate::hubspot::model::{Filter as WireFilter, SearchQuery, WriteInput};
 use crate::hubspot::path::ObjectType;
 
-/// Standard object types every portal has: (path name, type id, singular).
-pub const STANDARD_TYPES: &[(&str, &str, &str)] = &[
-    ("contacts", "0-1", "contact"),
-    ("companies", "0-2", "company"),
-    ("deals", "0-3", "deal"),
-    ("tickets", "0-5", "ticket"),
-    ("notes", "0-46", "note"),
-    ("tasks", "0-27", "task"),
-];
+use crate::objects::STANDARD_OBJECTS;
 
 /// Why a tool call did not produce a result.
 #[derive(Debug)]
@@ -642,11 +634,11 @@ impl HubSpotMcp {
     /// Resolves a user-supplied object type to the path name HubSpot accepts.
     pub(crate) async fn object_type(&self, name: &str) -> Result<String, ToolFailure> {
         let n = name.trim().to_lowercase();
-        if let Some((p, _, _)) = STANDARD_TYPES
+        if let Some(o) = STANDARD_OBJECTS
             .iter()
-            .find(|(p, id, s)| *p == n || *id == n || *s == n)
+            .find(|o| o.name == n || o.type_id == n || o.singular == n)
         {
-            return Ok((*p).to_string());
+            return Ok(o.name.to_string());
         }
         let schemas = self.client.schemas().await?;
         let customs: Vec<(String, String)> = schemas["results"]
@@ -668,9 +660,9 @@ impl HubSpotMcp {
         {
             return Ok(id.clone());
         }
-        let all: Vec<String> = STANDARD_TYPES
+        let all: Vec<String> = STANDARD_OBJECTS
             .iter()
-            .map(|(p, _, _)| (*p).to_string())
+            .map(|o| o.name.to_string())
             .chain(customs.iter().map(|(n, _)| n.clone()))
             .collect();
         let near = close_matches(name, all.iter().map(String::as_str));
@@ -730,11 +722,11 @@ impl HubSpotMcp {
         &self,
         Parameters(_): Parameters<NoArgs>,
     ) -> Result<Json<ListObjectTypesOutput>, ToolFailure> {
-        let mut object_types: Vec<ObjectTypeInfo> = STANDARD_TYPES
+        let mut object_types: Vec<ObjectTypeInfo> = STANDARD_OBJECTS
             .iter()
-            .map(|(p, id, _)| ObjectTypeInfo {
-                name: (*p).into(),
-                object_type_id: (*id).into(),
+            .map(|o| ObjectTypeInfo {
+                name: o.name.into(),
+                object_type_id: o.type_id.into(),
                 custom: false,
             })
             .collect();

@@ -256,14 +256,7 @@ impl std::fmt::Debug for SyncEngine {
     }
 }
 
-/// The property holding a type's last-modified time.
-pub fn last_modified_property(object_type: &str) -> &'static str {
-    if object_type == "contacts" {
-        "lastmodifieddate"
-    } else {
-        "hs_lastmodifieddate"
-    }
-}
+pub use crate::objects::last_modified_property;
 
 impl SyncEngine {
     #[allow(clippy::too_many_arguments)]

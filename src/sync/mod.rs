@@ -183,11 +183,29 @@ impl SyncRuntime {
         webhook_secret: SecretString,
         clock: SharedClock,
     ) -> anyhow::Result<Self> {
+        Self::open_with(config, data_dir, client, webhook_secret, clock, None).await
+    }
+
+    /// As [`open`](Self::open), with an embedder already loaded (`None`: load the model).
+    ///
+    /// # Errors
+    /// Any part failing to open, with the reason.
+    pub async fn open_with(
+        config: &SyncConfig,
+        data_dir: &std::path::Path,
+        client: HubSpotClient,
+        webhook_secret: SecretString,
+        clock: SharedClock,
+        embedder: Option<Arc<dyn Embedder>>,
+    ) -> anyhow::Result<Self> {
         let mapping = Arc::new(normalize::Mapping::load(config.mapping.as_deref())?);
         let path = data_dir.join("sync.sqlite");
         let queue =
             Arc::new(tokio::task::spawn_blocking(move || queue::Queue::open(&path)).await??);
-        let embedder = open_embedder(config).await?;
+        let embedder = match embedder {
+            Some(e) => e,
+            None => open_embedder(config).await?,
+        };
         let store = open_store(config, data_dir, embedder.dimensions()).await?;
         let notify = Arc::new(tokio::sync::Notify::new());
         let mut rc = ReceiverConfig::new(webhook_secret);
@@ -209,4 +227,35 @@ impl SyncRuntime {
         );
         Ok(Self { engine, receiver })
     }
+}
+
+/// Semantic search over an index on disk, with no server and no HubSpot (`hubspot-mcp search`):
+/// the same [`engine::search_index`] the engine and the MCP tool use.
+///
+/// # Errors
+/// The model or the index cannot be opened (another process holds the embedded index).
+pub async fn search_offline(
+    config: &SyncConfig,
+    data_dir: &std::path::Path,
+    model_dir: Option<PathBuf>,
+    query: &str,
+    k: usize,
+    object_types: Vec<String>,
+) -> anyhow::Result<Vec<crate::index::Hit>> {
+    let mut sc = config.clone();
+    if model_dir.is_some() {
+        sc.model_dir = model_dir;
+    }
+    let embedder = open_embedder(&sc).await?;
+    let store = open_store(&sc, data_dir, embedder.dimensions()).await?;
+    let filter = crate::index::SearchFilter {
+        object_types,
+        ..Default::default()
+    };
+    let (query, ef) = (query.to_string(), sc.engine.ef);
+    tokio::task::spawn_blocking(move || {
+        engine::search_index(&*embedder, &*store, &query, k, &filter, ef)
+    })
+    .await?
+    .map_err(Into::into)
 }

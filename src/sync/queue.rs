@@ -26,6 +26,9 @@ use parking_lot::Mutex;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
+use crate::webhook::EventSink;
+pub use crate::webhook::{Change, Enqueued};
+
 /// A queue failure: the database file and what went wrong.
 #[derive(Debug, thiserror::Error)]
 #[error("sync database {path}: {source}")]
@@ -35,23 +38,6 @@ pub struct QueueError {
     source: rusqlite::Error,
 }
 
-/// One change to apply, as parsed from a webhook event (or produced by catch-up).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Change {
-    /// Dedupe key: equal keys are the same event delivered again.
-    pub key: String,
-    pub occurred_ms: i64,
-    /// `contacts`, `companies`, `deals`, `tickets`, or a custom object's type id.
-    pub object_type: String,
-    pub object_id: String,
-    /// `creation`, `deletion`, `privacyDeletion`, `propertyChange`, `associationChange`,
-    /// `merge`, `restore`, or `catchUp`.
-    pub kind: String,
-    /// Other records this change touches: merge losers/winner, association targets
-    /// (`type/id`).
-    pub related: Vec<String>,
-}
-
 /// A leased event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Leased {
@@ -59,13 +45,6 @@ pub struct Leased {
     pub change: Change,
     pub received_ms: i64,
     pub attempts: i64,
-}
-
-/// What an enqueue did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Enqueued {
-    pub accepted: usize,
-    pub duplicates: usize,
 }
 
 /// Queue depth and age.
@@ -209,7 +188,40 @@ fn restrict_to_owner(path: &Path) {
     let _ = path;
 }
 
+/// The receiver stores verified events through this (it knows no SQLite).
+impl EventSink for Queue {
+    fn store(&self, changes: &[Change], now_ms: i64) -> Result<Enqueued, String> {
+        self.enqueue(changes, now_ms).map_err(|e| e.to_string())
+    }
+}
+
+/// What `sync --status` prints: the queue, the poison events, the index's records per type
+/// and the checkpoints.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncStatus {
+    pub queue: Depth,
+    pub dead_letters: Vec<DeadLetter>,
+    pub records: std::collections::BTreeMap<String, u64>,
+    pub caught_up_ms: Option<String>,
+    pub last_received_ms: Option<String>,
+}
+
 impl Queue {
+    /// The state `sync --status` reports (at most 20 dead letters).
+    ///
+    /// # Errors
+    /// The database cannot be read.
+    pub fn status(&self, now_ms: i64) -> Result<SyncStatus, QueueError> {
+        Ok(SyncStatus {
+            queue: self.depth(now_ms)?,
+            dead_letters: self.dead_letters(20)?,
+            records: self.record_counts()?.into_iter().collect(),
+            caught_up_ms: self.checkpoint("caught_up_ms")?,
+            last_received_ms: self.checkpoint("last_received_ms")?,
+        })
+    }
+
     /// Opens (creating) the database at `path`.
     ///
     /// # Errors

@@ -12,11 +12,11 @@ use hubspot_mcp::hubspot::limit::{GovernorSettings, Lane};
 use hubspot_mcp::hubspot::model::{ApiVersion, Filter, WriteInput};
 use hubspot_mcp::hubspot::path::{ApiPath, ObjectType, RecordId};
 use hubspot_mcp::hubspot::Credentials;
-use hubspot_mcp::sandbox::faults::{FaultKind, FaultSpec};
-use hubspot_mcp::sandbox::limits::Policy;
-use hubspot_mcp::sandbox::seed::RecordCounts;
-use hubspot_mcp::sandbox::{AppKind, Sandbox};
 use hubspot_mcp::time::SharedClock;
+use hubspot_sandbox::faults::{FaultKind, FaultSpec};
+use hubspot_sandbox::limits::Policy;
+use hubspot_sandbox::seed::RecordCounts;
+use hubspot_sandbox::{AppKind, Sandbox};
 use secrecy::SecretString;
 use serde_json::json;
 
@@ -48,11 +48,7 @@ fn fast_client(sb: &Sandbox) -> HubSpotClient {
     let mut s = settings(sb, AppKind::ApiAddon);
     s.governor.burst_max = 100_000;
     s.governor.search_per_second = 100_000;
-    HubSpotClient::builder(
-        s,
-        Credentials::Static(SecretString::from(sb.token().to_string())),
-    )
-    .build()
+    crate::support::client_for(&sb, s)
 }
 
 fn ids_of(sb: &Sandbox, type_id: &str) -> Vec<String> {
@@ -384,11 +380,7 @@ async fn safe_requests_are_retried_through_5xx_and_unsafe_ones_are_not() {
     let sb = spawn(small()).await;
     let mut s = settings(&sb, AppKind::PrivatePro);
     s.backoff.base_ms = 10;
-    let c = HubSpotClient::builder(
-        s,
-        Credentials::Static(SecretString::from(sb.token().to_string())),
-    )
-    .build();
+    let c = crate::support::client_for(&sb, s);
     sb.inject(
         FaultSpec::new(FaultKind::Status { status: 503 })
             .on("/crm/objects/2026-03/contacts/batch/read")
@@ -503,11 +495,7 @@ async fn an_open_breaker_fails_fast_and_a_probe_closes_it() {
     let mut s = settings(&sb, AppKind::PrivatePro);
     s.backoff.max_attempts = 1;
     s.breaker.open_ms = 300;
-    let c = HubSpotClient::builder(
-        s,
-        Credentials::Static(SecretString::from(sb.token().to_string())),
-    )
-    .build();
+    let c = crate::support::client_for(&sb, s);
     sb.inject(
         FaultSpec::new(FaultKind::Status { status: 500 })
             .on("/crm/objects/2026-03/contacts/search")
@@ -561,11 +549,7 @@ async fn the_production_guard_refuses_writes_to_a_standard_account() {
     .await;
     let mut s = settings(&sb, AppKind::PrivatePro);
     s.production_guard = true;
-    let c = HubSpotClient::builder(
-        s,
-        Credentials::Static(SecretString::from(sb.token().to_string())),
-    )
-    .build();
+    let c = crate::support::client_for(&sb, s);
     let input = [WriteInput {
         properties: [("name".to_string(), "Nope".to_string())].into(),
         ..Default::default()
@@ -591,11 +575,7 @@ async fn the_production_guard_refuses_writes_to_a_standard_account() {
     .await;
     let mut s = settings(&ok, AppKind::PrivatePro);
     s.production_guard = true;
-    let c = HubSpotClient::builder(
-        s,
-        Credentials::Static(SecretString::from(ok.token().to_string())),
-    )
-    .build();
+    let c = crate::support::client_for(&ok, s);
     assert_eq!(
         c.batch_write(Lane::Interactive, "companies", WriteOp::Create, &input)
             .await
@@ -786,11 +766,7 @@ async fn a_sixty_second_429_storm_causes_no_retry_storm_and_the_breaker_recovers
     .await;
     let mut s = settings(&sb, AppKind::PrivatePro);
     s.breaker.max_open_ms = 8_000;
-    let c = HubSpotClient::builder(
-        s,
-        Credentials::Static(SecretString::from(sb.token().to_string())),
-    )
-    .build();
+    let c = crate::support::client_for(&sb, s);
     sb.inject(
         FaultSpec::new(FaultKind::RateLimit {
             policy: Policy::TenSecondlyRolling,

@@ -1,6 +1,7 @@
 //! Integration tests: one binary, a module per area. Every test starts its own sandbox on
 //! 127.0.0.1:0 and asserts on what it answers and what its request log saw.
 
+mod app;
 mod cli;
 mod client;
 mod faults;

@@ -5,12 +5,11 @@ use std::net::SocketAddr;
 
 use hubspot_mcp::hubspot::client::ClientSettings;
 use hubspot_mcp::hubspot::{Credentials, HubSpotClient};
-use hubspot_mcp::mcp::http::{hash_token, HttpOptions};
+use hubspot_mcp::mcp::http::HttpOptions;
 use hubspot_mcp::mcp::{HubSpotMcp, ToolOptions, Toolset};
 use secrecy::SecretString;
 use serde_json::{json, Value};
-
-use crate::support::{small, spawn};
+use tokio_util::sync::CancellationToken;
 
 fn offline_server(options: &ToolOptions) -> HubSpotMcp {
     let client = HubSpotClient::builder(
@@ -119,64 +118,28 @@ fn read_only_toolsets_and_scopes_shrink_the_surface() {
     );
 }
 
-async fn http_server(
-    token: Option<&str>,
-) -> (
-    hubspot_mcp::sandbox::Sandbox,
-    String,
-    tokio_util::sync::CancellationToken,
-) {
-    http_server_audited(token, None).await
+/// The app over HTTP with bearer `token` (64 KiB bodies), audited when `audited`: the MCP
+/// endpoint's base URL and the token that stops it.
+async fn http_server(token: &'static str) -> (crate::support::TestApp, String, CancellationToken) {
+    http_server_audited(token, false).await
 }
 
 async fn http_server_audited(
-    token: Option<&str>,
-    audit: Option<&std::path::Path>,
-) -> (
-    hubspot_mcp::sandbox::Sandbox,
-    String,
-    tokio_util::sync::CancellationToken,
-) {
-    let sb = spawn(small()).await;
-    let settings = ClientSettings {
-        base_url: sb.base_url(),
+    token: &'static str,
+    audited: bool,
+) -> (crate::support::TestApp, String, CancellationToken) {
+    let mut http = HttpOptions::loopback(SocketAddr::from(([127, 0, 0, 1], 0)));
+    http.max_body_bytes = 64 * 1024;
+    let app = crate::support::spawn_app(crate::support::TestOptions {
+        http_token: Some(token),
+        http: Some(http),
+        audit: audited,
         ..Default::default()
-    };
-    let client = HubSpotClient::builder(
-        settings,
-        Credentials::Static(SecretString::from(sb.token().to_string())),
-    )
-    .build();
-    let mut server = HubSpotMcp::new(client, &ToolOptions::default());
-    if let Some(path) = audit {
-        let secrets = vec![
-            sb.token().to_string(),
-            token.unwrap_or_default().to_string(),
-        ];
-        let log = hubspot_mcp::audit::AuditLog::open(
-            path,
-            hubspot_mcp::audit::Redactor::new(secrets, false),
-            false,
-        )
-        .unwrap();
-        server = server.with_audit(std::sync::Arc::new(log), true);
-    }
-    let mut opts = HttpOptions::loopback(SocketAddr::from(([127, 0, 0, 1], 0)));
-    opts.max_body_bytes = 64 * 1024;
-    if let Some(t) = token {
-        opts.token_hashes.push(hash_token(t));
-    }
-    let cancel = tokio_util::sync::CancellationToken::new();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let c = cancel.clone();
-    tokio::spawn(async move {
-        let _ = hubspot_mcp::mcp::http::serve(server, opts, None, c, move |a| {
-            let _ = tx.send(a);
-        })
-        .await;
-    });
-    let addr = rx.await.unwrap();
-    (sb, format!("http://{addr}"), cancel)
+    })
+    .await;
+    let url = app.mcp_url().trim_end_matches("/mcp").to_string();
+    let cancel = app.cancel();
+    (app, url, cancel)
 }
 
 fn rpc(method: &str, id: u64, params: Value) -> Value {
@@ -207,7 +170,7 @@ async fn post(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_callers_need_a_token_and_a_local_host_and_origin() {
-    let (_sb, url, cancel) = http_server(Some("s3cret")).await;
+    let (_app, url, cancel) = http_server("s3cret").await;
     let http = reqwest::Client::new();
     let init = rpc(
         "initialize",
@@ -300,8 +263,9 @@ async fn http_callers_need_a_token_and_a_local_host_and_origin() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hubspot_failures_are_tool_errors_with_the_correlation_id() {
-    use hubspot_mcp::sandbox::faults::{FaultKind, FaultSpec};
-    let (sb, url, cancel) = http_server(Some("t")).await;
+    use hubspot_sandbox::faults::{FaultKind, FaultSpec};
+    let (app, url, cancel) = http_server("t").await;
+    let sb = app.sb();
     let http = reqwest::Client::new();
     post(&http, &url, Some("t"), &[], rpc("initialize", 1, json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}))).await;
     // Warm the metadata cache, then make search fail for good.
@@ -325,7 +289,8 @@ async fn hubspot_failures_are_tool_errors_with_the_correlation_id() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_and_labelled_associations_go_through_the_tools() {
-    let (sb, url, cancel) = http_server(Some("t")).await;
+    let (app, url, cancel) = http_server("t").await;
+    let sb = app.sb();
     let http = reqwest::Client::new();
     let call = |id: u64, name: &str, args: Value| {
         rpc("tools/call", id, json!({"name": name, "arguments": args}))
@@ -375,9 +340,9 @@ async fn writes_and_labelled_associations_go_through_the_tools() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_tool_call_and_prompt_is_audited_with_correlation_ids_and_no_secrets() {
-    let path = std::env::temp_dir().join(format!("audit-it-{}.jsonl", uuid::Uuid::new_v4()));
     let token = "http-bearer-secret-123";
-    let (sb, url, cancel) = http_server_audited(Some(token), Some(&path)).await;
+    let (app, url, cancel) = http_server_audited(token, true).await;
+    let (sb, path) = (app.sb(), app.audit.clone());
     let http = reqwest::Client::new();
     post(&http, &url, Some(token), &[], rpc("initialize", 1, json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "audit-test", "version": "9"}}))).await;
     let search = rpc(

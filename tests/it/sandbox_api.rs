@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use hubspot_mcp::sandbox::faults::{FaultKind, FaultSpec};
-use hubspot_mcp::sandbox::limits::Policy;
-use hubspot_mcp::sandbox::oauth::{StaticToken, TokenKind};
+use hubspot_sandbox::faults::{FaultKind, FaultSpec};
+use hubspot_sandbox::limits::Policy;
+use hubspot_sandbox::oauth::{StaticToken, TokenKind};
 use serde_json::{json, Value};
 
 use crate::support::{small, spawn, Api, SandboxConfig};

@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use hubspot_mcp::sandbox::limits::LimitSettings;
-use hubspot_mcp::sandbox::oauth::{StaticToken, TokenKind};
-use hubspot_mcp::sandbox::AppKind;
+use hubspot_sandbox::limits::LimitSettings;
+use hubspot_sandbox::oauth::{StaticToken, TokenKind};
+use hubspot_sandbox::AppKind;
 use serde_json::json;
 
 use crate::support::{small, spawn, spawn_manual, Api};

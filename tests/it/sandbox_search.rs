@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use hubspot_mcp::sandbox::seed::RecordCounts;
+use hubspot_sandbox::seed::RecordCounts;
 use serde_json::{json, Value};
 
 use crate::support::{small, spawn, spawn_manual, Api, SandboxConfig};

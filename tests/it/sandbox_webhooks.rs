@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode};
 use bytes::Bytes;
-use hubspot_mcp::sandbox::webhooks::{Subscription, WebhookSettings};
 use hubspot_mcp::webhook::signature::{verify_v1, verify_v3};
+use hubspot_sandbox::webhooks::{Subscription, WebhookSettings};
 use parking_lot::Mutex;
 use serde_json::{json, Value};
 

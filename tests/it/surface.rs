@@ -46,7 +46,7 @@ fn client(base_url: String, token: &str) -> HubSpotClient {
     .build()
 }
 
-fn first_ticket(sb: &hubspot_mcp::sandbox::Sandbox) -> u64 {
+fn first_ticket(sb: &hubspot_sandbox::Sandbox) -> u64 {
     *sb.shared()
         .store
         .read()
@@ -92,7 +92,7 @@ fn every_tool_has_exactly_one_declared_class_and_honest_annotations() {
 /// A server on the sandbox, with the handoff policy on (so `propose_action` exists) and
 /// `options` applied.
 async fn serve(
-    sb: &hubspot_mcp::sandbox::Sandbox,
+    sb: &hubspot_sandbox::Sandbox,
     options: ToolOptions,
 ) -> (String, tokio_util::sync::CancellationToken) {
     let server = HubSpotMcp::new(client(sb.base_url(), sb.token()), &options);

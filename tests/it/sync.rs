@@ -2,92 +2,55 @@
 //! (the provisioned MiniLM) → qdrant-edge → semantic search; backfill with resume; privacy
 //! deletion; merges; associations; duplicates; reconcile.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hubspot_mcp::embed::{default_model_dir, Embedder, FastEmbedder};
 use hubspot_mcp::hubspot::client::{ClientSettings, HubSpotClient};
 use hubspot_mcp::hubspot::limit::GovernorSettings;
-use hubspot_mcp::hubspot::Credentials;
 use hubspot_mcp::index::edge::{EdgeStore, HnswParams};
 use hubspot_mcp::index::SearchFilter;
-use hubspot_mcp::sandbox::seed::RecordCounts;
-use hubspot_mcp::sandbox::webhooks::WebhookSettings;
-use hubspot_mcp::sandbox::Sandbox;
 use hubspot_mcp::sync::backfill::{full_sync, minimum_calls};
 use hubspot_mcp::sync::normalize::Mapping;
 use hubspot_mcp::sync::queue::Queue;
 use hubspot_mcp::sync::{EngineSettings, SyncEngine};
-use hubspot_mcp::time::{SharedClock, SystemClock};
-use hubspot_mcp::webhook::receiver::{Receiver, ReceiverConfig, PATH};
+use hubspot_mcp::time::SystemClock;
+use hubspot_mcp::webhook::receiver::PATH;
 use hubspot_mcp::webhook::signature::sign_v3;
-use secrecy::SecretString;
+use hubspot_sandbox::seed::RecordCounts;
+use hubspot_sandbox::webhooks::WebhookSettings;
+use hubspot_sandbox::Sandbox;
 use serde_json::{json, Value};
-use tokio_util::sync::CancellationToken;
 
 use crate::support::{spawn, Api, SandboxConfig};
 
-/// One model per test binary (loading it takes half a second and 100 MB).
-pub fn embedder() -> Arc<dyn Embedder> {
-    static E: OnceLock<Arc<dyn Embedder>> = OnceLock::new();
-    E.get_or_init(|| {
-        Arc::new(
-            FastEmbedder::load(&default_model_dir(), 2).unwrap_or_else(|e| {
-                panic!("{e} (scripts/test.sh provisions the model; run it once)")
-            }),
-        )
-    })
-    .clone()
-}
+pub use crate::support::{embedder, tempdir};
+use crate::support::{spawn_app, TestApp, TestOptions, WEBHOOK_SECRET as SECRET};
 
-pub fn tempdir(tag: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("hsmcp-{tag}-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
+/// A client with no limits of its own, for a sandbox started outside an app.
 fn client(sb: &Sandbox) -> HubSpotClient {
-    HubSpotClient::builder(
+    crate::support::client_for(
+        sb,
         ClientSettings {
             base_url: sb.base_url(),
-            governor: GovernorSettings {
-                burst_max: 100_000,
-                search_per_second: 100_000,
-                ..Default::default()
-            },
+            ..unlimited()
+        },
+    )
+}
+
+fn unlimited() -> ClientSettings {
+    ClientSettings {
+        governor: GovernorSettings {
+            burst_max: 100_000,
+            search_per_second: 100_000,
             ..Default::default()
         },
-        Credentials::Static(SecretString::from(sb.token().to_string())),
-    )
-    .build()
-}
-
-const SECRET: &str = "sandbox-client-secret";
-
-/// A sandbox, an engine on it, and the receiver served on loopback with the sandbox's webhooks
-/// pointed at it.
-pub struct Rig {
-    pub sb: Sandbox,
-    pub engine: SyncEngine,
-    pub url: String,
-    pub dir: std::path::PathBuf,
-    pub cancel: CancellationToken,
-}
-
-impl Rig {
-    /// The sync database and index directory.
-    pub fn dir(&self) -> &std::path::Path {
-        &self.dir
+        ..Default::default()
     }
 }
 
-impl Drop for Rig {
-    fn drop(&mut self) {
-        self.cancel.cancel();
-    }
-}
-
-pub async fn rig(records: usize, webhooks: bool) -> Rig {
+/// The app with sync open on a sandbox of `records` contacts (limits off, no search lag), and
+/// the receiver served; with `webhooks`, the sandbox's webhooks point at it and the worker runs.
+pub async fn rig(records: usize, webhooks: bool) -> TestApp {
     rig_with(
         records,
         webhooks,
@@ -99,63 +62,21 @@ pub async fn rig(records: usize, webhooks: bool) -> Rig {
     .await
 }
 
-pub async fn rig_with(records: usize, webhooks: bool, settings: EngineSettings) -> Rig {
-    let mut cfg = SandboxConfig {
-        records: RecordCounts::scaled(records),
-        limits_enabled: false,
-        search_lag_ms: 0,
-        ..Default::default()
-    };
-    cfg.oauth.client_secret = SECRET.into();
-    let sb = spawn(cfg).await;
-    let dir = tempdir("sync");
-    let queue = Arc::new(Queue::open(&dir.join("sync.sqlite")).unwrap());
-    let e = embedder();
-    let store = Arc::new(
-        EdgeStore::open(&dir.join("index"), e.dimensions(), HnswParams::default()).unwrap(),
-    );
-    let notify = Arc::new(tokio::sync::Notify::new());
-    let clock: SharedClock = Arc::new(SystemClock);
-    let engine = SyncEngine::new(
-        client(&sb),
-        queue.clone(),
-        store,
-        e,
-        Arc::new(Mapping::builtin()),
-        settings,
-        clock.clone(),
-        notify.clone(),
-    );
-    let receiver = Receiver::new(
-        ReceiverConfig::new(SecretString::from(SECRET.to_string())),
-        queue,
-        clock,
-        notify,
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}{PATH}", listener.local_addr().unwrap());
-    let app = receiver.router();
-    let cancel = CancellationToken::new();
-    let c2 = cancel.clone();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { c2.cancelled().await })
-            .await;
-    });
-    if webhooks {
-        let mut w = WebhookSettings::default().subscribe_all();
-        w.target_url = Some(url.clone());
-        w.client_secret = SECRET.into();
-        sb.webhooks().configure(w);
-        tokio::spawn(engine.clone().run_worker(cancel.clone()));
-    }
-    Rig {
-        sb,
+pub async fn rig_with(records: usize, webhooks: bool, engine: EngineSettings) -> TestApp {
+    spawn_app(TestOptions {
+        sandbox: SandboxConfig {
+            records: RecordCounts::scaled(records),
+            limits_enabled: false,
+            search_lag_ms: 0,
+            ..Default::default()
+        },
+        client: unlimited(),
+        sync: true,
+        webhooks,
         engine,
-        url,
-        dir,
-        cancel,
-    }
+        ..Default::default()
+    })
+    .await
 }
 
 async fn post_signed(
@@ -184,28 +105,47 @@ async fn forged_stale_altered_and_misaddressed_webhooks_get_a_bare_401_and_valid
     let now = chrono::Utc::now().timestamp_millis();
     let body = r#"[{"eventId":1,"subscriptionId":2,"portalId":3,"occurredAt":1780272000000,"subscriptionType":"contact.propertyChange","attemptNumber":0,"objectId":42,"propertyName":"email","propertyValue":"a@b.io"}]"#;
     // Forged: signed with another secret.
-    let res = post_signed(&r.url, body, now, &r.url, "not-the-secret").await;
+    let res = post_signed(
+        r.webhook_url(),
+        body,
+        now,
+        r.webhook_url(),
+        "not-the-secret",
+    )
+    .await;
     assert_eq!(res.status(), 401);
     assert_eq!(res.text().await.unwrap(), "", "a 401 leaks nothing");
     // Stale: six minutes old.
     assert_eq!(
-        post_signed(&r.url, body, now - 6 * 60_000, &r.url, SECRET)
-            .await
-            .status(),
+        post_signed(
+            r.webhook_url(),
+            body,
+            now - 6 * 60_000,
+            r.webhook_url(),
+            SECRET
+        )
+        .await
+        .status(),
         401
     );
     // Too far in the future.
     assert_eq!(
-        post_signed(&r.url, body, now + 10 * 60_000, &r.url, SECRET)
-            .await
-            .status(),
+        post_signed(
+            r.webhook_url(),
+            body,
+            now + 10 * 60_000,
+            r.webhook_url(),
+            SECRET
+        )
+        .await
+        .status(),
         401
     );
     // Altered body: signed over one body, another sent.
-    let sig = sign_v3(SECRET, "POST", &r.url, body.as_bytes(), now);
+    let sig = sign_v3(SECRET, "POST", r.webhook_url(), body.as_bytes(), now);
     let altered = body.replace("a@b.io", "evil@b.io");
     let res = reqwest::Client::new()
-        .post(&r.url)
+        .post(r.webhook_url())
         .header("x-hubspot-signature-v3", sig)
         .header("x-hubspot-request-timestamp", now.to_string())
         .body(altered)
@@ -214,22 +154,22 @@ async fn forged_stale_altered_and_misaddressed_webhooks_get_a_bare_401_and_valid
         .unwrap();
     assert_eq!(res.status(), 401);
     // Wrong URI: signed for another endpoint.
-    let other = r.url.replace(PATH, "/other");
+    let other = r.webhook_url().replace(PATH, "/other");
     assert_eq!(
-        post_signed(&r.url, body, now, &other, SECRET)
+        post_signed(r.webhook_url(), body, now, &other, SECRET)
             .await
             .status(),
         401
     );
     // No signature at all, and a v1 signature (not accepted unless configured).
     let res = reqwest::Client::new()
-        .post(&r.url)
+        .post(r.webhook_url())
         .body(body)
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 401);
-    let q = r.engine.queue();
+    let q = r.engine().queue();
     assert_eq!(
         q.depth(now).unwrap().pending,
         0,
@@ -237,12 +177,12 @@ async fn forged_stale_altered_and_misaddressed_webhooks_get_a_bare_401_and_valid
     );
 
     // Valid: stored durably before the 204; a redelivery (attemptNumber 1) is a duplicate.
-    let res = post_signed(&r.url, body, now, &r.url, SECRET).await;
+    let res = post_signed(r.webhook_url(), body, now, r.webhook_url(), SECRET).await;
     assert_eq!(res.status(), 204);
     assert_eq!(q.depth(now).unwrap().pending, 1);
     let retry = body.replace("\"attemptNumber\":0", "\"attemptNumber\":1");
     assert_eq!(
-        post_signed(&r.url, &retry, now, &r.url, SECRET)
+        post_signed(r.webhook_url(), &retry, now, r.webhook_url(), SECRET)
             .await
             .status(),
         204
@@ -251,19 +191,26 @@ async fn forged_stale_altered_and_misaddressed_webhooks_get_a_bare_401_and_valid
     assert_eq!((d.pending, d.duplicates), (1, 1));
 
     // Malformed but signed: a 400 that says what is wrong; 101 events: refused.
-    let res = post_signed(&r.url, r#"{"not":"an array"}"#, now, &r.url, SECRET).await;
+    let res = post_signed(
+        r.webhook_url(),
+        r#"{"not":"an array"}"#,
+        now,
+        r.webhook_url(),
+        SECRET,
+    )
+    .await;
     assert_eq!(res.status(), 400);
     assert!(res.text().await.unwrap().contains("array"));
     let many = format!(
         "[{}]",
         vec![body.trim_start_matches('[').trim_end_matches(']'); 101].join(",")
     );
-    let res = post_signed(&r.url, &many, now, &r.url, SECRET).await;
+    let res = post_signed(r.webhook_url(), &many, now, r.webhook_url(), SECRET).await;
     assert_eq!(res.status(), 400);
     assert!(res.text().await.unwrap().contains("at most 100"));
     // Oversized: refused before it is read.
     let huge = "x".repeat(2 * 1024 * 1024);
-    let res = post_signed(&r.url, &huge, now, &r.url, SECRET).await;
+    let res = post_signed(r.webhook_url(), &huge, now, r.webhook_url(), SECRET).await;
     assert_eq!(res.status(), 413);
     assert_eq!(q.depth(now).unwrap().pending, 1);
 }
@@ -292,9 +239,9 @@ async fn backfill_hits_the_minimum_calls_then_webhooks_keep_the_index_fresh_and_
 ) {
     let r = rig(200, true).await;
     // Backfill: 200 contacts, 40 companies, 80 deals, 120 tickets (+ notes, not configured).
-    let before = r.sb.log_summary().total;
-    let reports = full_sync(&r.engine, false, false).await.unwrap();
-    let calls = r.sb.log_summary().total - before;
+    let before = r.sb().log_summary().total;
+    let reports = full_sync(&r.engine(), false, false).await.unwrap();
+    let calls = r.sb().log_summary().total - before;
     let mapping = Mapping::builtin();
     let minimum: u64 = reports
         .iter()
@@ -306,12 +253,12 @@ async fn backfill_hits_the_minimum_calls_then_webhooks_keep_the_index_fresh_and_
         (calls as f64) <= minimum as f64 * 1.02,
         "backfill spent {calls} calls, the minimum is {minimum}"
     );
-    let counts = r.engine.queue().record_counts().unwrap();
+    let counts = r.engine().queue().record_counts().unwrap();
     assert_eq!(counts.iter().map(|c| c.1).sum::<u64>(), 440, "{counts:?}");
 
     // Messy duplicate emails of the seed normalize to the same address.
     let dups = r
-        .engine
+        .engine()
         .queue()
         .duplicates("email", Some("contacts"), 50)
         .unwrap();
@@ -321,7 +268,7 @@ async fn backfill_hits_the_minimum_calls_then_webhooks_keep_the_index_fresh_and_
     );
 
     // A new ticket is searchable by meaning within seconds of its creation.
-    let api = Api::new(&r.sb);
+    let api = Api::new(&r.sb());
     let res = api
         .post(
             "/crm/v3/objects/tickets",
@@ -339,7 +286,7 @@ async fn backfill_hits_the_minimum_calls_then_webhooks_keep_the_index_fresh_and_
         ..Default::default()
     };
     let waited = wait_search(
-        &r.engine,
+        &r.engine(),
         "warehouse vehicle sensor box restarting",
         &tickets,
         Duration::from_secs(20),
@@ -350,7 +297,7 @@ async fn backfill_hits_the_minimum_calls_then_webhooks_keep_the_index_fresh_and_
 
     // Associating it with a contact updates its payload.
     let contact = r
-        .engine
+        .engine()
         .queue()
         .record_versions("contacts")
         .unwrap()
@@ -367,7 +314,7 @@ async fn backfill_hits_the_minimum_calls_then_webhooks_keep_the_index_fresh_and_
     let want = format!("contacts/{contact}");
     assert!(
         wait_search(
-            &r.engine,
+            &r.engine(),
             "warehouse vehicle sensor box restarting",
             &tickets,
             Duration::from_secs(20),
@@ -383,7 +330,7 @@ async fn backfill_hits_the_minimum_calls_then_webhooks_keep_the_index_fresh_and_
 
     // A privacy deletion makes the person unsearchable within seconds, and forgets their row.
     let person = r
-        .engine
+        .engine()
         .queue()
         .record_versions("contacts")
         .unwrap()
@@ -409,7 +356,7 @@ async fn backfill_hits_the_minimum_calls_then_webhooks_keep_the_index_fresh_and_
         object_types: vec!["contacts".into()],
         ..Default::default()
     };
-    let hits = r.engine.search(&query, 10, &contacts).await.unwrap();
+    let hits = r.engine().search(&query, 10, &contacts).await.unwrap();
     assert!(
         hits.iter().any(|h| h.payload.record_id == person),
         "found before deletion"
@@ -421,16 +368,20 @@ async fn backfill_hits_the_minimum_calls_then_webhooks_keep_the_index_fresh_and_
         )
         .await;
     assert!(res.status < 300, "{} {}", res.status, res.body);
-    let gone = wait_search(&r.engine, &query, &contacts, Duration::from_secs(10), |h| {
-        !h.iter().any(|x| x.payload.record_id == person)
-    })
+    let gone = wait_search(
+        &r.engine(),
+        &query,
+        &contacts,
+        Duration::from_secs(10),
+        |h| !h.iter().any(|x| x.payload.record_id == person),
+    )
     .await;
     assert!(
         gone.is_some(),
         "the privacy-deleted contact is still searchable"
     );
     assert!(!r
-        .engine
+        .engine()
         .queue()
         .record_versions("contacts")
         .unwrap()
@@ -439,7 +390,7 @@ async fn backfill_hits_the_minimum_calls_then_webhooks_keep_the_index_fresh_and_
     // A merge removes the merged-away contact.
     let ids: Vec<String> = {
         let mut v: Vec<String> = r
-            .engine
+            .engine()
             .queue()
             .record_versions("contacts")
             .unwrap()
@@ -458,7 +409,7 @@ async fn backfill_hits_the_minimum_calls_then_webhooks_keep_the_index_fresh_and_
     assert!(res.status < 300, "{} {}", res.status, res.body);
     let deadline = Instant::now() + Duration::from_secs(10);
     while r
-        .engine
+        .engine()
         .queue()
         .record_versions("contacts")
         .unwrap()
@@ -472,14 +423,14 @@ async fn backfill_hits_the_minimum_calls_then_webhooks_keep_the_index_fresh_and_
     }
 
     // Nothing drifted: reconcile finds nothing to repair.
-    assert!(r.sb.webhooks().wait_idle(Duration::from_secs(10)).await);
+    assert!(r.sb().webhooks().wait_idle(Duration::from_secs(10)).await);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let rec = r.engine.reconcile().await.unwrap();
+    let rec = r.engine().reconcile().await.unwrap();
     for t in &rec {
         assert_eq!((t.missing, t.stale, t.extra), (0, 0, 0), "{t:?}");
     }
     let d = r
-        .engine
+        .engine()
         .queue()
         .depth(chrono::Utc::now().timestamp_millis())
         .unwrap();
@@ -500,11 +451,11 @@ async fn a_crashed_backfill_resumes_from_its_checkpoint_and_reconcile_repairs_dr
     .await;
     // "Crash" mid-way (types run in name order: companies, contacts, deals, tickets): drop the
     // backfill once contacts are checkpointed but not finished.
-    let e2 = r.engine.clone();
+    let e2 = r.engine().clone();
     let task = tokio::spawn(async move { full_sync(&e2, false, false).await });
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let cp = r.engine.queue().checkpoint("backfill:contacts").unwrap();
+        let cp = r.engine().queue().checkpoint("backfill:contacts").unwrap();
         if cp.as_deref().is_some_and(|v| v != "done") {
             break;
         }
@@ -517,9 +468,9 @@ async fn a_crashed_backfill_resumes_from_its_checkpoint_and_reconcile_repairs_dr
     }
     task.abort();
     let _ = task.await;
-    let before = r.sb.log_summary().total;
-    let reports = full_sync(&r.engine, false, false).await.unwrap();
-    let second = r.sb.log_summary().total - before;
+    let before = r.sb().log_summary().total;
+    let reports = full_sync(&r.engine(), false, false).await.unwrap();
+    let second = r.sb().log_summary().total - before;
     let companies = reports
         .iter()
         .find(|t| t.object_type == "companies")
@@ -538,7 +489,7 @@ async fn a_crashed_backfill_resumes_from_its_checkpoint_and_reconcile_repairs_dr
         "only the unfinished page is read again"
     );
     let counts: u64 = r
-        .engine
+        .engine()
         .queue()
         .record_counts()
         .unwrap()
@@ -554,20 +505,20 @@ async fn a_crashed_backfill_resumes_from_its_checkpoint_and_reconcile_repairs_dr
     // Drift: the index loses a record and HubSpot changes another behind our back (no
     // webhooks in this rig); reconcile finds and repairs both.
     let lost = r
-        .engine
+        .engine()
         .queue()
         .record_versions("deals")
         .unwrap()
         .into_keys()
         .next()
         .unwrap();
-    r.engine
+    r.engine()
         .forget(vec![format!("deals/{lost}")])
         .await
         .unwrap();
-    let api = Api::new(&r.sb);
+    let api = Api::new(&r.sb());
     let changed = r
-        .engine
+        .engine()
         .queue()
         .record_versions("tickets")
         .unwrap()
@@ -582,12 +533,12 @@ async fn a_crashed_backfill_resumes_from_its_checkpoint_and_reconcile_repairs_dr
         )
         .await;
     assert_eq!(res.status, 200, "{}", res.body);
-    let rec = r.engine.reconcile().await.unwrap();
+    let rec = r.engine().reconcile().await.unwrap();
     let deals = rec.iter().find(|t| t.object_type == "deals").unwrap();
     let tickets = rec.iter().find(|t| t.object_type == "tickets").unwrap();
     assert_eq!((deals.missing, deals.repaired), (1, 1), "{deals:?}");
     assert_eq!((tickets.stale, tickets.repaired), (1, 1), "{tickets:?}");
-    let again = r.engine.reconcile().await.unwrap();
+    let again = r.engine().reconcile().await.unwrap();
     assert!(
         again.iter().all(|t| t.missing + t.stale + t.extra == 0),
         "{again:?}"
@@ -666,7 +617,7 @@ async fn kill_9_during_a_burst_of_10000_webhook_events_loses_nothing_and_applies
     let dir = tempdir("crash");
     let mut w = WebhookSettings::default();
     w.subscriptions
-        .push(hubspot_mcp::sandbox::webhooks::Subscription {
+        .push(hubspot_sandbox::webhooks::Subscription {
             event_type: "contact.propertyChange".into(),
             object_type_id: None,
             property_name: Some("jobtitle".into()),
@@ -803,21 +754,21 @@ async fn semantic_search_and_find_duplicates_are_mcp_tools_and_what_they_retriev
     use hubspot_mcp::mcp::http::{hash_token, HttpOptions};
     use hubspot_mcp::mcp::{HubSpotMcp, ToolOptions};
     let r = rig(100, false).await;
-    full_sync(&r.engine, false, false).await.unwrap();
-    let audit = r.dir.join("audit.jsonl");
+    full_sync(&r.engine(), false, false).await.unwrap();
+    let audit = r.dir().join("audit.jsonl");
     let log = hubspot_mcp::audit::AuditLog::open(
         &audit,
-        hubspot_mcp::audit::Redactor::new(vec![r.sb.token().to_string()], false),
+        hubspot_mcp::audit::Redactor::new(vec![r.sb().token().to_string()], false),
         false,
     )
     .unwrap();
-    let server = HubSpotMcp::new(client(&r.sb), &ToolOptions::default())
-        .with_sync(r.engine.clone())
+    let server = HubSpotMcp::new(r.client.clone(), &ToolOptions::default())
+        .with_sync(r.engine().clone())
         .with_audit(Arc::new(log), true);
     let mut opts = HttpOptions::loopback(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
     opts.token_hashes.push(hash_token("t"));
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let c = r.cancel.clone();
+    let c = r.cancel();
     tokio::spawn(async move {
         let _ = hubspot_mcp::mcp::http::serve(server, opts, None, c, move |a| {
             let _ = tx.send(a);
@@ -991,11 +942,11 @@ async fn serve_sandbox_sync_backfills_then_finds_a_ticket_created_through_mcp() 
 #[tokio::test]
 async fn catch_up_rereads_what_changed_while_no_webhooks_arrived() {
     let r = rig(60, false).await;
-    full_sync(&r.engine, false, false).await.unwrap();
+    full_sync(&r.engine(), false, false).await.unwrap();
     // A change HubSpot could not deliver (this rig receives no webhooks): catch-up finds it
     // by last-modified time, from the watermark the backfill left.
     let ticket = r
-        .engine
+        .engine()
         .queue()
         .record_versions("tickets")
         .unwrap()
@@ -1003,7 +954,7 @@ async fn catch_up_rereads_what_changed_while_no_webhooks_arrived() {
         .next()
         .unwrap();
     tokio::time::sleep(Duration::from_millis(5)).await;
-    let res = Api::new(&r.sb)
+    let res = Api::new(&r.sb())
         .patch(
             &format!("/crm/v3/objects/tickets/{ticket}"),
             json!({"properties": {"subject": "Hydroponic pump controller lost its schedule"}}),
@@ -1015,7 +966,7 @@ async fn catch_up_rereads_what_changed_while_no_webhooks_arrived() {
         ..Default::default()
     };
     let hits = r
-        .engine
+        .engine()
         .search("hydroponic pump schedule", 1, &tickets)
         .await
         .unwrap();
@@ -1024,14 +975,14 @@ async fn catch_up_rereads_what_changed_while_no_webhooks_arrived() {
         "not indexed before catch-up"
     );
     let applied = r
-        .engine
+        .engine()
         .catch_up_from_watermark()
         .await
         .unwrap()
         .expect("a watermark exists");
     assert!(applied.upserted >= 1, "{applied:?}");
     let hits = r
-        .engine
+        .engine()
         .search("hydroponic pump schedule", 1, &tickets)
         .await
         .unwrap();
@@ -1110,7 +1061,7 @@ async fn a_poison_event_is_dead_lettered_and_the_events_behind_it_are_applied() 
     )
     .await;
     let contacts: Vec<u64> = rig
-        .sb
+        .sb()
         .shared()
         .store
         .read()
@@ -1120,7 +1071,7 @@ async fn a_poison_event_is_dead_lettered_and_the_events_behind_it_are_applied() 
         .copied()
         .collect();
     let ticket = *rig
-        .sb
+        .sb()
         .shared()
         .store
         .read()
@@ -1128,10 +1079,10 @@ async fn a_poison_event_is_dead_lettered_and_the_events_behind_it_are_applied() 
         .keys()
         .next()
         .unwrap();
-    rig.sb.inject(
-        hubspot_mcp::sandbox::faults::FaultSpec::new(
-            hubspot_mcp::sandbox::faults::FaultKind::Status { status: 400 },
-        )
+    rig.sb().inject(
+        hubspot_sandbox::faults::FaultSpec::new(hubspot_sandbox::faults::FaultKind::Status {
+            status: 400,
+        })
         .on("/crm/objects/2026-03/tickets/batch/read"),
     );
     let now = chrono::Utc::now().timestamp_millis();
@@ -1149,9 +1100,9 @@ async fn a_poison_event_is_dead_lettered_and_the_events_behind_it_are_applied() 
             .iter()
             .map(|c| change(format!("contact-{c}"), "contacts", c.to_string())),
     );
-    let q = rig.engine.queue().clone();
+    let q = rig.engine().queue().clone();
     q.enqueue(&changes, now).unwrap();
-    tokio::spawn(rig.engine.clone().run_worker(rig.cancel.clone()));
+    tokio::spawn(rig.engine().clone().run_worker(rig.cancel()));
     let started = std::time::Instant::now();
     loop {
         let all_good = contacts
@@ -1174,7 +1125,7 @@ async fn a_poison_event_is_dead_lettered_and_the_events_behind_it_are_applied() 
             started.elapsed() < Duration::from_secs(30),
             "the poison event was never dead-lettered: {:?} {:?}",
             q.depth(chrono::Utc::now().timestamp_millis()).unwrap(),
-            rig.sb
+            rig.sb()
                 .log_entries()
                 .iter()
                 .filter(|e| e.path.contains("tickets"))

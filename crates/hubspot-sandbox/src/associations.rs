@@ -19,7 +19,7 @@ use super::error::HsError;
 use super::objects::{id_string, parse_json, AssocSpec, IdRef, Query};
 use super::store::Store;
 use super::Shared;
-use crate::time::iso_ms;
+use hubspot_wire::time::iso_ms;
 
 /// Pair routes, relative to an associations prefix.
 pub fn pair_routes() -> Router<Arc<Shared>> {

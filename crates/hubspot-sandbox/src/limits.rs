@@ -1,4 +1,4 @@
-//! HubSpot's rate limits, enforced exactly on a [`Clock`](crate::time::Clock).
+//! HubSpot's rate limits, enforced exactly on a [`Clock`](hubspot_wire::time::Clock).
 //!
 //! Three independent policies (../shared/docs/hubspot-api.md §9):
 //! - `TEN_SECONDLY_ROLLING`: a sliding window of `interval` per app (110/100/190/250 by app

@@ -31,11 +31,7 @@ fn object_type(
     scopes: (&str, &str),
 ) -> ObjectType {
     let custom = id.starts_with("2-");
-    let modified = if name == "contacts" {
-        "lastmodifieddate"
-    } else {
-        "hs_lastmodifieddate"
-    };
+    let modified = hubspot_wire::objects::last_modified_property(name);
     let created = if custom {
         "hs_createdate"
     } else {
@@ -63,13 +59,32 @@ fn object_type(
     }
 }
 
+/// A standard type: its id, singular and scopes come from the shared table.
+fn standard(
+    name: &str,
+    labels: (&str, &str),
+    defaults: &[&str],
+    searchable: &[&str],
+    primary: &str,
+) -> ObjectType {
+    let o = hubspot_wire::objects::by_name(name).expect("a standard object type");
+    object_type(
+        o.type_id,
+        o.name,
+        o.singular,
+        labels,
+        defaults,
+        searchable,
+        primary,
+        (o.read_scope, o.write_scope),
+    )
+}
+
 /// Every object type the sandbox serves.
 pub fn object_types() -> Vec<ObjectType> {
     vec![
-        object_type(
-            "0-1",
+        standard(
             "contacts",
-            "contact",
             ("Contact", "Contacts"),
             &[
                 "firstname",
@@ -89,12 +104,9 @@ pub fn object_types() -> Vec<ObjectType> {
                 "hs_additional_emails",
             ],
             "email",
-            ("crm.objects.contacts.read", "crm.objects.contacts.write"),
         ),
-        object_type(
-            "0-2",
+        standard(
             "companies",
-            "company",
             ("Company", "Companies"),
             &[
                 "name",
@@ -105,12 +117,9 @@ pub fn object_types() -> Vec<ObjectType> {
             ],
             &["name", "domain", "website", "phone"],
             "name",
-            ("crm.objects.companies.read", "crm.objects.companies.write"),
         ),
-        object_type(
-            "0-3",
+        standard(
             "deals",
-            "deal",
             ("Deal", "Deals"),
             &[
                 "dealname",
@@ -124,12 +133,9 @@ pub fn object_types() -> Vec<ObjectType> {
             ],
             &["dealname"],
             "dealname",
-            ("crm.objects.deals.read", "crm.objects.deals.write"),
         ),
-        object_type(
-            "0-5",
+        standard(
             "tickets",
-            "ticket",
             ("Ticket", "Tickets"),
             &[
                 "subject",
@@ -143,12 +149,9 @@ pub fn object_types() -> Vec<ObjectType> {
             ],
             &["subject", "content"],
             "subject",
-            ("tickets", "tickets"),
         ),
-        object_type(
-            "0-46",
+        standard(
             "notes",
-            "note",
             ("Note", "Notes"),
             &[
                 "hs_note_body",
@@ -160,12 +163,9 @@ pub fn object_types() -> Vec<ObjectType> {
             ],
             &["hs_note_body"],
             "hs_note_body",
-            ("crm.objects.contacts.read", "crm.objects.contacts.write"),
         ),
-        object_type(
-            "0-27",
+        standard(
             "tasks",
-            "task",
             ("Task", "Tasks"),
             &[
                 "hs_task_subject",
@@ -180,7 +180,6 @@ pub fn object_types() -> Vec<ObjectType> {
             ],
             &["hs_task_subject", "hs_task_body"],
             "hs_task_subject",
-            ("crm.objects.contacts.read", "crm.objects.contacts.write"),
         ),
         object_type(
             CUSTOM_OBJECT_ID,
@@ -955,19 +954,24 @@ pub fn association_defs() -> Vec<AssociationDef> {
         ("0-5", "0-2", 339, 340, None),
         ("0-5", "0-2", 26, 25, Some("Primary")),
         ("0-5", "0-3", 28, 27, None),
-        ("0-46", "0-1", 202, 201, None),
-        ("0-46", "0-2", 190, 189, None),
-        ("0-46", "0-3", 214, 213, None),
-        ("0-46", "0-5", 228, 227, None),
-        ("0-27", "0-1", 204, 203, None),
-        ("0-27", "0-2", 192, 191, None),
-        ("0-27", "0-3", 216, 215, None),
-        ("0-27", "0-5", 230, 229, None),
         (CUSTOM_OBJECT_ID, "0-2", 1001, 1002, None),
         (CUSTOM_OBJECT_ID, "0-1", 1003, 1004, None),
     ];
+    // Notes and tasks to each record type: the ids the product writes with (shared table);
+    // the inverse (record → engagement) is the id below it, as HubSpot numbers them.
+    let engagements = hubspot_wire::objects::records().flat_map(|o| {
+        let note = o
+            .note_association
+            .map(|t| ("0-46", o.type_id, t, t - 1, None));
+        let task = o
+            .task_association
+            .map(|t| ("0-27", o.type_id, t, t - 1, None));
+        note.into_iter().chain(task)
+    });
+    let pairs: Vec<(&str, &str, u32, u32, Option<&str>)> =
+        PAIRS.iter().copied().chain(engagements).collect();
     let mut defs = Vec::new();
-    for (from, to, t, inv, label) in PAIRS {
+    for (from, to, t, inv, label) in &pairs {
         let category = if from.starts_with("2-") {
             AssocCategory::UserDefined
         } else {

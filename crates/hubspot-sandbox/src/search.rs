@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use super::error::HsError;
 use super::model::{ObjectType, PropertyDef, Record};
 use super::store::Store;
-use crate::time::parse_hs_datetime;
+use hubspot_wire::time::parse_hs_datetime;
 
 /// Search limits (HubSpot's current documentation by default).
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]

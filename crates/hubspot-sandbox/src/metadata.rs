@@ -17,7 +17,7 @@ use super::error::HsError;
 use super::model::{PropertyDef, PropertyOption};
 use super::objects::{parse_json, Query};
 use super::Shared;
-use crate::time::iso_ms;
+use hubspot_wire::time::iso_ms;
 
 /// Properties routes, relative to a properties prefix.
 pub fn property_routes() -> Router<Arc<Shared>> {

@@ -24,7 +24,7 @@ use super::model::{AssocCategory, AssocType, ObjectType};
 use super::search::{self, SearchRequest};
 use super::store::{property_validation_error, Store};
 use super::Shared;
-use crate::time::iso_ms;
+use hubspot_wire::time::iso_ms;
 
 /// The routes, relative to an objects prefix.
 pub fn routes() -> Router<Arc<Shared>> {

@@ -27,7 +27,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::HsError;
 use super::Shared;
-use crate::time::iso_ms;
+use hubspot_wire::time::iso_ms;
 
 /// What kind of credential a bearer token is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,7 +5,17 @@
 //! product exists to handle: the same limits, status codes, error bodies and headers
 //! (../shared/docs/hubspot-api.md, §17 checklist).
 //!
+//! # Why a crate of its own
+//! It is 40% of the code and changes for different reasons than the product (HubSpot's
+//! behaviour, not ours), so it compiles apart and a tool change does not rebuild it. It depends
+//! on no product module, only on `hubspot-wire` (clock, signatures, the object-type table),
+//! which the product shares; so it cannot bend around the product's types, and anyone can use
+//! it as a strict local HubSpot in their own integration tests (`hubspot-sandbox` binary, or
+//! [`Sandbox::start`] in-process). The product pulls it in through its default `sandbox`
+//! feature for `serve --sandbox`.
+//!
 //! # Layout
+//! - [`cli`]: the flags and run loop shared by `hubspot-sandbox` and `hubspot-mcp sandbox`.
 //! - [`gateway`]: correlation ids, faults, auth, scopes, rate limits, error rendering, request log.
 //! - [`objects`], [`search`], [`associations`], [`metadata`], [`oauth`]: the routes.
 //! - [`store`], [`model`], [`catalog`], [`seed`]: the portal's data.
@@ -16,6 +26,7 @@
 
 pub mod associations;
 pub mod catalog;
+pub mod cli;
 pub mod error;
 pub mod faults;
 pub mod gateway;
@@ -57,7 +68,7 @@ use self::search::SearchLimits;
 use self::seed::RecordCounts;
 use self::store::Store;
 use self::webhooks::{WebhookSender, WebhookSettings};
-use crate::time::{SharedClock, SystemClock};
+use hubspot_wire::time::{SharedClock, SystemClock};
 
 /// The kind of app calling the sandbox, which sets its limits (§9a of the API facts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, Default)]

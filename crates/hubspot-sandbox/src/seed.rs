@@ -21,7 +21,7 @@ use super::catalog::{CUSTOM_OBJECT_ID, DEAL_STAGE_OPTIONS};
 use super::model::{AssocCategory, AssocType};
 use super::seed_text::{note_text, ticket_text, TOPICS};
 use super::store::Store;
-use crate::time::iso_ms;
+use hubspot_wire::time::iso_ms;
 
 /// How many records of each type to seed.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]

@@ -24,8 +24,8 @@ use serde_json::{json, Value};
 use tokio::sync::{mpsc, Semaphore};
 
 use super::store::{ChangeEvent, ChangeKind};
-use crate::time::SharedClock;
-use crate::webhook::signature::{sign_v1, sign_v3};
+use hubspot_wire::signature::{sign_v1, sign_v3};
+use hubspot_wire::time::SharedClock;
 
 /// One subscription.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -101,7 +101,7 @@ impl Default for WebhookSettings {
 impl WebhookSettings {
     /// Subscribes to every event kind of the standard objects and of `object.*`.
     pub fn subscribe_all(mut self) -> Self {
-        for obj in ["contact", "company", "deal", "ticket"] {
+        for obj in hubspot_wire::objects::records().map(|o| o.singular) {
             for ev in [
                 "creation",
                 "deletion",

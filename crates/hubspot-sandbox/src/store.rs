@@ -16,7 +16,7 @@ use super::error::{property_error, ErrorDetail, HsError};
 use super::model::{
     AssocCategory, AssocType, AssociationDef, ObjectType, Owner, Pipeline, PropertyDef, Record,
 };
-use crate::time::{iso_ms, parse_hs_datetime};
+use hubspot_wire::time::{iso_ms, parse_hs_datetime};
 
 /// A change to the CRM, as the webhook sender needs it.
 #[derive(Debug, Clone, PartialEq)]

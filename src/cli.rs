@@ -1,0 +1,249 @@
+//! The command line: every subcommand and flag, parsed by clap. `main.rs` dispatches them to
+//! the application layer (`hubspot_mcp::app`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+#[cfg(feature = "sandbox")]
+use hubspot_sandbox::cli::SandboxArgs;
+
+/// HubSpot CRM as safe, rate-aware agent tools.
+#[derive(Debug, Parser)]
+#[command(name = "hubspot-mcp", version, about)]
+pub struct Cli {
+    /// A TOML configuration file (see README.md, "Configuration").
+    #[arg(long, global = true, env = "HUBSPOT_MCP_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Test mode: the production guard refuses writes unless the portal is a developer test
+    /// account or a sandbox.
+    #[arg(long, global = true)]
+    pub test_mode: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the local HubSpot-compatible sandbox until Ctrl-C (as `hubspot-sandbox` does).
+    #[cfg(feature = "sandbox")]
+    Sandbox(SandboxArgs),
+    /// OAuth: authorize this app on a portal, or report what is authorized.
+    #[command(subcommand)]
+    Auth(AuthCommand),
+    /// Serve HubSpot as MCP tools over stdio or streamable HTTP.
+    Serve(ServeArgs),
+    /// Generated JSON Schemas.
+    #[command(subcommand)]
+    Schemas(SchemasCommand),
+    /// Read and check the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Event-driven sync into the semantic index: backfill, receive webhooks, report.
+    Sync(SyncArgs),
+    /// Semantic search over the index.
+    Search(SearchArgs),
+    /// Compare HubSpot's ids and update times with the index and repair drift.
+    Reconcile(ConnectArgs),
+    /// Records sharing a normalized email, domain or phone.
+    Duplicates(DuplicatesArgs),
+}
+
+/// Where HubSpot is, for the commands that read it.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConnectArgs {
+    /// Start an in-process sandbox with seeded data and read it instead of HubSpot.
+    #[arg(long)]
+    pub sandbox: bool,
+    /// The embedding model directory (air-gapped installs); default: the provisioned cache.
+    #[arg(long, env = "HUBSPOT_MCP_MODEL_DIR")]
+    pub model_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// Read every configured object type (resumes from its checkpoint after a crash).
+    #[arg(long)]
+    pub full: bool,
+    /// With --full: forget the checkpoints and start over.
+    #[arg(long)]
+    pub restart: bool,
+    /// Receive webhooks on this address and run the workers until Ctrl-C.
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Print queue depth and age, index size and checkpoints as JSON.
+    #[arg(long)]
+    pub status: bool,
+    /// Re-read records changed since the last event seen (downtime catch-up).
+    #[arg(long)]
+    pub catch_up: bool,
+    /// List the events that failed for good (poison records), with their last error, as JSON.
+    #[arg(long)]
+    pub dead_letters: bool,
+    /// With --dead-letters: put them all back in the queue, failures reset.
+    #[arg(long, requires = "dead_letters", conflicts_with = "drop")]
+    pub retry: bool,
+    /// With --dead-letters: discard them all (a redelivery of the same event is dropped too).
+    #[arg(long, requires = "dead_letters")]
+    pub drop: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SearchArgs {
+    /// The index `serve --sandbox --sync` (or `sync --sandbox`) built, in `<data_dir>/sandbox`.
+    #[arg(long)]
+    pub sandbox: bool,
+    /// What to look for.
+    pub query: String,
+    /// How many results.
+    #[arg(short, long, default_value_t = 10)]
+    pub k: usize,
+    /// Only this object type; repeatable.
+    #[arg(long = "type")]
+    pub object_types: Vec<String>,
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
+    /// The embedding model directory.
+    #[arg(long, env = "HUBSPOT_MCP_MODEL_DIR")]
+    pub model_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DuplicatesArgs {
+    /// The index `serve --sandbox --sync` (or `sync --sandbox`) built, in `<data_dir>/sandbox`.
+    #[arg(long)]
+    pub sandbox: bool,
+    /// email, domain or phone.
+    #[arg(long, default_value = "email")]
+    pub field: String,
+    /// Only this object type.
+    #[arg(long = "type")]
+    pub object_type: Option<String>,
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// The last entries.
+    Tail {
+        #[arg(short = 'n', default_value_t = 20)]
+        count: usize,
+    },
+    /// One entry, by sequence number.
+    Show { seq: u64 },
+    /// Every entry as JSON lines.
+    Export {
+        /// JSON lines (the only format today; the flag keeps scripts explicit).
+        #[arg(long)]
+        jsonl: bool,
+    },
+    /// Checks the hash chain; exits non-zero at the first edited, deleted or reordered entry.
+    Verify,
+    /// Removes entries older than the retention (the chain stays verifiable through an
+    /// anchor). Run it while no server writes the log; `serve` prunes when it starts.
+    Prune {
+        /// Days to keep (default: audit.retention_days).
+        #[arg(long)]
+        older_than_days: Option<u32>,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Serve over stdin/stdout (for Claude Desktop, Cursor, VS Code).
+    #[arg(long, conflicts_with = "http")]
+    pub stdio: bool,
+    /// Serve streamable HTTP at /mcp on this address (for example 127.0.0.1:8765).
+    #[arg(long)]
+    pub http: Option<SocketAddr>,
+    /// Start an in-process sandbox with seeded data and point the client at it.
+    #[arg(long)]
+    pub sandbox: bool,
+    /// Offer only these toolsets.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub toolsets: Vec<hubspot_mcp::mcp::Toolset>,
+    /// Offer no write tools.
+    #[arg(long)]
+    pub read_only: bool,
+    /// SHA-256 (hex) of a bearer token HTTP callers may present; repeatable.
+    #[arg(long = "http-token-sha256")]
+    pub http_token_sha256: Vec<String>,
+    /// A bearer token in plain text, hashed at start (prefer the hash).
+    #[arg(long, env = "HUBSPOT_MCP_HTTP_TOKEN", hide_env_values = true)]
+    pub http_token: Option<String>,
+    /// Serve HTTP without authentication (loopback addresses only).
+    #[arg(long)]
+    pub no_auth: bool,
+    /// A Host (or host:port) the HTTP endpoint answers to, beyond loopback; repeatable.
+    #[arg(long = "allowed-host")]
+    pub allowed_hosts: Vec<String>,
+    /// A browser Origin allowed to call the HTTP endpoint; repeatable.
+    #[arg(long = "allowed-origin")]
+    pub allowed_origins: Vec<String>,
+    /// Keep sessions (SSE) instead of the stateless JSON mode.
+    #[arg(long)]
+    pub stateful: bool,
+    /// Run sync too: receive webhooks, keep the semantic index fresh, offer semantic_search.
+    #[arg(long)]
+    pub sync: bool,
+    /// The embedding model directory (air-gapped installs); default: the provisioned cache.
+    #[arg(long, env = "HUBSPOT_MCP_MODEL_DIR")]
+    pub model_dir: Option<PathBuf>,
+}
+
+/// Like the derived one, but the plain-text token is never shown.
+impl std::fmt::Debug for ServeArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeArgs")
+            .field("stdio", &self.stdio)
+            .field("http", &self.http)
+            .field("sandbox", &self.sandbox)
+            .field("toolsets", &self.toolsets)
+            .field("read_only", &self.read_only)
+            .field("http_token_sha256", &self.http_token_sha256.len())
+            .field(
+                "http_token",
+                &self.http_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field("no_auth", &self.no_auth)
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("allowed_origins", &self.allowed_origins)
+            .field("stateful", &self.stateful)
+            .field("sync", &self.sync)
+            .field("model_dir", &self.model_dir)
+            .finish()
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SchemasCommand {
+    /// Write every tool's definition (input and output schemas, annotations) to DIR.
+    Export {
+        #[arg(long, default_value = "schemas")]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Authorization-code flow with a loopback redirect, state and PKCE; stores the refresh
+    /// token encrypted in the data directory.
+    Login {
+        /// Authorize against a running sandbox at this URL (consents automatically).
+        #[arg(long)]
+        sandbox: Option<String>,
+        /// Seconds to wait for the browser.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+    },
+    /// Refreshes the stored token once and reports the granted scopes (introspection).
+    Status {
+        /// A running sandbox's URL instead of HubSpot.
+        #[arg(long)]
+        sandbox: Option<String>,
+    },
+}

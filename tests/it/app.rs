@@ -1,0 +1,116 @@
+//! The application layer's lifecycle: what `App::shutdown` and the binary's signal handling
+//! promise (every task drained, listeners closed, the index released, exit status 0).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{spawn_app, TestOptions};
+
+async fn refused(url: &str) -> bool {
+    reqwest::Client::new()
+        .get(url)
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await
+        .is_err()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_drains_every_task_closes_the_listeners_and_releases_the_index() {
+    let app = spawn_app(TestOptions {
+        sync: true,
+        webhooks: true,
+        http_token: Some("t"),
+        ..Default::default()
+    })
+    .await;
+    let (mcp, webhooks) = (app.mcp_url().to_string(), app.webhook_url().to_string());
+    let health = mcp.replace("/mcp", "/healthz");
+    assert!(
+        !refused(&health).await,
+        "the endpoint answers before shutdown"
+    );
+    let dir = app.dir().to_path_buf();
+    let started = Instant::now();
+    tokio::time::timeout(Duration::from_secs(30), app.shutdown())
+        .await
+        .expect("shutdown drains within its deadline");
+    eprintln!("shutdown took {:?}", started.elapsed());
+    assert!(refused(&health).await, "the MCP listener is closed");
+    assert!(refused(&webhooks).await, "the webhook listener is closed");
+    // The embedded index is released: another process (here, a new store) can open it.
+    let e = crate::support::embedder();
+    let reopened = tokio::task::spawn_blocking(move || {
+        hubspot_mcp::index::edge::EdgeStore::open(
+            &dir.join("index"),
+            e.dimensions(),
+            hubspot_mcp::index::edge::HnswParams::default(),
+        )
+        .map(|_| ())
+    })
+    .await
+    .unwrap();
+    assert!(reopened.is_ok(), "{reopened:?}");
+}
+
+/// Spawns the binary, reads its first stdout line, sends SIGTERM, and returns the line and how
+/// the process ended.
+fn run_until_sigterm(args: &[&str], dir: &std::path::Path) -> (String, std::process::ExitStatus) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hubspot-mcp"))
+        .args(args)
+        .env("HUBSPOT_MCP_DATA_DIR", dir)
+        .env("HUBSPOT_MCP_SANDBOX__RECORDS__CONTACTS", "50")
+        .env("HUBSPOT_MCP_SANDBOX__RECORDS__COMPANIES", "10")
+        .env("HUBSPOT_MCP_SANDBOX__RECORDS__DEALS", "20")
+        .env("HUBSPOT_MCP_SANDBOX__RECORDS__TICKETS", "30")
+        .env("RUST_LOG", "warn,qdrant_edge=error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the binary runs");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return (line.trim().to_string(), status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("still running 30 s after SIGTERM: {args:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn sigterm_drains_serve_http_and_sync_listen_and_they_exit_cleanly() {
+    let dir = crate::support::tempdir("sigterm");
+    let (url, status) = run_until_sigterm(
+        &[
+            "serve",
+            "--sandbox",
+            "--sync",
+            "--http",
+            "127.0.0.1:0",
+            "--http-token",
+            "t",
+        ],
+        &dir,
+    );
+    assert!(url.ends_with("/mcp"), "{url}");
+    assert!(status.success(), "serve --http on SIGTERM: {status:?}");
+    // The index the server held is released on exit: sync can open it straight away.
+    let (url, status) = run_until_sigterm(&["sync", "--sandbox", "--listen", "127.0.0.1:0"], &dir);
+    assert!(url.ends_with("/webhooks/hubspot"), "{url}");
+    assert!(status.success(), "sync --listen on SIGTERM: {status:?}");
+}

@@ -1,17 +1,23 @@
-//! hubspot-mcp: HubSpot CRM as safe, rate-aware agent tools, with a faithful local sandbox.
+//! hubspot-mcp: HubSpot CRM as safe, rate-aware agent tools.
 //!
-//! # Layout
-//! - [`config`]: typed settings from a TOML file plus `HUBSPOT_MCP_*` environment variables.
-//! - [`time`]: the `Clock` trait (system and manual clocks) every window is measured on.
-//! - [`sandbox`]: the local HubSpot-compatible API everything is tested against.
-//! - [`webhook`]: HubSpot request signatures (v1, v2, v3), shared by the sandbox's sender and
-//!   the receiver.
+//! # Layout, and why the boundaries are there
+//! This crate is the product. Two crates beside it hold what is not: `hubspot-wire` (the
+//! clock, webhook signatures and the one standard-object table, which the product and the
+//! sandbox must agree on) and `hubspot-sandbox` (the local HubSpot, used through the default
+//! `sandbox` feature and by the tests; it depends on no module here).
 //!
-//! - [`hubspot`]: the rate-aware HubSpot client; [`mcp`]: the MCP server and its tools.
-//! - [`sync`]: webhooks → durable queue → normalize → [`embed`] → [`index`] (semantic search).
+//! - [`app`]: wiring and lifecycle (connect, sync, listeners, drain on shutdown). The binary
+//!   and every test harness start the product through it, so they start the same thing.
+//! - [`hubspot`]: the only code that speaks HTTP to HubSpot, and the only place paths and
+//!   bodies are built. It knows nothing of MCP, sync or the audit log: those observe it
+//!   through traits it defines (`observe::CallObserver`).
+//! - [`mcp`]: the MCP server; each tool area is one router that declares its class.
+//! - [`webhook`]: what a verified event is (`Change`) and where it goes (`EventSink`); the
+//!   receiver. [`sync`]: the queue (an `EventSink`), workers, backfill, normalization; it
+//!   builds the receiver, never the reverse. [`embed`], [`index`]: embeddings and vectors.
 //! - [`audit`], [`handoff`]: the audit log and the confidence-gated human handoff.
-//! - [`listener`]: how every TCP listener is served (header-read/idle timeouts, a
-//!   connection cap, graceful drain).
+//! - [`config`], [`listener`]: typed settings; how every TCP listener is served.
+//! - [`objects`], [`time`]: re-exported from `hubspot-wire`.
 
 pub mod app;
 pub mod audit;

@@ -34,8 +34,8 @@ use super::limit::{
 };
 use super::metadata::MetadataCache;
 use super::model::{
-    ApiVersion, AssociatedId, BatchOutcome, CrmObject, Filter, ItemError, SearchPage, SearchQuery,
-    WriteInput,
+    ApiVersion, AssociatedId, BatchOutcome, CrmObject, Filter, ItemError, ObjectSchema, Owner,
+    Pipeline, PropertyDef, SearchPage, SearchQuery, WriteInput,
 };
 use super::observe::route_of;
 use super::path::{ApiPath, AssociationKind, BatchVerb, ObjectType, RecordId};
@@ -435,242 +435,313 @@ impl HubSpotClient {
         self.attempts(call).instrument(span).await
     }
 
+    /// One call, attempt after attempt, in named steps: [`admit`](Self::admit) (breaker and
+    /// governor), [`send`](Self::send), [`read_answer`](Self::read_answer) (headers learned,
+    /// the call reported to observers), then [`decode`](Self::decode) a success or classify a
+    /// failure ([`transport_failure`](Self::transport_failure),
+    /// [`refusal`](Self::refusal)), and [`settle`](Self::settle) it: retry after a pause,
+    /// refresh the token and replay once, or give up.
     async fn attempts(&self, call: &Call) -> Result<Reply, ApiError> {
-        let inner = &self.inner;
-        let breaker = &inner.breakers[&call.group];
-        let backoff = inner.settings.backoff;
-        let url = format!("{}{}", inner.settings.base_url, call.path);
-        let mut attempt: u32 = 0;
-        let mut replayed = false;
-        let mut waited = Duration::ZERO;
+        let url = format!("{}{}", self.inner.settings.base_url, call.path);
+        let mut run = Run::default();
         loop {
-            breaker.admit().map_err(|r| ApiError::CircuitOpen {
+            let slot = self.admit(call, &mut run).await?;
+            let (token, generation) = self.bearer().await?;
+            let sent = self.send(call, &url, &token, &run).await;
+            // The slot is held until HubSpot answers (or the attempt is dropped mid-flight).
+            drop(slot);
+            let failed = match sent {
+                Err(e) => self.transport_failure(call, e, run.attempt),
+                Ok(res) => match self.read_answer(call, res, run.attempt).await {
+                    Err(broke_off) => broke_off,
+                    Ok(answer) if answer.is_success() => return self.decode(call, answer, &run),
+                    Ok(answer) => self.refusal(call, answer, run.attempt).await,
+                },
+            };
+            self.settle(failed, generation, &mut run).await?;
+        }
+    }
+
+    /// Step 1: the breaker admits the call and the governor gives it a slot.
+    async fn admit(&self, call: &Call, run: &mut Run) -> Result<Slot<'_>, ApiError> {
+        let inner = &self.inner;
+        inner.breakers[&call.group]
+            .admit()
+            .map_err(|r| ApiError::CircuitOpen {
                 group: call.group,
                 retry_in: r.retry_in,
                 last_failure: r.last_failure,
             })?;
-            waited += inner
-                .governor
-                .acquire(call.lane, call.bucket)
-                .await
-                .map_err(|LimitError::DailyExhausted(d)| ApiError::DailyLimit {
-                    resets_in: d,
-                    correlation_id: None,
-                })?;
-            // Holds the slot until HubSpot answers (or the attempt is dropped mid-flight).
-            let slot = Slot {
-                governor: &*inner.governor,
-                bucket: call.bucket,
-            };
-            let (token, generation) = self.bearer().await?;
-            inner.metrics.requests.fetch_add(1, Ordering::Relaxed);
-            let mut req = inner
-                .http
-                .request(call.method.clone(), &url)
-                .bearer_auth(token.expose_secret())
-                .timeout(Duration::from_millis(inner.settings.timeout_ms));
-            if !call.query.is_empty() {
-                req = req.query(&call.query);
-            }
-            if let Some(b) = &call.body {
-                req = req.json(b);
-            }
-            let span = tracing::Span::current();
-            span.record("attempt", attempt);
-            span.record("waited_ms", waited.as_millis() as u64);
-            inner
-                .metrics
-                .waited_us
-                .fetch_add(waited.as_micros() as u64, Ordering::Relaxed);
-            let sent = req.send().await;
-            drop(slot);
-            let (action, error) = match sent {
-                Err(e) => {
-                    let (outcome, err) = if e.is_timeout() {
-                        (
-                            Outcome::Timeout,
-                            ApiError::Timeout {
-                                path: call.path.to_string(),
-                                after: Duration::from_millis(inner.settings.timeout_ms),
-                                retried: attempt > 0,
-                            },
-                        )
-                    } else if e.is_connect() {
-                        (
-                            Outcome::ConnectFailed,
-                            ApiError::Transport {
-                                path: call.path.to_string(),
-                                message: e.without_url().to_string(),
-                                retried: attempt > 0,
-                            },
-                        )
-                    } else {
-                        (
-                            Outcome::Dropped,
-                            ApiError::Transport {
-                                path: call.path.to_string(),
-                                message: e.without_url().to_string(),
-                                retried: attempt > 0,
-                            },
-                        )
-                    };
-                    breaker.failure(&err.to_string());
-                    record_call(&call.method, call.path.as_str(), None, None);
-                    (classify(&outcome, call.safe), err)
-                }
-                Ok(res) => {
-                    let status = res.status().as_u16();
-                    let headers = res.headers().clone();
-                    let correlation_id = headers
-                        .get("x-hubspot-correlation-id")
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_string);
-                    span.record("status", status);
-                    record_call(
-                        &call.method,
-                        call.path.as_str(),
-                        Some(status),
-                        correlation_id.as_deref(),
-                    );
-                    if let Some(c) = &correlation_id {
-                        span.record("correlation_id", c.as_str());
-                    }
-                    if call.bucket == Bucket::Burst {
-                        inner
-                            .governor
-                            .observe(Bucket::Burst, &RateObservation::from_headers(&headers));
-                    }
-                    let bytes = match res.bytes().await {
-                        Ok(b) => b,
-                        Err(e) => {
-                            let err = ApiError::Transport {
-                                path: call.path.to_string(),
-                                message: format!("the answer broke off: {}", e.without_url()),
-                                retried: attempt > 0,
-                            };
-                            breaker.failure(&err.to_string());
-                            let action = classify(&Outcome::Dropped, call.safe);
-                            if !self.pause(action, &mut attempt, backoff).await {
-                                return Err(err);
-                            }
-                            continue;
-                        }
-                    };
-                    if (200..300).contains(&status) {
-                        breaker.success();
-                        inner.quota.refund();
-                        let body = if bytes.is_empty() {
-                            Value::Null
-                        } else {
-                            let de = &mut serde_json::Deserializer::from_slice(&bytes);
-                            serde_path_to_error::deserialize(de).map_err(|e| ApiError::Decode {
-                                path: call.path.to_string(),
-                                at: e.path().to_string(),
-                                message: e.inner().to_string(),
-                                correlation_id: correlation_id.clone(),
-                            })?
-                        };
-                        return Ok(Reply {
-                            status,
-                            body,
-                            correlation_id,
-                            waited,
-                        });
-                    }
-                    let mut body: HubSpotErrorBody =
-                        serde_json::from_slice(&bytes).unwrap_or_else(|_| HubSpotErrorBody {
-                            message: String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
-                                .trim()
-                                .to_string(),
-                            ..Default::default()
-                        });
-                    if body.correlation_id.is_none() {
-                        body.correlation_id = correlation_id.clone();
-                    }
-                    let ra = retry_after(&headers);
-                    if status == 429 {
-                        inner.metrics.throttled.fetch_add(1, Ordering::Relaxed);
-                        let t = match body.policy_name.as_deref() {
-                            Some("DAILY") => Throttle::Daily { retry_after: ra },
-                            Some("SECONDLY") => Throttle::Secondly { retry_after: ra },
-                            _ if call.bucket == Bucket::Search => {
-                                Throttle::Secondly { retry_after: ra }
-                            }
-                            _ => Throttle::Burst { retry_after: ra },
-                        };
-                        inner.governor.throttled(t);
-                        breaker.failure(&format!(
-                            "429 {}",
-                            body.policy_name.as_deref().unwrap_or("")
-                        ));
-                    } else if status >= 500 || status == 423 || status == 477 {
-                        breaker.failure(&format!("{status} {}", body.message));
-                    } else {
-                        // The request's own fault (4xx): HubSpot is healthy.
-                        breaker.success();
-                    }
-                    let outcome = Outcome::Status {
-                        status,
-                        category: body.category.as_deref(),
-                        policy: body.policy_name.as_deref(),
-                        retry_after: ra,
-                    };
-                    let action = classify(&outcome, call.safe);
-                    let err = if status == 429 && body.policy_name.as_deref() == Some("DAILY") {
-                        let resets_in = match inner
-                            .governor
-                            .acquire(Lane::Interactive, Bucket::Burst)
-                            .await
-                        {
-                            Err(LimitError::DailyExhausted(d)) => d,
-                            Ok(_) => {
-                                inner.governor.release(Bucket::Burst);
-                                ra.unwrap_or_default()
-                            }
-                        };
-                        ApiError::DailyLimit {
-                            resets_in,
-                            correlation_id: body.correlation_id.clone(),
-                        }
-                    } else if status == 429 {
-                        ApiError::RateLimited {
-                            policy: body.policy_name.clone().unwrap_or_else(|| "unknown".into()),
-                            attempts: attempt + 1,
-                            correlation_id: body.correlation_id.clone(),
-                        }
-                    } else {
-                        ApiError::Http {
-                            status,
-                            path: call.path.to_string(),
-                            body,
-                        }
-                    };
-                    (action, err)
-                }
-            };
-            match action {
-                RetryAction::Stop => {
-                    inner.metrics.failures.fetch_add(1, Ordering::Relaxed);
-                    return Err(error);
-                }
-                RetryAction::RefreshAndReplay => match (&inner.creds, replayed) {
-                    (Credentials::OAuth(session), false) => {
-                        replayed = true;
-                        inner.metrics.auth_replays.fetch_add(1, Ordering::Relaxed);
-                        session.refresh(generation).await?;
-                    }
-                    _ => {
-                        inner.metrics.failures.fetch_add(1, Ordering::Relaxed);
-                        return Err(error);
-                    }
+        run.waited += inner
+            .governor
+            .acquire(call.lane, call.bucket)
+            .await
+            .map_err(|LimitError::DailyExhausted(d)| ApiError::DailyLimit {
+                resets_in: d,
+                correlation_id: None,
+            })?;
+        Ok(Slot {
+            governor: &*inner.governor,
+            bucket: call.bucket,
+        })
+    }
+
+    /// Step 2: one HTTP request.
+    async fn send(
+        &self,
+        call: &Call,
+        url: &str,
+        token: &SecretString,
+        run: &Run,
+    ) -> Result<reqwest::Response, reqwest::Error> {
+        let inner = &self.inner;
+        inner.metrics.requests.fetch_add(1, Ordering::Relaxed);
+        let mut req = inner
+            .http
+            .request(call.method.clone(), url)
+            .bearer_auth(token.expose_secret())
+            .timeout(Duration::from_millis(inner.settings.timeout_ms));
+        if !call.query.is_empty() {
+            req = req.query(&call.query);
+        }
+        if let Some(b) = &call.body {
+            req = req.json(b);
+        }
+        let span = tracing::Span::current();
+        span.record("attempt", run.attempt);
+        span.record("waited_ms", run.waited.as_millis() as u64);
+        inner
+            .metrics
+            .waited_us
+            .fetch_add(run.waited.as_micros() as u64, Ordering::Relaxed);
+        req.send().await
+    }
+
+    /// Step 3a: no answer (timeout, refused or dropped connection).
+    fn transport_failure(&self, call: &Call, e: reqwest::Error, attempt: u32) -> Failed {
+        let path = call.path.to_string();
+        let (outcome, error) = if e.is_timeout() {
+            let after = Duration::from_millis(self.inner.settings.timeout_ms);
+            let retried = attempt > 0;
+            (
+                Outcome::Timeout,
+                ApiError::Timeout {
+                    path,
+                    after,
+                    retried,
                 },
-                action => {
-                    if !self.pause(action, &mut attempt, backoff).await {
-                        inner.metrics.failures.fetch_add(1, Ordering::Relaxed);
-                        return Err(error);
-                    }
-                }
+            )
+        } else {
+            let outcome = if e.is_connect() {
+                Outcome::ConnectFailed
+            } else {
+                Outcome::Dropped
+            };
+            let message = e.without_url().to_string();
+            let retried = attempt > 0;
+            (
+                outcome,
+                ApiError::Transport {
+                    path,
+                    message,
+                    retried,
+                },
+            )
+        };
+        self.inner.breakers[&call.group].failure(&error.to_string());
+        record_call(&call.method, call.path.as_str(), None, None);
+        Failed {
+            action: classify(&outcome, call.safe),
+            error,
+        }
+    }
+
+    /// Step 3b: an answer: the call is reported, rate headers are learned, the body is read.
+    async fn read_answer(
+        &self,
+        call: &Call,
+        res: reqwest::Response,
+        attempt: u32,
+    ) -> Result<Answer, Failed> {
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let correlation_id = headers
+            .get("x-hubspot-correlation-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let span = tracing::Span::current();
+        span.record("status", status);
+        if let Some(c) = &correlation_id {
+            span.record("correlation_id", c.as_str());
+        }
+        record_call(
+            &call.method,
+            call.path.as_str(),
+            Some(status),
+            correlation_id.as_deref(),
+        );
+        if call.bucket == Bucket::Burst {
+            self.inner
+                .governor
+                .observe(Bucket::Burst, &RateObservation::from_headers(&headers));
+        }
+        match res.bytes().await {
+            Ok(bytes) => Ok(Answer {
+                status,
+                headers,
+                correlation_id,
+                bytes,
+            }),
+            Err(e) => {
+                let error = ApiError::Transport {
+                    path: call.path.to_string(),
+                    message: format!("the answer broke off: {}", e.without_url()),
+                    retried: attempt > 0,
+                };
+                self.inner.breakers[&call.group].failure(&error.to_string());
+                Err(Failed {
+                    action: classify(&Outcome::Dropped, call.safe),
+                    error,
+                })
             }
+        }
+    }
+
+    /// Step 4a: a 2xx: the breaker and the retry quota hear of it; the body is decoded.
+    fn decode(&self, call: &Call, answer: Answer, run: &Run) -> Result<Reply, ApiError> {
+        self.inner.breakers[&call.group].success();
+        self.inner.quota.refund();
+        let body = if answer.bytes.is_empty() {
+            Value::Null
+        } else {
+            let de = &mut serde_json::Deserializer::from_slice(&answer.bytes);
+            serde_path_to_error::deserialize(de).map_err(|e| ApiError::Decode {
+                path: call.path.to_string(),
+                at: e.path().to_string(),
+                message: e.inner().to_string(),
+                correlation_id: answer.correlation_id.clone(),
+            })?
+        };
+        Ok(Reply {
+            status: answer.status,
+            body,
+            correlation_id: answer.correlation_id,
+            waited: run.waited,
+        })
+    }
+
+    /// Step 4b: HubSpot refused: the error body is read, a 429 tells the governor, the breaker
+    /// counts HubSpot's faults (not the request's), and the failure is classified.
+    async fn refusal(&self, call: &Call, answer: Answer, attempt: u32) -> Failed {
+        let inner = &self.inner;
+        let breaker = &inner.breakers[&call.group];
+        let Answer {
+            status,
+            headers,
+            correlation_id,
+            bytes,
+        } = answer;
+        let mut body: HubSpotErrorBody =
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| HubSpotErrorBody {
+                message: String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
+                    .trim()
+                    .to_string(),
+                ..Default::default()
+            });
+        if body.correlation_id.is_none() {
+            body.correlation_id = correlation_id;
+        }
+        let ra = retry_after(&headers);
+        let policy = body.policy_name.clone();
+        if status == 429 {
+            inner.metrics.throttled.fetch_add(1, Ordering::Relaxed);
+            let t = match policy.as_deref() {
+                Some("DAILY") => Throttle::Daily { retry_after: ra },
+                Some("SECONDLY") => Throttle::Secondly { retry_after: ra },
+                _ if call.bucket == Bucket::Search => Throttle::Secondly { retry_after: ra },
+                _ => Throttle::Burst { retry_after: ra },
+            };
+            inner.governor.throttled(t);
+            breaker.failure(&format!("429 {}", policy.as_deref().unwrap_or("")));
+        } else if status >= 500 || status == 423 || status == 477 {
+            breaker.failure(&format!("{status} {}", body.message));
+        } else {
+            // The request's own fault (4xx): HubSpot is healthy.
+            breaker.success();
+        }
+        let action = classify(
+            &Outcome::Status {
+                status,
+                category: body.category.as_deref(),
+                policy: policy.as_deref(),
+                retry_after: ra,
+            },
+            call.safe,
+        );
+        let error = if status == 429 && policy.as_deref() == Some("DAILY") {
+            // How long until the daily budget resets, as the governor now knows it.
+            let resets_in = match inner
+                .governor
+                .acquire(Lane::Interactive, Bucket::Burst)
+                .await
+            {
+                Err(LimitError::DailyExhausted(d)) => d,
+                Ok(_) => {
+                    inner.governor.release(Bucket::Burst);
+                    ra.unwrap_or_default()
+                }
+            };
+            ApiError::DailyLimit {
+                resets_in,
+                correlation_id: body.correlation_id.clone(),
+            }
+        } else if status == 429 {
+            ApiError::RateLimited {
+                policy: policy.unwrap_or_else(|| "unknown".into()),
+                attempts: attempt + 1,
+                correlation_id: body.correlation_id.clone(),
+            }
+        } else {
+            ApiError::Http {
+                status,
+                path: call.path.to_string(),
+                body,
+            }
+        };
+        Failed { action, error }
+    }
+
+    /// Step 5: what a failure leads to: `Ok` to try again (after a pause, or a token refresh
+    /// and one replay), the error when no retry is allowed.
+    async fn settle(
+        &self,
+        failed: Failed,
+        generation: Option<u64>,
+        run: &mut Run,
+    ) -> Result<(), ApiError> {
+        let inner = &self.inner;
+        let Failed { action, error } = failed;
+        let retry = match action {
+            RetryAction::Stop => false,
+            RetryAction::RefreshAndReplay => match (&inner.creds, run.replayed) {
+                (Credentials::OAuth(session), false) => {
+                    run.replayed = true;
+                    inner.metrics.auth_replays.fetch_add(1, Ordering::Relaxed);
+                    session.refresh(generation).await?;
+                    true
+                }
+                _ => false,
+            },
+            action => {
+                self.pause(action, &mut run.attempt, inner.settings.backoff)
+                    .await
+            }
+        };
+        if retry {
+            Ok(())
+        } else {
+            inner.metrics.failures.fetch_add(1, Ordering::Relaxed);
+            Err(error)
         }
     }
 
@@ -1164,10 +1235,12 @@ impl HubSpotClient {
     ///
     /// # Errors
     /// When a fetch is needed and fails.
-    pub async fn properties(&self, object_type: &str) -> Result<Value, ApiError> {
+    pub async fn properties(&self, object_type: &str) -> Result<Vec<PropertyDef>, ApiError> {
         let path = self.v().properties(&typed(object_type)?);
-        self.cached_get(format!("properties:{object_type}"), path)
-            .await
+        let raw = self
+            .cached_get(format!("properties:{object_type}"), path.clone())
+            .await?;
+        metadata_list(&path, raw)
     }
 
     /// Association types (labels) between two object types, from the cache while fresh.
@@ -1183,30 +1256,35 @@ impl HubSpotClient {
     ///
     /// # Errors
     /// When a fetch is needed and fails.
-    pub async fn pipelines(&self, object_type: &str) -> Result<Value, ApiError> {
+    pub async fn pipelines(&self, object_type: &str) -> Result<Vec<Pipeline>, ApiError> {
         let path = self.v().pipelines(&typed(object_type)?);
-        self.cached_get(format!("pipelines:{object_type}"), path)
-            .await
+        let raw = self
+            .cached_get(format!("pipelines:{object_type}"), path.clone())
+            .await?;
+        metadata_list(&path, raw)
     }
 
     /// Custom-object schemas, from the cache while fresh.
     ///
     /// # Errors
     /// When a fetch is needed and fails.
-    pub async fn schemas(&self) -> Result<Value, ApiError> {
+    pub async fn schemas(&self) -> Result<Vec<ObjectSchema>, ApiError> {
         let path = self.v().schemas();
-        self.cached_get("schemas".to_string(), path).await
+        let raw = self.cached_get("schemas".to_string(), path.clone()).await?;
+        metadata_list(&path, raw)
     }
 
     /// Every owner (all pages), from the cache while fresh.
     ///
     /// # Errors
     /// When a fetch is needed and fails.
-    pub async fn owners(&self) -> Result<Value, ApiError> {
-        self.inner
+    pub async fn owners(&self) -> Result<Vec<Owner>, ApiError> {
+        let raw = self
+            .inner
             .metadata
             .get_or_fetch("owners", || async move { self.fetch_owners().await })
-            .await
+            .await?;
+        metadata_list(&self.v().owners(), raw)
     }
 
     /// Every owner, all pages, from HubSpot.
@@ -1315,6 +1393,36 @@ impl SearchPages {
     }
 }
 
+/// Where a call's attempts stand.
+#[derive(Debug, Default)]
+struct Run {
+    attempt: u32,
+    /// The token was refreshed and the call replayed once already.
+    replayed: bool,
+    /// Time spent waiting for the governor, over every attempt.
+    waited: Duration,
+}
+
+/// HubSpot's answer, read.
+struct Answer {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    correlation_id: Option<String>,
+    bytes: bytes::Bytes,
+}
+
+impl Answer {
+    fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+/// A failed attempt: what to do about it, and the error to return if nothing is done.
+struct Failed {
+    action: RetryAction,
+    error: ApiError,
+}
+
 /// A governor slot taken for one attempt; released when the attempt ends, however it ends.
 struct Slot<'a> {
     governor: &'a dyn RateGovernor,
@@ -1325,6 +1433,19 @@ impl Drop for Slot<'_> {
     fn drop(&mut self) {
         self.governor.release(self.bucket);
     }
+}
+
+/// A cached metadata answer, decoded: `{"results": [...]}` into typed definitions, or a
+/// `Decode` error naming the JSON path that did not fit.
+fn metadata_list<T: DeserializeOwned>(path: &ApiPath, raw: Value) -> Result<Vec<T>, ApiError> {
+    serde_path_to_error::deserialize::<_, super::model::Results<T>>(raw)
+        .map(|r| r.results)
+        .map_err(|e| ApiError::Decode {
+            path: path.to_string(),
+            at: e.path().to_string(),
+            message: e.inner().to_string(),
+            correlation_id: None,
+        })
 }
 
 /// An object type as a path segment, or an `Invalid` error naming the bad value.

@@ -182,3 +182,118 @@ pub enum ApiVersion {
 }
 
 // The paths of each family are built in `super::path`, the one place that builds them.
+
+// ---- metadata ---------------------------------------------------------------------------
+// The portal's own definitions, typed once here. Fields HubSpot may leave out default, so a
+// portal that sends less still decodes; fields we do not use are not declared.
+
+/// A property definition (`/crm/properties/2026-03/{objectType}`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PropertyDef {
+    pub name: String,
+    pub label: String,
+    pub description: String,
+    /// `string`, `number`, `date`, `datetime`, `enumeration`, `bool`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `text`, `select`, `checkbox` (several values, `;`-separated), `booleancheckbox`, ...
+    pub field_type: String,
+    pub options: Vec<PropertyOption>,
+    pub hidden: bool,
+    pub has_unique_value: bool,
+    /// `OWNER` for owner pickers.
+    pub referenced_object_type: Option<String>,
+    pub modification_metadata: ModificationMetadata,
+}
+
+impl PropertyDef {
+    /// HubSpot calculates it: writes are refused.
+    pub fn read_only(&self) -> bool {
+        self.modification_metadata.read_only_value
+    }
+
+    /// Several values, `;`-separated.
+    pub fn multi_valued(&self) -> bool {
+        self.field_type == "checkbox"
+    }
+
+    /// An enumeration (or bool) with declared options.
+    pub fn is_enumeration(&self) -> bool {
+        matches!(self.kind.as_str(), "enumeration" | "bool") && !self.options.is_empty()
+    }
+
+    /// An owner picker.
+    pub fn is_owner(&self) -> bool {
+        self.referenced_object_type.as_deref() == Some("OWNER")
+    }
+}
+
+/// One allowed value of an enumeration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PropertyOption {
+    pub value: String,
+    pub label: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ModificationMetadata {
+    pub read_only_value: bool,
+}
+
+/// A custom object's schema (`/crm-object-schemas/2026-03/schemas`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ObjectSchema {
+    pub name: String,
+    /// `2-…`: also its path name.
+    pub object_type_id: String,
+    pub primary_display_property: Option<String>,
+}
+
+/// An owner (a user or a queue).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Owner {
+    pub id: String,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    /// `PERSON` or `QUEUE`.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+impl Owner {
+    /// First and last name, trimmed.
+    pub fn full_name(&self) -> String {
+        format!("{} {}", self.first_name, self.last_name)
+            .trim()
+            .to_string()
+    }
+}
+
+/// A deal or ticket pipeline and its stages.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Pipeline {
+    pub id: String,
+    pub label: String,
+    pub stages: Vec<PipelineStage>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PipelineStage {
+    pub id: String,
+    pub label: String,
+}
+
+/// `{"results": [...]}`, the envelope of every metadata list.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Results<T> {
+    #[serde(default = "Vec::new")]
+    pub results: Vec<T>,
+}

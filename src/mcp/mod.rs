@@ -636,13 +636,7 @@ impl ServerHandler for HubSpotMcp {
             .map(|o| o.name.to_string())
             .collect();
         if let Ok(s) = self.client.schemas().await {
-            names.extend(
-                s["results"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|x| x["name"].as_str().map(str::to_string)),
-            );
+            names.extend(s.into_iter().map(|x| x.name));
         }
         let resources = names
             .into_iter()

@@ -9,24 +9,25 @@
 
 use std::path::Path;
 
+use crate::hubspot::model::PropertyDef;
 use serde_json::{json, Map, Value};
 
 use super::HubSpotMcp;
 
 /// The JSON Schema of one object type's records. HubSpot stores every value as a string, so
 /// every property is a string, with `format` and `x-hubspot-type` saying what it holds.
-pub fn object_schema(object_type: &str, properties: &Value) -> Value {
+pub fn object_schema(object_type: &str, properties: &[PropertyDef]) -> Value {
     let mut props = Map::new();
     let mut unique = Vec::new();
-    for p in properties["results"].as_array().into_iter().flatten() {
-        let Some(name) = p["name"].as_str() else {
-            continue;
+    for p in properties.iter().filter(|p| !p.name.is_empty()) {
+        let kind = if p.kind.is_empty() {
+            "string"
+        } else {
+            p.kind.as_str()
         };
-        let kind = p["type"].as_str().unwrap_or("string");
-        let mut s =
-            json!({"type": ["string", "null"], "title": p["label"], "x-hubspot-type": kind});
-        if let Some(d) = p["description"].as_str().filter(|d| !d.is_empty()) {
-            s["description"] = json!(d);
+        let mut s = json!({"type": ["string", "null"], "title": p.label, "x-hubspot-type": kind});
+        if !p.description.is_empty() {
+            s["description"] = json!(p.description);
         }
         match kind {
             "date" => s["format"] = json!("date"),
@@ -34,24 +35,18 @@ pub fn object_schema(object_type: &str, properties: &Value) -> Value {
             "number" => s["pattern"] = json!("^-?[0-9]+(\\.[0-9]+)?$"),
             _ => {}
         }
-        let options: Vec<Value> = p["options"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|o| o.get("value").cloned())
-            .collect();
-        if !options.is_empty() && p["fieldType"] != "checkbox" {
-            let mut e = options;
+        if !p.options.is_empty() && !p.multi_valued() {
+            let mut e: Vec<Value> = p.options.iter().map(|o| json!(o.value)).collect();
             e.push(Value::Null);
             s["enum"] = Value::Array(e);
         }
-        if p["modificationMetadata"]["readOnlyValue"] == true {
+        if p.read_only() {
             s["readOnly"] = json!(true);
         }
-        if p["hasUniqueValue"] == true {
-            unique.push(json!(name));
+        if p.has_unique_value {
+            unique.push(json!(p.name));
         }
-        props.insert(name.to_string(), s);
+        props.insert(p.name.clone(), s);
     }
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -22,7 +22,7 @@ use super::HubSpotMcp;
 use crate::hubspot::client::WriteOp;
 use crate::hubspot::error::ApiError;
 use crate::hubspot::limit::Lane;
-use crate::hubspot::model::{Filter as WireFilter, SearchQuery, WriteInput};
+use crate::hubspot::model::{Filter as WireFilter, PropertyDef, SearchQuery, WriteInput};
 use crate::hubspot::path::ObjectType;
 
 use crate::objects::STANDARD_OBJECTS;
@@ -519,7 +519,7 @@ pub fn close_matches<'a>(wanted: &str, candidates: impl Iterator<Item = &'a str>
 /// A type's property definitions, by name.
 pub struct PropertyIndex {
     object_type: String,
-    defs: HashMap<String, Value>,
+    defs: HashMap<String, PropertyDef>,
 }
 
 impl PropertyIndex {
@@ -539,7 +539,7 @@ impl PropertyIndex {
         self.check_writable(props)
     }
 
-    fn check_name(&self, name: &str) -> Result<&Value, ToolFailure> {
+    fn check_name(&self, name: &str) -> Result<&PropertyDef, ToolFailure> {
         self.defs.get(name).ok_or_else(|| {
             let near = close_matches(name, self.defs.keys().map(String::as_str));
             let hint = if near.is_empty() {
@@ -556,20 +556,15 @@ impl PropertyIndex {
 
     fn check_value(&self, name: &str, value: &str) -> Result<(), ToolFailure> {
         let def = self.check_name(name)?;
-        let options: Vec<(&str, &str)> = def["options"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|o| Some((o["value"].as_str()?, o["label"].as_str().unwrap_or(""))))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let is_enum = matches!(def["type"].as_str(), Some("enumeration") | Some("bool"))
-            && !options.is_empty();
-        if !is_enum || value.is_empty() {
+        let options: Vec<(&str, &str)> = def
+            .options
+            .iter()
+            .map(|o| (o.value.as_str(), o.label.as_str()))
+            .collect();
+        if !def.is_enumeration() || value.is_empty() {
             return Ok(());
         }
-        let parts: Vec<&str> = if def["fieldType"] == "checkbox" {
+        let parts: Vec<&str> = if def.multi_valued() {
             value.split(';').collect()
         } else {
             vec![value]
@@ -597,7 +592,7 @@ impl PropertyIndex {
         let mut out = BTreeMap::new();
         for (k, v) in props {
             let def = self.check_name(k)?;
-            if def["modificationMetadata"]["readOnlyValue"] == true {
+            if def.read_only() {
                 return Err(invalid(format!(
                     "property \"{k}\" is read-only (HubSpot calculates it); leave it out"
                 )));
@@ -640,20 +635,13 @@ impl HubSpotMcp {
         {
             return Ok(o.name.to_string());
         }
-        let schemas = self.client.schemas().await?;
-        let customs: Vec<(String, String)> = schemas["results"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|s| {
-                        Some((
-                            s["name"].as_str()?.to_string(),
-                            s["objectTypeId"].as_str()?.to_string(),
-                        ))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let customs: Vec<(String, String)> = self
+            .client
+            .schemas()
+            .await?
+            .into_iter()
+            .map(|s| (s.name, s.object_type_id))
+            .collect();
         if let Some((_, id)) = customs
             .iter()
             .find(|(nm, id)| nm.eq_ignore_ascii_case(&n) || id.eq_ignore_ascii_case(&n))
@@ -688,15 +676,13 @@ impl HubSpotMcp {
     }
 
     async fn property_index(&self, object_type: &str) -> Result<PropertyIndex, ToolFailure> {
-        let props = self.client.properties(object_type).await?;
-        let defs = props["results"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|p| Some((p["name"].as_str()?.to_string(), p.clone())))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let defs = self
+            .client
+            .properties(object_type)
+            .await?
+            .into_iter()
+            .map(|p| (p.name.clone(), p))
+            .collect();
         Ok(PropertyIndex {
             object_type: object_type.to_string(),
             defs,
@@ -730,15 +716,12 @@ impl HubSpotMcp {
                 custom: false,
             })
             .collect();
-        let schemas = self.client.schemas().await?;
-        for s in schemas["results"].as_array().into_iter().flatten() {
-            if let (Some(n), Some(id)) = (s["name"].as_str(), s["objectTypeId"].as_str()) {
-                object_types.push(ObjectTypeInfo {
-                    name: n.into(),
-                    object_type_id: id.into(),
-                    custom: true,
-                });
-            }
+        for s in self.client.schemas().await? {
+            object_types.push(ObjectTypeInfo {
+                name: s.name,
+                object_type_id: s.object_type_id,
+                custom: true,
+            });
         }
         Ok(Json(ListObjectTypesOutput { object_types }))
     }
@@ -762,14 +745,13 @@ impl HubSpotMcp {
         let props = self.client.properties(&t).await?;
         let needle = p.name_contains.as_deref().map(str::to_lowercase);
         let mut properties = Vec::new();
-        for d in props["results"].as_array().into_iter().flatten() {
-            let name = d["name"].as_str().unwrap_or_default();
-            let label = d["label"].as_str().unwrap_or_default();
-            let read_only = d["modificationMetadata"]["readOnlyValue"] == true;
+        for d in props {
+            let (name, label) = (d.name.as_str(), d.label.as_str());
+            let read_only = d.read_only();
             if read_only && !p.include_read_only && name != "hs_object_id" {
                 continue;
             }
-            if d["hidden"] == true {
+            if d.hidden {
                 continue;
             }
             if let Some(n) = &needle {
@@ -777,27 +759,26 @@ impl HubSpotMcp {
                     continue;
                 }
             }
-            let options = d["options"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|o| {
-                            Some(OptionInfo {
-                                value: o["value"].as_str()?.into(),
-                                label: o["label"].as_str().unwrap_or("").into(),
-                            })
-                        })
-                        .collect()
+            let options = d
+                .options
+                .iter()
+                .map(|o| OptionInfo {
+                    value: o.value.clone(),
+                    label: o.label.clone(),
                 })
-                .unwrap_or_default();
+                .collect();
             properties.push(PropertyInfo {
                 name: name.into(),
                 label: label.into(),
-                kind: d["type"].as_str().unwrap_or("string").into(),
+                kind: if d.kind.is_empty() {
+                    "string".into()
+                } else {
+                    d.kind.clone()
+                },
                 options,
-                unique: d["hasUniqueValue"] == true,
+                unique: d.has_unique_value,
                 read_only,
-                owner: d["referencedObjectType"] == "OWNER",
+                owner: d.is_owner(),
             });
         }
         Ok(Json(DescribePropertiesOutput {
@@ -823,25 +804,18 @@ impl HubSpotMcp {
     ) -> Result<Json<ListOwnersOutput>, ToolFailure> {
         let owners = self.client.owners().await?;
         let want = p.email.map(|e| e.trim().to_lowercase());
-        let owners = owners["results"]
-            .as_array()
+        let owners = owners
             .into_iter()
-            .flatten()
-            .filter(|o| {
-                want.as_ref()
-                    .is_none_or(|e| o["email"].as_str() == Some(e.as_str()))
-            })
+            .filter(|o| want.as_ref().is_none_or(|e| o.email == *e))
             .map(|o| OwnerInfo {
-                id: o["id"].as_str().unwrap_or_default().into(),
-                name: format!(
-                    "{} {}",
-                    o["firstName"].as_str().unwrap_or(""),
-                    o["lastName"].as_str().unwrap_or("")
-                )
-                .trim()
-                .to_string(),
-                email: o["email"].as_str().unwrap_or_default().into(),
-                kind: o["type"].as_str().unwrap_or("PERSON").into(),
+                name: o.full_name(),
+                kind: if o.kind.is_empty() {
+                    "PERSON".into()
+                } else {
+                    o.kind
+                },
+                id: o.id,
+                email: o.email,
             })
             .collect();
         Ok(Json(ListOwnersOutput { owners }))
@@ -863,21 +837,20 @@ impl HubSpotMcp {
         Parameters(p): Parameters<ListPipelinesParams>,
     ) -> Result<Json<ListPipelinesOutput>, ToolFailure> {
         let t = self.object_type(&p.object_type).await?;
-        let v = self.client.pipelines(&t).await?;
-        let pipelines = v["results"]
-            .as_array()
+        let pipelines = self
+            .client
+            .pipelines(&t)
+            .await?
             .into_iter()
-            .flatten()
             .map(|pl| PipelineInfo {
-                id: pl["id"].as_str().unwrap_or_default().into(),
-                label: pl["label"].as_str().unwrap_or_default().into(),
-                stages: pl["stages"]
-                    .as_array()
+                id: pl.id,
+                label: pl.label,
+                stages: pl
+                    .stages
                     .into_iter()
-                    .flatten()
                     .map(|s| StageInfo {
-                        id: s["id"].as_str().unwrap_or_default().into(),
-                        label: s["label"].as_str().unwrap_or_default().into(),
+                        id: s.id,
+                        label: s.label,
                     })
                     .collect(),
             })
@@ -1096,18 +1069,10 @@ impl HubSpotMcp {
         &self,
         Parameters(p): Parameters<CreateObjectsParams>,
     ) -> Result<Json<WriteOutput>, ToolFailure> {
-        let t = self.object_type(&p.object_type).await?;
         limit_inputs(&p.records, "records")?;
-        let idx = self.property_index(&t).await?;
-        let mut inputs = Vec::new();
-        for r in &p.records {
-            inputs.push(WriteInput {
-                id: None,
-                id_property: None,
-                properties: idx.check_writable(&r.properties)?,
-            });
-        }
-        self.write(&t, WriteOp::Create, &inputs).await
+        let records = p.records.iter().map(|r| (None, &r.properties)).collect();
+        self.write_objects(&p.object_type, WriteOp::Create, None, records)
+            .await
     }
 
     /// Updates records in one batch.
@@ -1125,18 +1090,14 @@ impl HubSpotMcp {
         &self,
         Parameters(p): Parameters<UpdateObjectsParams>,
     ) -> Result<Json<WriteOutput>, ToolFailure> {
-        let t = self.object_type(&p.object_type).await?;
         limit_inputs(&p.records, "records")?;
-        let idx = self.property_index(&t).await?;
-        let mut inputs = Vec::new();
-        for r in &p.records {
-            inputs.push(WriteInput {
-                id: Some(r.id.text()),
-                id_property: None,
-                properties: idx.check_writable(&r.properties)?,
-            });
-        }
-        self.write(&t, WriteOp::Update, &inputs).await
+        let records = p
+            .records
+            .iter()
+            .map(|r| (Some(r.id.text()), &r.properties))
+            .collect();
+        self.write_objects(&p.object_type, WriteOp::Update, None, records)
+            .await
     }
 
     /// Creates or updates records by a unique property.
@@ -1154,32 +1115,19 @@ impl HubSpotMcp {
         &self,
         Parameters(p): Parameters<UpsertObjectsParams>,
     ) -> Result<Json<WriteOutput>, ToolFailure> {
-        let t = self.object_type(&p.object_type).await?;
         limit_inputs(&p.records, "records")?;
-        let idx = self.property_index(&t).await?;
-        let def = idx.check_name(&p.id_property)?;
-        if def["hasUniqueValue"] != true {
-            let uniques: Vec<&str> = idx
-                .defs
-                .iter()
-                .filter(|(_, d)| d["hasUniqueValue"] == true)
-                .map(|(n, _)| n.as_str())
-                .collect();
-            return Err(invalid(format!(
-                "idProperty \"{}\" is not a unique property; use one of: {}",
-                p.id_property,
-                uniques.join(", ")
-            )));
-        }
-        let mut inputs = Vec::new();
-        for r in &p.records {
-            inputs.push(WriteInput {
-                id: Some(r.id.text()),
-                id_property: Some(p.id_property.clone()),
-                properties: idx.check_writable(&r.properties)?,
-            });
-        }
-        self.write(&t, WriteOp::Upsert, &inputs).await
+        let records = p
+            .records
+            .iter()
+            .map(|r| (Some(r.id.text()), &r.properties))
+            .collect();
+        self.write_objects(
+            &p.object_type,
+            WriteOp::Upsert,
+            Some(&p.id_property),
+            records,
+        )
+        .await
     }
 
     /// Associates two records.
@@ -1248,12 +1196,42 @@ impl HubSpotMcp {
 }
 
 impl HubSpotMcp {
-    async fn write(
+    /// The one write path of `create_objects`, `update_objects` and `upsert_objects`: resolve
+    /// the type, check every property against the portal's definitions (names, read-only,
+    /// enumeration values; for an upsert, that `id_property` is unique), then batch-write.
+    async fn write_objects(
         &self,
-        t: &str,
+        object_type: &str,
         op: WriteOp,
-        inputs: &[WriteInput],
+        id_property: Option<&str>,
+        records: Vec<(Option<String>, &PropertyMap)>,
     ) -> Result<Json<WriteOutput>, ToolFailure> {
+        let t = self.object_type(object_type).await?;
+        let idx = self.property_index(&t).await?;
+        if let Some(unique) = id_property {
+            if !idx.check_name(unique)?.has_unique_value {
+                let uniques: Vec<&str> = idx
+                    .defs
+                    .iter()
+                    .filter(|(_, d)| d.has_unique_value)
+                    .map(|(n, _)| n.as_str())
+                    .collect();
+                return Err(invalid(format!(
+                    "idProperty \"{unique}\" is not a unique property; use one of: {}",
+                    uniques.join(", ")
+                )));
+            }
+        }
+        let mut inputs = Vec::with_capacity(records.len());
+        for (id, properties) in records {
+            inputs.push(WriteInput {
+                id,
+                id_property: id_property.map(str::to_string),
+                properties: idx.check_writable(properties)?,
+            });
+        }
+        let t = t.as_str();
+        let inputs = inputs.as_slice();
         let out = self
             .client
             .batch_write(Lane::Interactive, t, op, inputs)

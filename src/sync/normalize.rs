@@ -232,31 +232,16 @@ fn placeholders(t: &str) -> Vec<&str> {
 pub type Labels = HashMap<String, HashMap<String, String>>;
 
 /// Builds [`Labels`] from a properties listing (`{"results": [{"name", "options": [...]}]}`).
-pub fn labels(props: &Value) -> Labels {
+pub fn labels(props: &[crate::hubspot::model::PropertyDef]) -> Labels {
     let mut out = Labels::new();
-    for p in props
-        .get("results")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let (Some(name), Some(options)) = (
-            p.get("name").and_then(Value::as_str),
-            p.get("options").and_then(Value::as_array),
-        ) else {
-            continue;
-        };
-        let map: HashMap<String, String> = options
+    for p in props {
+        let map: HashMap<String, String> = p
+            .options
             .iter()
-            .filter_map(|o| {
-                Some((
-                    o.get("value")?.as_str()?.to_string(),
-                    o.get("label")?.as_str()?.to_string(),
-                ))
-            })
+            .map(|o| (o.value.clone(), o.label.clone()))
             .collect();
         if !map.is_empty() {
-            out.insert(name.to_string(), map);
+            out.insert(p.name.clone(), map);
         }
     }
     out

@@ -13,41 +13,25 @@
 //! 60-second 429 storm) have their rows in `client.rs`; the poison record in `sync.rs`; the
 //! cancelled call in `hostile.rs` and `limit.rs`; Qdrant unreachable in `sync.rs`.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use hubspot_mcp::hubspot::client::ClientSettings;
 use hubspot_mcp::hubspot::retry::Backoff;
-use hubspot_mcp::hubspot::{Credentials, HubSpotClient};
-use hubspot_mcp::mcp::http::HttpOptions;
-use hubspot_mcp::mcp::{HubSpotMcp, ToolOptions};
 use hubspot_sandbox::faults::{FaultKind, FaultSpec};
 use hubspot_sandbox::limits::Policy;
-use hubspot_sandbox::Sandbox;
-use secrecy::SecretString;
 use serde_json::{json, Value};
-use tokio_util::sync::CancellationToken;
 
-use crate::support::{small, spawn};
+use crate::support::{spawn_app, TestApp, TestOptions};
 
 struct Matrix {
-    sb: Sandbox,
+    app: TestApp,
     url: String,
-    cancel: CancellationToken,
-}
-
-impl Drop for Matrix {
-    fn drop(&mut self) {
-        self.cancel.cancel();
-    }
 }
 
 impl Matrix {
     async fn start() -> Self {
-        let sb = spawn(small()).await;
-        let client = HubSpotClient::builder(
-            ClientSettings {
-                base_url: sb.base_url(),
+        let app = spawn_app(TestOptions {
+            client: ClientSettings {
                 // Fast retries: the matrix checks behaviour, not the production pacing.
                 backoff: Backoff {
                     base_ms: 20,
@@ -57,14 +41,12 @@ impl Matrix {
                 },
                 ..Default::default()
             },
-            Credentials::Static(SecretString::from(sb.token().to_string())),
-        )
-        .build();
-        let server = HubSpotMcp::new(client, &ToolOptions::default());
-        let opts = HttpOptions::loopback(SocketAddr::from(([127, 0, 0, 1], 0)));
-        let (addr, cancel) = crate::support::serve_mcp(server, opts).await;
-        let url = format!("http://{addr}/mcp");
-        let m = Self { sb, url, cancel };
+            http_token: Some("m"),
+            ..Default::default()
+        })
+        .await;
+        let url = app.mcp_url().to_string();
+        let m = Self { app, url };
         // Warm the metadata the tools validate against, so faults hit the calls under test.
         assert!(
             m.tool("describe_properties", json!({"objectType": "contacts"}))
@@ -78,6 +60,7 @@ impl Matrix {
     async fn tool(&self, name: &str, arguments: Value) -> (bool, Value) {
         let res = reqwest::Client::new()
             .post(&self.url)
+            .bearer_auth("m")
             .header("accept", "application/json, text/event-stream")
             .header("mcp-protocol-version", "2025-06-18")
             .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": name, "arguments": arguments}}))
@@ -100,7 +83,8 @@ impl Matrix {
 
     fn contact(&self) -> u64 {
         *self
-            .sb
+            .app
+            .sb()
             .shared()
             .store
             .read()
@@ -111,14 +95,15 @@ impl Matrix {
     }
 
     fn jobtitle(&self, id: u64) -> Option<String> {
-        self.sb.shared().store.read().records_of("0-1")[&id]
+        self.app.sb().shared().store.read().records_of("0-1")[&id]
             .props
             .get("jobtitle")
             .cloned()
     }
 
     fn requests(&self, method: &str, suffix: &str) -> usize {
-        self.sb
+        self.app
+            .sb()
             .log_entries()
             .iter()
             .filter(|e| e.method == method && e.path.ends_with(suffix))
@@ -126,7 +111,8 @@ impl Matrix {
     }
 
     fn emails(&self, email: &str) -> usize {
-        self.sb
+        self.app
+            .sb()
             .shared()
             .store
             .read()
@@ -142,8 +128,10 @@ impl Matrix {
 async fn update_survives(fault: FaultSpec, bound: Duration) {
     let m = Matrix::start().await;
     let id = m.contact();
-    m.sb.clear_log();
-    m.sb.inject(fault.on("/crm/objects/2026-03/contacts/batch/update"));
+    m.app.sb().clear_log();
+    m.app
+        .sb()
+        .inject(fault.on("/crm/objects/2026-03/contacts/batch/update"));
     let title = format!("t-{}", uuid::Uuid::new_v4().simple());
     let started = Instant::now();
     let (ok, out) = m
@@ -169,7 +157,7 @@ async fn update_survives(fault: FaultSpec, bound: Duration) {
 /// A row for a read: the fault hits `path`, the read must still answer within `bound`.
 async fn read_survives(fault: FaultSpec, path: &str, tool: &str, args: Value, bound: Duration) {
     let m = Matrix::start().await;
-    m.sb.inject(fault.on(path));
+    m.app.sb().inject(fault.on(path));
     let started = Instant::now();
     let (ok, out) = m.tool(tool, args).await;
     assert!(ok, "{tool} survives the fault: {out}");
@@ -272,8 +260,8 @@ async fn fault_477_migration_in_progress() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fault_5xx_on_a_create_is_not_retried_and_never_duplicates() {
     let m = Matrix::start().await;
-    m.sb.clear_log();
-    m.sb.inject(
+    m.app.sb().clear_log();
+    m.app.sb().inject(
         FaultSpec::new(FaultKind::Status { status: 500 })
             .on("/crm/objects/2026-03/contacts/batch/create")
             .times(1),
@@ -297,8 +285,8 @@ async fn fault_5xx_on_a_create_is_not_retried_and_never_duplicates() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fault_daily_budget_exhausted() {
     let m = Matrix::start().await;
-    m.sb.clear_log();
-    m.sb.inject(
+    m.app.sb().clear_log();
+    m.app.sb().inject(
         FaultSpec::new(FaultKind::RateLimit {
             policy: Policy::Daily,
         })
@@ -321,7 +309,7 @@ async fn fault_daily_budget_exhausted() {
     );
     assert!(started.elapsed() < Duration::from_secs(2), "failed fast");
     // Reads that are not refused still work: the limit is HubSpot's, the agent can go on.
-    m.sb.clear_faults();
+    m.app.sb().clear_faults();
 }
 
 /// An outage longer than the retries: the agent gets a clear error, then the first call
@@ -331,7 +319,7 @@ async fn fault_outage_then_recovery() {
     let m = Matrix::start().await;
     let id = m.contact();
     let args = json!({"objectType": "contacts", "ids": [id.to_string()]});
-    m.sb.inject(
+    m.app.sb().inject(
         FaultSpec::new(FaultKind::Status { status: 503 })
             .on("/crm/objects/2026-03/contacts/batch/read")
             .times(1_000),
@@ -340,7 +328,7 @@ async fn fault_outage_then_recovery() {
     assert!(!ok);
     let text = text.as_str().unwrap_or_default().to_string();
     assert!(text.contains("503") || text.contains("circuit"), "{text}");
-    m.sb.clear_faults();
+    m.app.sb().clear_faults();
     let started = Instant::now();
     loop {
         let (ok, _) = m.tool("get_objects", args.clone()).await;

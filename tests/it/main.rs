@@ -9,6 +9,7 @@ mod fuzz;
 mod governance;
 mod hostile;
 mod interop;
+mod layout;
 mod mcp;
 mod sandbox_api;
 mod sandbox_limits;

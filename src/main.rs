@@ -18,16 +18,19 @@ use hubspot_mcp::sync::queue::Queue;
 use cli::{AuditCommand, AuthCommand, Cli, Command, ConnectArgs, SchemasCommand, ServeArgs};
 
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
-    match run().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+async fn main() {
+    let code = match run().await {
+        Ok(()) => 0,
         Err(e) => {
             // The chain of causes and what to do, never a stack backtrace: these are
             // expected failures (a locked index, a missing model), reported to a person.
             eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
+            1
         }
-    }
+    };
+    // Everything that must finish has (App::shutdown drained it). Exit now rather than let
+    // the runtime wait for a blocking stdin read that can never be cancelled (stdio mode).
+    std::process::exit(code);
 }
 
 /// The tracing filter: `RUST_LOG`, or info. rmcp's request and response logs are held at
@@ -251,8 +254,7 @@ async fn run_serve(
         } else if let Some(addr) = args.http {
             let bound = app.serve_http(server, http_options(addr, &args)?).await?;
             println!("http://{bound}/mcp");
-            app.until_shutdown().await;
-            Ok(())
+            app.until_shutdown().await
         } else {
             Ok(())
         }
@@ -335,7 +337,7 @@ async fn run_sync(
         if let Some(addr) = args.listen {
             println!("{}", app.serve_webhooks(addr).await?);
             app.start_sync(false);
-            app.until_shutdown().await;
+            app.until_shutdown().await?;
         }
         anyhow::Ok(())
     }

@@ -63,6 +63,8 @@ pub struct App {
     cancel: CancellationToken,
     /// The receiver is served already (on its own listener or the MCP one).
     webhooks_served: bool,
+    /// Why a listener stopped on its own (it then cancels the app).
+    failure: Arc<parking_lot::Mutex<Option<String>>>,
 }
 
 impl std::fmt::Debug for App {
@@ -89,6 +91,7 @@ impl App {
             tasks: JoinSet::new(),
             cancel: CancellationToken::new(),
             webhooks_served: false,
+            failure: Arc::default(),
         })
     }
 
@@ -272,10 +275,10 @@ impl App {
         };
         let with_webhooks = extra.is_some();
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let cancel = self.cancel.clone();
+        let (cancel, failure) = (self.cancel.clone(), self.failure.clone());
         self.tasks.spawn(async move {
             let mut tx = Some(tx);
-            let served = crate::mcp::http::serve(server, options, extra, cancel, |a| {
+            let served = crate::mcp::http::serve(server, options, extra, cancel.clone(), |a| {
                 if let Some(tx) = tx.take() {
                     let _ = tx.send(Ok(a));
                 }
@@ -286,7 +289,7 @@ impl App {
                     Some(tx) => {
                         let _ = tx.send(Err(e));
                     }
-                    None => tracing::error!(error = %e, "the MCP endpoint failed"),
+                    None => fail(&failure, &cancel, format!("the MCP endpoint failed: {e}")),
                 }
             }
         });
@@ -308,14 +311,18 @@ impl App {
     /// The transport fails to start.
     pub async fn serve_stdio(&mut self, server: HubSpotMcp) -> anyhow::Result<()> {
         use rmcp::ServiceExt;
-        let running = server
-            .serve(rmcp::transport::stdio())
-            .await
-            .context("starting the stdio transport")?;
+        // rmcp's `serve` waits for the client's `initialize`: listen for signals from the start.
+        let signal = shutdown_signal();
+        tokio::pin!(signal);
+        let running = tokio::select! {
+            r = server.serve(rmcp::transport::stdio()) => r.context("starting the stdio transport")?,
+            () = &mut signal => return Ok(()),
+            () = self.cancel.cancelled() => return Ok(()),
+        };
         let ct = running.cancellation_token();
         tokio::select! {
             r = running.waiting() => { r.context("serving stdio")?; }
-            () = shutdown_signal() => {
+            () = &mut signal => {
                 tracing::info!("shutting down");
                 ct.cancel();
             }
@@ -324,11 +331,19 @@ impl App {
         Ok(())
     }
 
-    /// Waits for Ctrl-C, SIGTERM or [`cancel_token`](Self::cancel_token).
-    pub async fn until_shutdown(&self) {
+    /// Waits for Ctrl-C, SIGTERM, [`cancel_token`](Self::cancel_token), or a listener that
+    /// stopped on its own.
+    ///
+    /// # Errors
+    /// A listener failed after it started (the process should exit non-zero).
+    pub async fn until_shutdown(&self) -> anyhow::Result<()> {
         tokio::select! {
             () = shutdown_signal() => tracing::info!("shutting down"),
             () = self.cancel.cancelled() => {}
+        }
+        match self.failure.lock().take() {
+            Some(why) => Err(anyhow::anyhow!(why)),
+            None => Ok(()),
         }
     }
 
@@ -361,6 +376,13 @@ impl App {
         }
         self.conn.stop().await;
     }
+}
+
+/// Records why a listener stopped and stops the app.
+fn fail(failure: &parking_lot::Mutex<Option<String>>, cancel: &CancellationToken, why: String) {
+    tracing::error!(error = %why, "stopping");
+    failure.lock().get_or_insert(why);
+    cancel.cancel();
 }
 
 /// The first thing sync does after the worker starts: catch up from the watermark, or

@@ -34,8 +34,8 @@ use super::limit::{
 };
 use super::metadata::MetadataCache;
 use super::model::{
-    ApiVersion, AssociatedId, BatchOutcome, CrmObject, Filter, ItemError, ObjectSchema, Owner,
-    Pipeline, PropertyDef, SearchPage, SearchQuery, WriteInput,
+    ApiVersion, AssociatedId, BatchOutcome, CrmObject, Filter, ItemError, Named, ObjectSchema,
+    Owner, Pipeline, PropertyDef, SearchPage, SearchQuery, WriteInput,
 };
 use super::observe::route_of;
 use super::path::{ApiPath, AssociationKind, BatchVerb, ObjectType, RecordId};
@@ -1437,9 +1437,17 @@ impl Drop for Slot<'_> {
 
 /// A cached metadata answer, decoded: `{"results": [...]}` into typed definitions, or a
 /// `Decode` error naming the JSON path that did not fit.
-fn metadata_list<T: DeserializeOwned>(path: &ApiPath, raw: Value) -> Result<Vec<T>, ApiError> {
+fn metadata_list<T: DeserializeOwned + Named>(
+    path: &ApiPath,
+    raw: Value,
+) -> Result<Vec<T>, ApiError> {
     serde_path_to_error::deserialize::<_, super::model::Results<T>>(raw)
-        .map(|r| r.results)
+        .map(|r| {
+            r.results
+                .into_iter()
+                .filter(|x| !x.name().is_empty())
+                .collect()
+        })
         .map_err(|e| ApiError::Decode {
             path: path.to_string(),
             at: e.path().to_string(),

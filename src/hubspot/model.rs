@@ -191,19 +191,28 @@ pub enum ApiVersion {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct PropertyDef {
+    #[serde(deserialize_with = "nullable")]
     pub name: String,
+    #[serde(deserialize_with = "nullable")]
     pub label: String,
+    #[serde(deserialize_with = "nullable")]
     pub description: String,
     /// `string`, `number`, `date`, `datetime`, `enumeration`, `bool`.
     #[serde(rename = "type")]
+    #[serde(deserialize_with = "nullable")]
     pub kind: String,
     /// `text`, `select`, `checkbox` (several values, `;`-separated), `booleancheckbox`, ...
+    #[serde(deserialize_with = "nullable")]
     pub field_type: String,
+    #[serde(deserialize_with = "nullable")]
     pub options: Vec<PropertyOption>,
+    #[serde(deserialize_with = "nullable")]
     pub hidden: bool,
+    #[serde(deserialize_with = "nullable")]
     pub has_unique_value: bool,
     /// `OWNER` for owner pickers.
     pub referenced_object_type: Option<String>,
+    #[serde(deserialize_with = "nullable")]
     pub modification_metadata: ModificationMetadata,
 }
 
@@ -233,13 +242,16 @@ impl PropertyDef {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct PropertyOption {
+    #[serde(deserialize_with = "nullable")]
     pub value: String,
+    #[serde(deserialize_with = "nullable")]
     pub label: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ModificationMetadata {
+    #[serde(deserialize_with = "nullable")]
     pub read_only_value: bool,
 }
 
@@ -247,8 +259,10 @@ pub struct ModificationMetadata {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ObjectSchema {
+    #[serde(deserialize_with = "nullable")]
     pub name: String,
     /// `2-…`: also its path name.
+    #[serde(deserialize_with = "nullable")]
     pub object_type_id: String,
     pub primary_display_property: Option<String>,
 }
@@ -257,12 +271,17 @@ pub struct ObjectSchema {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Owner {
+    #[serde(deserialize_with = "nullable")]
     pub id: String,
+    #[serde(deserialize_with = "nullable")]
     pub email: String,
+    #[serde(deserialize_with = "nullable")]
     pub first_name: String,
+    #[serde(deserialize_with = "nullable")]
     pub last_name: String,
     /// `PERSON` or `QUEUE`.
     #[serde(rename = "type")]
+    #[serde(deserialize_with = "nullable")]
     pub kind: String,
 }
 
@@ -279,16 +298,55 @@ impl Owner {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Pipeline {
+    #[serde(deserialize_with = "nullable")]
     pub id: String,
+    #[serde(deserialize_with = "nullable")]
     pub label: String,
+    #[serde(deserialize_with = "nullable")]
     pub stages: Vec<PipelineStage>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct PipelineStage {
+    #[serde(deserialize_with = "nullable")]
     pub id: String,
+    #[serde(deserialize_with = "nullable")]
     pub label: String,
+}
+
+/// What identifies a metadata entry; entries without it are dropped when a list is read.
+pub trait Named {
+    fn name(&self) -> &str;
+}
+
+impl Named for PropertyDef {
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Named for ObjectSchema {
+    /// A schema needs both its name and its type id to be usable.
+    fn name(&self) -> &str {
+        if self.object_type_id.is_empty() {
+            ""
+        } else {
+            &self.name
+        }
+    }
+}
+
+impl Named for Owner {
+    fn name(&self) -> &str {
+        &self.id
+    }
+}
+
+impl Named for Pipeline {
+    fn name(&self) -> &str {
+        &self.id
+    }
 }
 
 /// `{"results": [...]}`, the envelope of every metadata list.
@@ -296,4 +354,38 @@ pub struct PipelineStage {
 pub(crate) struct Results<T> {
     #[serde(default = "Vec::new")]
     pub results: Vec<T>,
+}
+
+/// `null` (or a missing field, with `#[serde(default)]`) as the type's default.
+fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Option::unwrap_or_default)
+}
+
+#[cfg(test)]
+mod metadata_tests {
+    use super::*;
+
+    #[test]
+    fn nulls_and_missing_fields_in_metadata_read_as_defaults() {
+        let p: PropertyDef = serde_json::from_value(serde_json::json!({
+            "name": "hs_ticket_priority", "label": null, "description": null, "type": "enumeration",
+            "options": [{"value": "HIGH", "label": null}], "hidden": null,
+            "modificationMetadata": null
+        }))
+        .unwrap();
+        assert_eq!((p.label.as_str(), p.description.as_str()), ("", ""));
+        assert!(p.is_enumeration() && !p.read_only() && !p.hidden);
+        let o: Owner = serde_json::from_value(serde_json::json!({
+            "id": "7", "email": null, "firstName": "Ada", "lastName": null, "type": "QUEUE"
+        }))
+        .unwrap();
+        assert_eq!((o.full_name().as_str(), o.email.as_str()), ("Ada", ""));
+        let pl: Pipeline =
+            serde_json::from_value(serde_json::json!({"id": "0", "label": "Support"})).unwrap();
+        assert!(pl.stages.is_empty());
+    }
 }

@@ -559,6 +559,7 @@ impl PropertyIndex {
         let options: Vec<(&str, &str)> = def
             .options
             .iter()
+            .filter(|o| !o.value.is_empty())
             .map(|o| (o.value.as_str(), o.label.as_str()))
             .collect();
         if !def.is_enumeration() || value.is_empty() {
@@ -762,6 +763,7 @@ impl HubSpotMcp {
             let options = d
                 .options
                 .iter()
+                .filter(|o| !o.value.is_empty())
                 .map(|o| OptionInfo {
                     value: o.value.clone(),
                     label: o.label.clone(),

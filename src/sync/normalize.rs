@@ -238,6 +238,7 @@ pub fn labels(props: &[crate::hubspot::model::PropertyDef]) -> Labels {
         let map: HashMap<String, String> = p
             .options
             .iter()
+            .filter(|o| !o.value.is_empty() && !o.label.is_empty())
             .map(|o| (o.value.clone(), o.label.clone()))
             .collect();
         if !map.is_empty() {

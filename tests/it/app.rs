@@ -114,3 +114,44 @@ fn sigterm_drains_serve_http_and_sync_listen_and_they_exit_cleanly() {
     assert!(url.ends_with("/webhooks/hubspot"), "{url}");
     assert!(status.success(), "sync --listen on SIGTERM: {status:?}");
 }
+
+#[test]
+fn sigterm_ends_serve_stdio_even_while_the_client_keeps_stdin_open() {
+    let dir = crate::support::tempdir("sigterm-stdio");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hubspot-mcp"))
+        .args(["serve", "--sandbox", "--stdio"])
+        .env("HUBSPOT_MCP_DATA_DIR", &dir)
+        .env("HUBSPOT_MCP_SANDBOX__RECORDS__CONTACTS", "50")
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let _stdin = child.stdin.take();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("in-process sandbox") {
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "exited early");
+    }
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("serve --stdio still running 30 s after SIGTERM with stdin open");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+}

@@ -143,7 +143,7 @@ impl App {
         let secret = self.conn.webhook_secret.clone().context(
             "sync needs the app's client secret to verify webhook signatures: set hubspot.client_secret (HUBSPOT_MCP_HUBSPOT__CLIENT_SECRET)",
         )?;
-        let rt = SyncRuntime::open_with(
+        let rt = SyncRuntime::open(
             &sc,
             &self.conn.data_dir,
             self.conn.client.clone(),

@@ -172,25 +172,12 @@ pub async fn open_embedder(config: &SyncConfig) -> anyhow::Result<Arc<dyn Embedd
 }
 
 impl SyncRuntime {
-    /// Opens the queue, the index, the model and the receiver.
-    ///
-    /// # Errors
-    /// Any of them failing to open, with the reason.
-    pub async fn open(
-        config: &SyncConfig,
-        data_dir: &std::path::Path,
-        client: HubSpotClient,
-        webhook_secret: SecretString,
-        clock: SharedClock,
-    ) -> anyhow::Result<Self> {
-        Self::open_with(config, data_dir, client, webhook_secret, clock, None).await
-    }
-
-    /// As [`open`](Self::open), with an embedder already loaded (`None`: load the model).
+    /// Opens the queue, the index, the model (or takes `embedder`, already loaded) and the
+    /// receiver.
     ///
     /// # Errors
     /// Any part failing to open, with the reason.
-    pub async fn open_with(
+    pub async fn open(
         config: &SyncConfig,
         data_dir: &std::path::Path,
         client: HubSpotClient,

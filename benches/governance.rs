@@ -51,9 +51,12 @@ fn draft(i: usize) -> AuditDraft {
 fn run(sync: bool, n: usize) -> (f64, f64, f64) {
     let path = std::env::temp_dir().join(format!("gov-bench-{}.jsonl", uuid::Uuid::new_v4()));
     let log = AuditLog::open(
-        &path,
+        hubspot_mcp::audit::LogFiles::beside(&path),
+        &hubspot_mcp::audit::AuditConfig {
+            sync,
+            ..Default::default()
+        },
         Redactor::new(vec!["pat-na1-secret".into()], false),
-        sync,
     )
     .unwrap();
     let mut lat = Vec::with_capacity(n);
@@ -65,7 +68,14 @@ fn run(sync: bool, n: usize) -> (f64, f64, f64) {
         lat.push(t.elapsed().as_secs_f64() * 1e6);
     }
     let rate = n as f64 / started.elapsed().as_secs_f64();
-    assert_eq!(hubspot_mcp::audit::verify(&path).problem, None);
+    assert_eq!(
+        hubspot_mcp::audit::verify(
+            &hubspot_mcp::audit::LogFiles::beside(&path),
+            &Default::default()
+        )
+        .problem,
+        None
+    );
     std::fs::remove_file(&path).ok();
     (pct(&mut lat.clone(), 0.5), pct(&mut lat, 0.99), rate)
 }

@@ -141,10 +141,13 @@ pub enum AuditCommand {
         #[arg(long)]
         jsonl: bool,
     },
-    /// Checks the hash chain; exits non-zero at the first edited, deleted or reordered entry.
+    /// Checks the signed chain from its start (entry 1 or a signed anchor) to its head
+    /// checkpoint; exits non-zero at the first edited, removed, reordered or forged entry.
     Verify,
-    /// Removes entries older than the retention (the chain stays verifiable through an
-    /// anchor). Run it while no server writes the log; `serve` prunes when it starts.
+    /// Adds a new signing key and makes it current (refused while a server writes the log).
+    RotateKey,
+    /// Removes entries older than the retention (the chain stays verifiable through a signed
+    /// anchor). Refused while a server writes the log; `serve` prunes when it starts.
     Prune {
         /// Days to keep (default: audit.retention_days).
         #[arg(long)]

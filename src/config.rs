@@ -18,7 +18,7 @@ use crate::hubspot::client::ClientSettings;
 
 /// The whole configuration.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Where caches, queues, token stores and indexes live.
     pub data_dir: PathBuf,
@@ -30,7 +30,14 @@ pub struct Config {
     pub handoff: crate::handoff::HandoffPolicy,
     /// Webhooks, the queue, embeddings and the index.
     pub sync: crate::sync::SyncConfig,
+    /// The `[sandbox]` table belongs to the sandbox crate, which reads it itself; it is
+    /// accepted here so that unknown keys elsewhere can be refused.
+    #[serde(skip_serializing)]
+    pub sandbox: Option<figment::value::Value>,
 }
+
+/// The top-level keys of the configuration (for `HUBSPOT_MCP_*` variables).
+const SECTIONS: [&str; 6] = ["data_dir", "hubspot", "audit", "handoff", "sync", "sandbox"];
 
 impl Default for Config {
     fn default() -> Self {
@@ -40,13 +47,14 @@ impl Default for Config {
             audit: crate::audit::AuditConfig::default(),
             handoff: crate::handoff::HandoffPolicy::default(),
             sync: crate::sync::SyncConfig::default(),
+            sandbox: None,
         }
     }
 }
 
 /// HubSpot credentials and client behaviour.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct HubSpotConfig {
     /// A private-app token, service key or static app token (`HUBSPOT_MCP_HUBSPOT__TOKEN`).
     #[serde(skip_serializing)]
@@ -118,8 +126,24 @@ impl Config {
             }
             fig = fig.merge(Toml::file(path));
         }
-        fig = fig.merge(Env::prefixed("HUBSPOT_MCP_").split("__"));
-        fig.extract().map_err(|e| ConfigError(e.to_string()))
+        // Other tools' variables share the prefix (`HUBSPOT_MCP_CACHE`, `HUBSPOT_MCP_TOKEN_KEY`):
+        // a plain name that is not a setting is theirs. A nested one (`HANDOF__ENABLED`) is
+        // a setting, and an unknown one is refused below like an unknown TOML key.
+        fig = fig.merge(
+            Env::prefixed("HUBSPOT_MCP_")
+                .filter(|k| {
+                    let k = k.as_str().to_ascii_lowercase();
+                    k.contains("__") || SECTIONS.contains(&k.as_str())
+                })
+                .split("__"),
+        );
+        let config: Self = fig.extract().map_err(|e| {
+            ConfigError(format!(
+                "{e} (unknown keys are refused: a typo must not turn a setting off silently)"
+            ))
+        })?;
+        config.handoff.validate().map_err(ConfigError)?;
+        Ok(config)
     }
 }
 
@@ -138,6 +162,56 @@ mod tests {
             let c = Config::load(Some(Path::new("hubspot-mcp.toml"))).map_err(|e| e.to_string())?;
             assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
             assert!(c.audit.fail_closed);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_in_the_file_and_the_environment() {
+        for (toml, needle) in [
+            ("[handoff]\nenable = true\n", "enable"),
+            ("[handof]\nenabled = true\n", "handof"),
+            ("[audit]\nfail_close = true\n", "fail_close"),
+            ("[hubspot.client]\nbase_ur = \"x\"\n", "base_ur"),
+        ] {
+            figment::Jail::expect_with(|jail| {
+                jail.create_file("c.toml", toml)?;
+                let e = Config::load(Some(Path::new("c.toml")))
+                    .unwrap_err()
+                    .to_string();
+                assert!(e.contains(needle), "{toml}: {e}");
+                Ok(())
+            });
+        }
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("c.toml", "[sandbox]\nseed = 7\n")?;
+            // Other tools' variables share the prefix and are not settings.
+            jail.set_env("HUBSPOT_MCP_CACHE", "/tmp/cache");
+            Config::load(Some(Path::new("c.toml"))).map_err(|e| e.to_string())?;
+            jail.set_env("HUBSPOT_MCP_HANDOFF__ENABLE", "true");
+            let e = Config::load(None).unwrap_err().to_string();
+            assert!(e.contains("enable"), "{e}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_enabled_gate_without_a_reviewer_does_not_load() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("c.toml", "[handoff]\nenabled = true\n")?;
+            let e = Config::load(Some(Path::new("c.toml")))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("review_owner_id"), "{e}");
+            jail.create_file(
+                "c.toml",
+                "[handoff]\nenabled = true\nreview_owner_id = \"90000102\"\n",
+            )?;
+            Config::load(Some(Path::new("c.toml"))).map_err(|e| e.to_string())?;
+            jail.create_file("c.toml", "[handoff]\nenabled = true\n")?;
+            jail.set_env("HUBSPOT_MCP_HANDOFF__REVIEW_OWNER_ID", "90000102");
+            let c = Config::load(Some(Path::new("c.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(c.handoff.review_owner_id.as_deref(), Some("90000102"));
             Ok(())
         });
     }

@@ -9,7 +9,15 @@
 //! 3. `value_thresholds`: numeric properties above a limit (a deal amount over X).
 //! 4. `complexity`: too many properties changed at once.
 //!
-//! [`evaluate`] is pure; the MCP tool applies or hands off, and the audit log stores the path.
+//! [`evaluate`] is pure and judges one record's change, with the values as HubSpot will store
+//! them (the caller normalizes them first, `hubspot_wire::values`); a batch is judged record by
+//! record and handed off when any record is. The MCP tool applies or hands off, and the audit
+//! log stores the path.
+//!
+//! A handoff never writes the change it refused. It writes the suggestion fields
+//! (`ai_suggested_priority`, `ai_confidence`), a note and a review task; the ticket's real
+//! priority changes only when [`HandoffPolicy::escalate_priority`] names one of the proposal's
+//! labels, only upward, and never toward the refused value.
 
 use std::collections::BTreeMap;
 
@@ -18,14 +26,16 @@ use serde_json::{json, Value};
 
 /// A numeric limit on a property.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ValueThreshold {
     pub property: String,
     pub max: f64,
 }
 
 /// The handoff policy (TOML `[handoff]`; its JSON Schema is `schemas/handoff-policy.json`).
+/// Unknown keys are errors: a typo (`enable = true`) must not start a server without a gate.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct HandoffPolicy {
     /// Offer `propose_action` (the governance toolset).
     pub enabled: bool,
@@ -37,10 +47,17 @@ pub struct HandoffPolicy {
     pub value_thresholds: Vec<ValueThreshold>,
     /// More changed properties than this is too complex to apply unattended.
     pub max_properties: usize,
-    /// Owner (person or queue) the review task is assigned to.
+    /// Owner (person or queue) the review task is assigned to. Required while the gate is
+    /// enabled: a review task nobody owns is a change nobody reviews. An id is digits, and
+    /// `HUBSPOT_MCP_HANDOFF__REVIEW_OWNER_ID=90000102` arrives as a number: both are taken.
+    #[serde(deserialize_with = "id_text")]
     pub review_owner_id: Option<String>,
-    /// Write the AI's suggested priority to `hs_ticket_priority` on handoff.
-    pub set_ticket_priority: bool,
+    /// On a ticket's handoff, raise its real `hs_ticket_priority` to this value when the
+    /// proposal carries the label (`outage = "URGENT"`). Only upward, and never toward a
+    /// refused value. Empty (the default): a handoff never touches the real priority.
+    pub escalate_priority: BTreeMap<String, String>,
+    /// Similar records listed in the handoff note must score at least this (cosine, 0-1).
+    pub similar_min_score: f64,
     /// Create a review task on handoff.
     pub create_task: bool,
     /// Before handing off, ask the user in the client (MCP elicitation) when it can.
@@ -75,12 +92,107 @@ impl Default for HandoffPolicy {
             }],
             max_properties: 10,
             review_owner_id: None,
-            set_ticket_priority: true,
+            escalate_priority: BTreeMap::new(),
+            similar_min_score: 0.5,
             create_task: true,
             elicit: true,
             elicit_timeout_secs: 120,
             gate_writes: true,
         }
+    }
+}
+
+/// An owner id given as text or as a number.
+fn id_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Id {
+        Text(String),
+        Number(u64),
+    }
+    Ok(Option::<Id>::deserialize(d)?.map(|id| match id {
+        Id::Text(s) => s,
+        Id::Number(n) => n.to_string(),
+    }))
+}
+
+impl HandoffPolicy {
+    /// Checks what serde cannot: a reviewer while enabled, numbers in range.
+    ///
+    /// # Errors
+    /// A message naming the setting and what to set.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.enabled
+            && self
+                .review_owner_id
+                .as_deref()
+                .is_none_or(|o| o.trim().is_empty())
+        {
+            return Err("the handoff gate is enabled but has no reviewer: set [handoff] review_owner_id = \"<HubSpot owner id>\" (or HUBSPOT_MCP_HANDOFF__REVIEW_OWNER_ID); `list_owners` or HubSpot's Users settings show the ids (in the sandbox, the AI review queue is 90000102)".into());
+        }
+        let unit = |name: &str, v: f64| {
+            if (0.0..=1.0).contains(&v) {
+                Ok(())
+            } else {
+                Err(format!("handoff.{name} = {v} is outside 0..1"))
+            }
+        };
+        unit("default_min_confidence", self.default_min_confidence)?;
+        unit("similar_min_score", self.similar_min_score)?;
+        for (action, v) in &self.min_confidence {
+            unit(&format!("min_confidence.{action}"), *v)?;
+        }
+        for t in &self.value_thresholds {
+            if !t.max.is_finite() {
+                return Err(format!(
+                    "handoff.value_thresholds: max for {} must be a finite number",
+                    t.property
+                ));
+            }
+        }
+        for (label, prio) in &self.escalate_priority {
+            if priority_rank(prio).is_none() {
+                return Err(format!(
+                    "handoff.escalate_priority.{label} = {prio:?}: use LOW, MEDIUM, HIGH or URGENT"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The priority a handoff may raise a ticket to: the highest that the proposal's labels
+    /// name, when it is above `current` and the refused change does not raise the priority
+    /// itself (escalating then would move toward the refused value).
+    pub fn escalation(
+        &self,
+        labels: &[String],
+        current: Option<&str>,
+        refused: Option<&str>,
+    ) -> Option<String> {
+        let target = labels
+            .iter()
+            .filter_map(|l| {
+                self.escalate_priority
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(l))
+                    .map(|(_, v)| v)
+            })
+            .max_by_key(|p| priority_rank(p))?;
+        let now = current.and_then(priority_rank).unwrap_or(0);
+        let to = priority_rank(target)?;
+        let toward_refused = refused.and_then(priority_rank).is_some_and(|r| r > now);
+        (to > now && !toward_refused).then(|| target.clone())
+    }
+}
+
+/// HubSpot's ticket priorities in order (`None` for anything else).
+pub fn priority_rank(p: &str) -> Option<u8> {
+    match p {
+        "LOW" => Some(1),
+        "MEDIUM" => Some(2),
+        "HIGH" => Some(3),
+        "URGENT" => Some(4),
+        _ => None,
     }
 }
 
@@ -156,11 +268,12 @@ pub fn evaluate(policy: &HandoffPolicy, p: &Proposal) -> Decision {
     ));
     for t in &policy.value_thresholds {
         if let Some(v) = p.properties.get(&t.property) {
-            let n: f64 = v.trim().parse().unwrap_or(f64::INFINITY);
+            // The value as HubSpot stores it; one that is not a number is not under the limit.
+            let n = hubspot_wire::values::number_of(v).unwrap_or(f64::INFINITY);
             path.push(rule(
                 "value_threshold",
                 json!({"property": t.property, "value": v, "max": t.max}),
-                n <= t.max,
+                n.abs() <= t.max || v.is_empty(),
             ));
         }
     }
@@ -215,6 +328,68 @@ mod tests {
             rules,
             ["min_confidence", "always_human_labels", "complexity"]
         );
+    }
+
+    #[test]
+    fn thresholds_see_the_number_hubspot_stores() {
+        let p = HandoffPolicy::default();
+        for v in [
+            " 999999",
+            "5000000\n",
+            "\t7777777",
+            "1e6",
+            "-9999999",
+            "50000.5",
+            "not a number",
+        ] {
+            let d = evaluate(&p, &proposal("update", 0.99, &[], &[("amount", v)]));
+            assert_eq!(d.outcome, Outcome::HandedOff, "{v:?}");
+        }
+        for v in ["50000", " 1 ", "", "-5"] {
+            let d = evaluate(&p, &proposal("update", 0.99, &[], &[("amount", v)]));
+            assert_eq!(d.outcome, Outcome::Applied, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn escalation_only_goes_up_never_toward_the_refused_value_and_needs_a_named_label() {
+        let mut p = HandoffPolicy::default();
+        let labels = |l: &[&str]| l.iter().map(|s| (*s).to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            p.escalation(&labels(&["outage"]), Some("LOW"), None),
+            None,
+            "not named"
+        );
+        p.escalate_priority.insert("outage".into(), "URGENT".into());
+        assert_eq!(
+            p.escalation(&labels(&["Outage"]), Some("HIGH"), Some("LOW"))
+                .as_deref(),
+            Some("URGENT")
+        );
+        assert_eq!(
+            p.escalation(&labels(&["outage"]), Some("URGENT"), None),
+            None,
+            "never down or equal"
+        );
+        assert_eq!(
+            p.escalation(&labels(&["outage"]), Some("LOW"), Some("HIGH")),
+            None,
+            "the refused change raised it"
+        );
+        assert_eq!(p.escalation(&labels(&["billing"]), Some("LOW"), None), None);
+    }
+
+    #[test]
+    fn an_enabled_policy_needs_a_reviewer_and_sane_numbers() {
+        let mut p = HandoffPolicy {
+            enabled: true,
+            ..Default::default()
+        };
+        assert!(p.validate().unwrap_err().contains("review_owner_id"));
+        p.review_owner_id = Some("90000102".into());
+        assert!(p.validate().is_ok());
+        p.escalate_priority.insert("outage".into(), "urgent".into());
+        assert!(p.validate().unwrap_err().contains("URGENT"));
     }
 
     #[test]

@@ -132,18 +132,18 @@ fn portal(sandbox: bool, file: Option<&std::path::Path>) -> anyhow::Result<Porta
 
 fn run_audit(config: &Config, cmd: AuditCommand) -> anyhow::Result<()> {
     let path = app::audit_path(config);
+    let files = hubspot_mcp::audit::LogFiles::new(&path, &config.audit);
     match cmd {
         AuditCommand::Verify => {
-            let report = hubspot_mcp::audit::verify(&path);
+            let report = hubspot_mcp::audit::verify(&files, &config.audit);
+            for n in &report.notes {
+                eprintln!("note: {n}");
+            }
             if let Some(p) = report.problem {
                 anyhow::bail!("audit log {} fails verification: {p}", path.display());
             }
-            let anchored = hubspot_mcp::audit::anchor_path(&path)
-                .exists()
-                .then_some(" from its retention anchor")
-                .unwrap_or("");
             println!(
-                "ok: {} entries, chain intact{anchored} ({})",
+                "ok: {} entries, chain intact, signed, and reaching its head checkpoint ({})",
                 report.entries,
                 path.display()
             );
@@ -153,23 +153,33 @@ fn run_audit(config: &Config, cmd: AuditCommand) -> anyhow::Result<()> {
                 .or(config.audit.retention_days)
                 .context("no retention: pass --older-than-days N or set audit.retention_days")?;
             let cutoff = app::retention_cutoff(days);
-            let n = hubspot_mcp::audit::prune(&path, &cutoff)?;
+            let n = hubspot_mcp::audit::prune(&files, &config.audit, &cutoff)?;
             println!(
                 "pruned {n} entries recorded before {cutoff} ({})",
                 path.display()
             );
         }
+        AuditCommand::RotateKey => {
+            let id = hubspot_mcp::audit::rotate_key(&files, &config.audit)?;
+            println!(
+                "new audit key {id} in {}: entries from now on are signed with it; the old keys stay to verify older entries",
+                files.keys.display()
+            );
+        }
         AuditCommand::Tail { count } => {
+            // Every field is shown escaped: a tool name or argument cannot move the cursor,
+            // clear the screen or print a forged line.
+            let shown = |s: &str| s.escape_debug().to_string();
             for e in &hubspot_mcp::audit::read_tail(&path, count)? {
                 println!(
                     "{:>6} {} {:<11} {:<20} {:>8.1} ms  {:<16} {}",
                     e.seq,
-                    e.at,
-                    e.draft.kind,
-                    e.draft.tool.as_deref().unwrap_or("-"),
+                    shown(&e.at),
+                    shown(&e.draft.kind),
+                    shown(e.draft.tool.as_deref().unwrap_or("-")),
                     e.draft.latency_us as f64 / 1000.0,
-                    e.draft.client.as_deref().unwrap_or("-"),
-                    e.draft.outcome.chars().take(80).collect::<String>()
+                    shown(e.draft.client.as_deref().unwrap_or("-")),
+                    shown(&e.draft.outcome.chars().take(80).collect::<String>())
                 );
             }
         }
@@ -179,6 +189,7 @@ fn run_audit(config: &Config, cmd: AuditCommand) -> anyhow::Result<()> {
                 .iter()
                 .find(|e| e.seq == seq)
                 .with_context(|| format!("no entry {seq} in {}", path.display()))?;
+            // JSON escapes every control character.
             println!("{}", serde_json::to_string_pretty(e)?);
         }
         AuditCommand::Export { .. } => {
@@ -233,8 +244,10 @@ async fn run_serve(
         read_only: args.read_only,
         granted_scopes: None,
     };
+    options.handoff.validate().map_err(|e| anyhow::anyhow!(e))?;
     let mut app = App::connect(config, portal(args.sandbox, file)?).await?;
     let result = async {
+        app.check_handoff(&options.handoff).await?;
         if sync {
             app.open_sync(SyncOverrides {
                 model_dir: args.model_dir.clone(),

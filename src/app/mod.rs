@@ -211,6 +211,35 @@ impl App {
         Ok(url)
     }
 
+    /// Refuses to start a gate that could not hand off: no reviewer, or a reviewer who is not
+    /// an owner of this portal (the review task would be refused, or nobody's).
+    ///
+    /// # Errors
+    /// The policy is invalid, or the reviewer is unknown (the message says what to set).
+    pub async fn check_handoff(
+        &self,
+        policy: &crate::handoff::HandoffPolicy,
+    ) -> anyhow::Result<()> {
+        if !policy.enabled {
+            return Ok(());
+        }
+        policy.validate().map_err(|e| anyhow::anyhow!(e))?;
+        let reviewer = policy.review_owner_id.as_deref().unwrap_or_default().trim();
+        let owners = self.conn.client.owners().await?;
+        if !owners.iter().any(|o| o.id == reviewer) {
+            let known: Vec<String> = owners
+                .iter()
+                .take(10)
+                .map(|o| format!("{} ({} {}, {})", o.id, o.first_name, o.last_name, o.email))
+                .collect();
+            anyhow::bail!(
+                "handoff.review_owner_id = {reviewer:?} is not an owner of this portal, so review tasks would have nobody to review them; set it to one of: {}",
+                known.join("; ")
+            );
+        }
+        Ok(())
+    }
+
     /// The MCP server: the client's tools under `options`, the audit log (pruned to its
     /// retention first) when enabled, and sync's tools when sync is open.
     ///
@@ -235,19 +264,24 @@ impl App {
         let mut server = HubSpotMcp::new(self.conn.client.clone(), &options);
         let audit = &self.config.audit;
         if audit.enabled {
-            let path = self.audit_path();
+            let files = crate::audit::LogFiles::new(&self.audit_path(), audit);
+            let mut secrets = self.conn.secrets.clone();
+            secrets.extend(extra_secrets.iter().cloned());
+            if let Some(k) = &audit.key {
+                secrets.push(secrecy::ExposeSecret::expose_secret(k).to_string());
+            }
+            let redactor = crate::audit::Redactor::new(secrets, audit.redact_pii);
+            // Opened first: the lock makes this process the log's one writer, and retention
+            // prunes under it.
+            let log = crate::audit::AuditLog::open(files.clone(), audit, redactor)?;
             if let Some(days) = audit.retention_days {
                 let cutoff = retention_cutoff(days);
-                let n = crate::audit::prune(&path, &cutoff)?;
+                let n = log.prune(&cutoff)?;
                 if n > 0 {
                     tracing::info!(entries = n, before = %cutoff, "audit retention: pruned old entries");
                 }
             }
-            let mut secrets = self.conn.secrets.clone();
-            secrets.extend(extra_secrets.iter().cloned());
-            let redactor = crate::audit::Redactor::new(secrets, audit.redact_pii);
-            let log = crate::audit::AuditLog::open(&path, redactor, audit.sync)?;
-            tracing::info!(path = %path.display(), "auditing every tool call and prompt fetch");
+            tracing::info!(path = %files.log.display(), "auditing every tool call and prompt fetch");
             server = server.with_audit(Arc::new(log), audit.fail_closed);
         }
         if let Some(rt) = &self.sync {

@@ -18,7 +18,7 @@ use crate::time::SharedClock;
 
 /// Breaker settings.
 #[derive(Debug, Clone, Copy, Serialize, serde::Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct BreakerSettings {
     pub consecutive: u32,
     pub window: usize,

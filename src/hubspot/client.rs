@@ -44,7 +44,7 @@ use crate::time::{SharedClock, SystemClock};
 
 /// Client settings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ClientSettings {
     /// `https://api.hubapi.com`, or a sandbox URL.
     pub base_url: String,

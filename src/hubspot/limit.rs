@@ -128,7 +128,7 @@ pub trait RateGovernor: Send + Sync + std::fmt::Debug {
 
 /// Settings of the local governor.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct GovernorSettings {
     /// Requests per `interval` (the app kind's number; headers override it).
     pub burst_max: u32,

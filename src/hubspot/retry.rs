@@ -96,7 +96,7 @@ pub fn classify(outcome: &Outcome<'_>, safe: bool) -> RetryAction {
 
 /// Exponential backoff with full jitter, capped.
 #[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Backoff {
     pub base_ms: u64,
     pub cap_ms: u64,

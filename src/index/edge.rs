@@ -24,7 +24,7 @@ use super::{Exactness, Hit, IndexError, Payload, Point, SearchFilter, VectorStor
 
 /// HNSW build parameters.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct HnswParams {
     /// Links per node.
     pub m: usize,

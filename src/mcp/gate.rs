@@ -5,16 +5,17 @@
 //! `associate_objects` take three more arguments — `confidence` (0-1), `rationale` and
 //! optional `labels` — and each call goes through the same policy as `propose_action`:
 //!
+//! - Every value is judged as HubSpot will store it (the property index normalizes it the way
+//!   HubSpot reads it: `" 999999"` is 999999), and the tool later writes that same string.
+//! - Each record of a batch is judged on its own; the batch is handed off when any record is.
+//!   With more than one record, every rule in the decision path names its record.
 //! - `applied`: the write runs as usual; the decision path is audited with the call.
-//! - `handed_off`: when the client can elicit, the user is asked first (approve runs the write,
-//!   reject writes nothing). Otherwise, or without an answer in time, nothing is written; for
-//!   `update_objects` the work is handed off on each record (the suggested change, a note with
-//!   the agent's context, a review task: the same idempotent writes as `propose_action`, at most
-//!   10 records per call). The tool answers with an error result that says so and carries the
-//!   decision path, so the agent knows the write did not happen.
-//!
-//! The value thresholds see the largest numeric value each property takes across the batch
-//! (a batch that sets one deal amount above the threshold is handed off as a whole).
+//! - `handed_off`: when the client can be asked, the person sees every record's id and each
+//!   property's current and proposed value ([`super::confirm`]); approve runs the write, reject
+//!   writes nothing. Otherwise nothing of the change is written: for `update_objects` each
+//!   record is handed off (suggestion fields, note, review task: at most 10 records per call).
+//!   The tool answers with an error result that lists exactly what was written and carries the
+//!   per-record preview and the decision path.
 
 use std::collections::BTreeMap;
 
@@ -23,7 +24,9 @@ use rmcp::service::RequestContext;
 use rmcp::RoleServer;
 use serde_json::{json, Map, Value};
 
-use super::governance::{Confirmation, ProposeActionParams};
+use super::confirm::{question, reasons, Answer, RecordChange};
+use super::handoff_writes::HandoffRequest;
+use super::tools::{PropertyMap, ToolFailure};
 use super::HubSpotMcp;
 use crate::handoff::{evaluate, Outcome, Proposal};
 
@@ -46,45 +49,63 @@ pub enum Gate {
 
 fn scalar_text(v: &Value) -> Option<String> {
     match v {
-        Value::String(s) => Some(s.clone()),
+        Value::String(s) => Some(s.trim().to_string()),
         Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
         _ => None,
     }
 }
 
-/// Every property the batch sets; for numbers, the largest value in the batch.
-fn batch_properties(args: &Map<String, Value>) -> BTreeMap<String, String> {
-    let mut out: BTreeMap<String, String> = BTreeMap::new();
-    for input in args
-        .get("records")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        for (k, v) in input
-            .get("properties")
-            .and_then(Value::as_object)
-            .into_iter()
-            .flatten()
-        {
-            let Some(text) = scalar_text(v) else { continue };
-            match (
-                out.get(k).and_then(|o| o.parse::<f64>().ok()),
-                text.parse::<f64>().ok(),
-            ) {
-                (Some(old), Some(new)) if new <= old => {}
-                _ => {
-                    out.insert(k.clone(), text);
-                }
-            }
-        }
-    }
-    out
-}
-
 fn invalid(msg: String) -> rmcp::ErrorData {
     rmcp::ErrorData::invalid_params(msg, None)
+}
+
+fn invalid_of(e: ToolFailure) -> rmcp::ErrorData {
+    match e {
+        ToolFailure::Invalid(d) => d,
+        ToolFailure::Failed(m) => rmcp::ErrorData::internal_error(m, None),
+    }
+}
+
+/// The records a write's arguments name, each with its properties as sent.
+fn records_of(
+    action: &str,
+    args: &Map<String, Value>,
+) -> Result<Vec<(Option<String>, PropertyMap)>, rmcp::ErrorData> {
+    if action == "associate" {
+        let id = args.get("id").and_then(scalar_text);
+        return Ok(vec![(id, PropertyMap::new())]);
+    }
+    let Some(records) = args.get("records").and_then(Value::as_array) else {
+        return Err(invalid("records: required, an array of records".into()));
+    };
+    records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let id = r.get("id").and_then(scalar_text);
+            let props: PropertyMap =
+                serde_json::from_value(r.get("properties").cloned().unwrap_or_else(|| json!({})))
+                    .map_err(|e| invalid(format!("records[{i}].properties: {e}")))?;
+            Ok((id, props))
+        })
+        .collect()
+}
+
+/// Every rule of every record, each naming its record when the batch has several.
+fn batch_path(decisions: &[(String, crate::handoff::Decision)]) -> Vec<Value> {
+    let named = decisions.len() > 1;
+    decisions
+        .iter()
+        .flat_map(|(record, d)| {
+            d.path.iter().map(move |r| {
+                let mut v = serde_json::to_value(r).unwrap_or_default();
+                if named {
+                    v["inputs"]["record"] = json!(record);
+                }
+                v
+            })
+        })
+        .collect()
 }
 
 impl HubSpotMcp {
@@ -124,7 +145,8 @@ impl HubSpotMcp {
     /// Runs the gate for a write call, stripping the gate fields from its arguments.
     ///
     /// # Errors
-    /// `invalid_params` when the gate fields are missing or out of range.
+    /// `invalid_params` when the gate fields are missing or out of range, or a value is one
+    /// HubSpot would refuse.
     pub(crate) async fn gate_write(
         &self,
         action: &str,
@@ -161,59 +183,81 @@ impl HubSpotMcp {
                 )))
             }
         };
-        let props = batch_properties(args);
-        let decision = evaluate(
-            &self.policy,
-            &Proposal {
-                action: action.to_string(),
-                properties: props.clone(),
-                confidence,
-                labels: labels.clone(),
-            },
-        );
-        let mut path: Vec<Value> = decision
-            .path
+        let object_type = args
+            .get("objectType")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let t = self.object_type(&object_type).await.map_err(invalid_of)?;
+        let id_property = args
+            .get("idProperty")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        // Each record as HubSpot will store it; a value HubSpot would refuse stops the call
+        // here, before anything is judged or written.
+        let sent = records_of(action, args)?;
+        let idx = if action == "associate" {
+            None
+        } else {
+            Some(self.property_index_pub(&t).await.map_err(invalid_of)?)
+        };
+        let mut records = Vec::with_capacity(sent.len());
+        for (i, (id, props)) in sent.iter().enumerate() {
+            let properties = match &idx {
+                Some(idx) => idx.check_writable_pub(props).map_err(|e| {
+                    let mut d = invalid_of(e);
+                    d.message = format!("records[{i}]: {}", d.message).into();
+                    d
+                })?,
+                None => BTreeMap::new(),
+            };
+            records.push(RecordChange {
+                id: id.clone(),
+                properties,
+            });
+        }
+        let decisions: Vec<(String, crate::handoff::Decision)> = records
             .iter()
-            .map(|r| serde_json::to_value(r).unwrap_or_default())
+            .enumerate()
+            .map(|(i, r)| {
+                let name = r.id.clone().unwrap_or_else(|| format!("new #{}", i + 1));
+                let d = evaluate(
+                    &self.policy,
+                    &Proposal {
+                        action: action.to_string(),
+                        properties: r.properties.clone(),
+                        confidence,
+                        labels: labels.clone(),
+                    },
+                );
+                (name, d)
+            })
             .collect();
-        if decision.outcome == Outcome::Applied {
+        let mut path = batch_path(&decisions);
+        if decisions.iter().all(|(_, d)| d.outcome == Outcome::Applied) {
             return Ok(Gate::Proceed { path, rationale });
         }
-        let inputs = args
-            .get("records")
-            .and_then(Value::as_array)
-            .map_or(0, Vec::len);
-        // Ask the person in the client first, when it can be asked.
-        if self.policy.elicit
-            && context
-                .peer
-                .peer_info()
-                .is_some_and(|i| i.capabilities.elicitation.is_some())
-        {
-            let question = format!(
-                "The AI wants to {action} {inputs} {} record(s): {}. Confidence {confidence:.2}. Rationale: {rationale}. Apply it?",
-                args.get("objectType").and_then(Value::as_str).unwrap_or("?"),
-                serde_json::to_string(&props).unwrap_or_default(),
-            );
-            let answer = context
-                .peer
-                .elicit_with_timeout::<Confirmation>(
-                    question,
-                    Some(std::time::Duration::from_secs(
-                        self.policy.elicit_timeout_secs,
-                    )),
-                )
-                .await;
-            let verdict = match &answer {
-                Ok(Some(c)) if c.approve => "pass",
-                Ok(Some(_)) | Err(rmcp::service::ElicitationError::UserDeclined) => "rejected",
-                _ => "handoff",
-            };
-            path.push(json!({"rule": "user_confirmation", "inputs": {"answer": match &answer { Ok(Some(c)) => json!(c), Ok(None) => json!("no content"), Err(e) => json!(e.to_string()) }}, "verdict": verdict}));
-            match verdict {
-                "pass" => return Ok(Gate::Proceed { path, rationale }),
-                "rejected" => {
-                    let text = json!({"decision": "rejected", "written": 0, "decisionPath": path, "message": "The user rejected this write in the client; nothing was written."});
+        let by = if action == "upsert" {
+            id_property.as_deref()
+        } else {
+            None
+        };
+        let previews = self.previews(&t, &records, by).await.map_err(invalid_of)?;
+        let message = question(
+            action,
+            &t,
+            &previews,
+            confidence,
+            &labels,
+            &rationale,
+            &reasons(&path),
+        );
+        if let Some(answer) = self.ask(&context.peer, message).await {
+            path.push(answer.rule());
+            match answer {
+                Answer::Approved(_) => return Ok(Gate::Proceed { path, rationale }),
+                Answer::Rejected => {
+                    let text = json!({"decision": "rejected", "written": [], "records": previews, "decisionPath": path, "message": "The user rejected this write in the client; nothing was written."});
                     return Ok(Gate::Stop {
                         path,
                         rationale,
@@ -221,58 +265,33 @@ impl HubSpotMcp {
                             .into(),
                     });
                 }
-                _ => {}
+                Answer::Unanswered(_) => {}
             }
         }
-        // Hand off on the records (update_objects), or report that nothing was written.
+        // Hand off on the records (update_objects); nothing of the change is written.
         let mut handoffs = Vec::new();
-        let object_type = args
-            .get("objectType")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        if action == "update" && inputs <= MAX_HANDOFFS {
-            let t = self.object_type(&object_type).await.map_err(|_| {
-                invalid(format!(
-                    "objectType: {object_type:?} is not an object type of this portal"
-                ))
-            })?;
-            for input in args
-                .get("records")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default()
-            {
-                let Some(id) = input.get("id").and_then(scalar_text) else {
-                    continue;
+        let mut written = Vec::new();
+        if action == "update" && records.len() <= MAX_HANDOFFS {
+            for r in &records {
+                let Some(id) = &r.id else { continue };
+                let request = HandoffRequest {
+                    action: action.to_string(),
+                    confidence,
+                    labels: labels.clone(),
+                    rationale: rationale.clone(),
+                    ..Default::default()
                 };
-                let props: BTreeMap<String, String> = input
-                    .get("properties")
-                    .and_then(Value::as_object)
-                    .map(|m| {
-                        m.iter()
-                            .filter_map(|(k, v)| Some((k.clone(), scalar_text(v)?)))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let params: ProposeActionParams = serde_json::from_value(json!({
-                    "action": action,
-                    "objectType": t,
-                    "recordId": id,
-                    "properties": props,
-                    "confidence": confidence,
-                    "labels": labels,
-                    "rationale": rationale,
-                    "suggestedPriority": props.get("hs_ticket_priority"),
-                }))
-                .map_err(|e| invalid(e.to_string()))?;
-                match self.hand_off_pub(&t, Some(&id), &params, &props).await {
-                    Ok(w) => handoffs.push(json!({"id": id, "handoff": w})),
-                    Err(super::tools::ToolFailure::Failed(m)) => {
-                        handoffs.push(json!({"id": id, "error": m}));
+                match self.hand_off(&t, Some(id), &request, &r.properties).await {
+                    Ok(w) => {
+                        written.extend(w.writes.iter().cloned());
+                        handoffs.push(json!({"id": id, "handoff": w}));
                     }
-                    Err(super::tools::ToolFailure::Invalid(e)) => {
-                        handoffs.push(json!({"id": id, "error": e.message}));
+                    Err(e) => {
+                        let m = match e {
+                            ToolFailure::Failed(m) => m,
+                            ToolFailure::Invalid(e) => e.message.to_string(),
+                        };
+                        handoffs.push(json!({"id": id, "error": m}));
                     }
                 }
             }
@@ -280,9 +299,9 @@ impl HubSpotMcp {
         let message = if handoffs.is_empty() {
             format!("Handed off: the gate did not let this {action} through and nothing was written. Call propose_action with your context so a person can review it, or gather evidence and retry with a justified confidence.")
         } else {
-            "Handed off: nothing was written; each record now carries the suggested change in a note and a review task for a person.".to_string()
+            "Handed off: the change was not written; each record now carries the suggestion, a note and a review task for a person (listed in `written`).".to_string()
         };
-        let text = json!({"decision": "handed_off", "written": 0, "decisionPath": path, "handoffs": handoffs, "message": message});
+        let text = json!({"decision": "handed_off", "written": written, "records": previews, "decisionPath": path, "handoffs": handoffs, "message": message});
         Ok(Gate::Stop {
             path,
             rationale,
@@ -296,15 +315,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn batch_properties_keep_the_largest_number_and_every_name() {
+    fn records_are_read_one_by_one_with_their_ids() {
         let args = json!({"records": [
-            {"properties": {"amount": "5000", "dealname": "A"}},
-            {"properties": {"amount": 90000, "dealstage": "won"}},
-            {"properties": {"amount": "70000"}}
+            {"id": " 101", "properties": {"amount": " 999999", "dealname": "A"}},
+            {"id": 102, "properties": {"amount": 1}},
         ]});
-        let p = batch_properties(args.as_object().unwrap());
-        assert_eq!(p["amount"], "90000");
-        assert_eq!(p["dealname"], "A");
-        assert_eq!(p["dealstage"], "won");
+        let r = records_of("update", args.as_object().unwrap()).unwrap();
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[0].0.as_deref(), Some("101"));
+        assert_eq!(r[1].0.as_deref(), Some("102"));
+        assert_eq!(r[0].1.len(), 2);
+        let a = records_of("associate", json!({"id": "7"}).as_object().unwrap()).unwrap();
+        assert_eq!((a[0].0.as_deref(), a[0].1.len()), (Some("7"), 0));
     }
 }

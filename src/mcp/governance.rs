@@ -2,28 +2,26 @@
 //!
 //! The AI proposes a change with a confidence, labels and a rationale. The handoff policy
 //! ([`crate::handoff`]) decides: `applied` (the change is written) or `handed_off` (a person
-//! decides). A handoff writes the AI's context onto the HubSpot record: the suggested ticket
-//! priority, a note with the summary, the similar records it relied on, its confidence and
-//! rationale, and a review task for an owner or queue. Handoffs are idempotent: a marker derived
-//! from the proposal is stored in the note and task, and a repeated proposal finds them instead
-//! of writing new ones. The decision path is returned and recorded in the audit log.
-
-use std::collections::BTreeMap;
+//! decides). Before a handoff the person in the client is asked when it can be
+//! ([`super::confirm`]: the record's current and proposed values). A handoff never writes the
+//! refused change: it writes the suggestion fields, a note and a review task
+//! ([`super::handoff_writes`]), idempotently. The result's `written` lists every HubSpot write
+//! the call made; the decision path is returned and recorded in the audit log.
 
 use rmcp::{tool, tool_router, Json};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
+use serde_json::Value;
 
+use super::confirm::{question, reasons, Answer, RecordChange, RecordPreview};
+use super::handoff_writes::{HandoffRequest, HandoffWrites, Written};
 use super::params::Parameters;
-use super::tools::{PropertyMap, RecordId, ToolFailure};
+use super::tools::{PropertyMap, RecordId, Scalar, ToolFailure};
 use super::HubSpotMcp;
 use crate::handoff::{evaluate, Outcome, Proposal, RuleResult};
 use crate::hubspot::client::WriteOp;
 use crate::hubspot::limit::Lane;
 use crate::hubspot::model::WriteInput;
-use crate::hubspot::path::ObjectType;
 
 /// `propose_action` arguments.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -56,66 +54,22 @@ pub struct ProposeActionParams {
     pub summary: Option<String>,
 }
 
-/// The user's answer when the client can be asked.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-pub struct Confirmation {
-    /// Apply the proposed change?
-    pub approve: bool,
-    /// A corrected ticket priority (LOW, MEDIUM, HIGH, URGENT), if the proposal's is wrong.
-    #[serde(default)]
-    pub priority: Option<String>,
-}
-
-rmcp::elicit_safe!(Confirmation);
-
-/// What a handoff wrote.
-#[derive(Debug, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct HandoffWrites {
-    pub note_id: Option<String>,
-    pub task_id: Option<String>,
-    pub priority_set: Option<String>,
-    /// The same proposal was already handed off: nothing new was written.
-    pub duplicate: bool,
-    /// Similar records the server retrieved from the semantic index for the note (when the
-    /// agent named none and the index runs).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub retrieved: Vec<RetrievedRecord>,
-}
-
-/// A record retrieved as context.
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct RetrievedRecord {
-    pub id: String,
-    pub object_type: String,
-    pub score: f64,
-    pub title: String,
-}
-
 /// `propose_action` output.
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProposeActionOutput {
-    /// applied or handed_off.
+    /// applied, handed_off or rejected.
     pub decision: String,
     pub decision_path: Vec<Value>,
     pub record_id: Option<String>,
+    /// Every HubSpot write this call made (the change when applied; the handoff's suggestion
+    /// fields, note and task when handed off; nothing when rejected).
+    pub written: Vec<Written>,
+    /// The record as the person was (or would have been) asked about it: each property's
+    /// current and proposed value.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub records: Vec<RecordPreview>,
     pub handoff: Option<HandoffWrites>,
-}
-
-/// The note → record association type id (shared object table).
-fn note_type(object_type: &str) -> Option<u32> {
-    crate::objects::by_name(object_type).and_then(|o| o.note_association)
-}
-
-/// The task → record association type id (shared object table).
-fn task_type(object_type: &str) -> Option<u32> {
-    crate::objects::by_name(object_type).and_then(|o| o.task_association)
-}
-
-fn failure(e: impl std::fmt::Display) -> ToolFailure {
-    ToolFailure::Failed(e.to_string())
 }
 
 #[tool_router(router = governance_router, vis = "pub")]
@@ -144,7 +98,8 @@ impl HubSpotMcp {
         }
         let t = self.object_type(&p.object_type).await?;
         let idx = self.property_index_pub(&t).await?;
-        let props = idx.check_writable_pub(&p.properties)?;
+        // Judged as HubSpot will store it: the same strings are written when applied.
+        let mut props = idx.check_writable_pub(&p.properties)?;
         let proposal = Proposal {
             action: p.action.clone(),
             properties: props.clone(),
@@ -158,63 +113,50 @@ impl HubSpotMcp {
             .map(|r: &RuleResult| serde_json::to_value(r).unwrap_or_default())
             .collect();
         let record_id = p.record_id.as_ref().map(RecordId::text);
-        let mut props = props;
         let mut outcome = decision.outcome;
-        // Ask the person in the client first, when the client can be asked.
-        if outcome == Outcome::HandedOff
-            && self.policy.elicit
-            && peer
-                .peer_info()
-                .is_some_and(|i| i.capabilities.elicitation.is_some())
-        {
-            let question = format!(
-                "The AI proposes {} on {} {}: {}. Confidence {:.2}. Rationale: {}. Apply it?",
-                p.action,
-                t,
-                record_id.as_deref().unwrap_or("(new record)"),
-                serde_json::to_string(&props).unwrap_or_default(),
-                p.confidence,
-                p.rationale
-            );
-            let answer = peer
-                .elicit_with_timeout::<Confirmation>(
-                    question,
-                    Some(std::time::Duration::from_secs(
-                        self.policy.elicit_timeout_secs,
-                    )),
-                )
-                .await;
-            let (verdict, inputs) = match &answer {
-                Ok(Some(c)) if c.approve => ("pass", json!({"answer": c})),
-                Ok(Some(c)) => ("rejected", json!({"answer": c})),
-                Err(rmcp::service::ElicitationError::UserDeclined) => {
-                    ("rejected", json!({"answer": "declined"}))
-                }
-                Ok(None) => ("handoff", json!({"answer": "no content"})),
-                Err(e) => (
-                    "handoff",
-                    json!({"answer": "none", "reason": e.to_string()}),
-                ),
+        let mut records = Vec::new();
+        if outcome == Outcome::HandedOff {
+            let change = RecordChange {
+                id: record_id.clone(),
+                properties: props.clone(),
             };
-            path.push(json!({"rule": "user_confirmation", "inputs": inputs, "verdict": verdict}));
-            match (verdict, &answer) {
-                ("pass", Ok(Some(c))) => {
-                    if let (Some(prio), true) =
-                        (&c.priority, props.contains_key("hs_ticket_priority"))
-                    {
-                        props.insert("hs_ticket_priority".into(), prio.clone());
+            records = self.previews(&t, &[change], None).await?;
+            let message = question(
+                &p.action,
+                &t,
+                &records,
+                p.confidence,
+                &p.labels,
+                &p.rationale,
+                &reasons(&path),
+            );
+            // Ask the person in the client first, when the client can be asked.
+            if let Some(answer) = self.ask(&peer, message).await {
+                path.push(answer.rule());
+                match answer {
+                    Answer::Approved(c) => {
+                        if let (Some(prio), true) =
+                            (&c.priority, props.contains_key("hs_ticket_priority"))
+                        {
+                            let mut corrected = PropertyMap::new();
+                            corrected
+                                .insert("hs_ticket_priority".into(), Scalar::Text(prio.clone()));
+                            props.extend(idx.check_writable_pub(&corrected)?);
+                        }
+                        outcome = Outcome::Applied;
                     }
-                    outcome = Outcome::Applied;
+                    Answer::Rejected => {
+                        return Ok(Json(ProposeActionOutput {
+                            decision: "rejected".into(),
+                            decision_path: path,
+                            record_id,
+                            written: Vec::new(),
+                            records,
+                            handoff: None,
+                        }));
+                    }
+                    Answer::Unanswered(_) => {}
                 }
-                ("rejected", _) => {
-                    return Ok(Json(ProposeActionOutput {
-                        decision: "rejected".into(),
-                        decision_path: path,
-                        record_id,
-                        handoff: None,
-                    }));
-                }
-                _ => {}
             }
         }
         if outcome == Outcome::Applied {
@@ -224,7 +166,7 @@ impl HubSpotMcp {
                     WriteInput {
                         id: Some(id.clone()),
                         id_property: None,
-                        properties: props,
+                        properties: props.clone(),
                     },
                 ),
                 None => (
@@ -232,7 +174,7 @@ impl HubSpotMcp {
                     WriteInput {
                         id: None,
                         id_property: None,
-                        properties: props,
+                        properties: props.clone(),
                     },
                 ),
             };
@@ -247,242 +189,48 @@ impl HubSpotMcp {
                 )));
             }
             let id = out.results.first().map(|r| r.id.clone()).or(record_id);
+            let written = id
+                .iter()
+                .map(|id| Written {
+                    op: if p.record_id.is_some() {
+                        "update"
+                    } else {
+                        "create"
+                    }
+                    .into(),
+                    object_type: t.clone(),
+                    id: id.clone(),
+                    properties: props.clone(),
+                })
+                .collect();
             return Ok(Json(ProposeActionOutput {
                 decision: "applied".into(),
                 decision_path: path,
                 record_id: id,
+                written,
+                records,
                 handoff: None,
             }));
         }
-        let writes = self.hand_off(&t, record_id.as_deref(), &p, &props).await?;
+        let request = HandoffRequest {
+            action: p.action.clone(),
+            confidence: p.confidence,
+            labels: p.labels.clone(),
+            rationale: p.rationale.clone(),
+            summary: p.summary.clone(),
+            suggested_priority: p.suggested_priority.clone(),
+            similar_record_ids: p.similar_record_ids.iter().map(RecordId::text).collect(),
+        };
+        let writes = self
+            .hand_off(&t, record_id.as_deref(), &request, &props)
+            .await?;
         Ok(Json(ProposeActionOutput {
             decision: "handed_off".into(),
             decision_path: path,
             record_id,
+            written: writes.writes.clone(),
+            records,
             handoff: Some(writes),
         }))
-    }
-}
-
-impl HubSpotMcp {
-    /// Hands a change off on a record (the write gate uses it for gated updates).
-    pub(crate) async fn hand_off_pub(
-        &self,
-        t: &str,
-        record_id: Option<&str>,
-        p: &ProposeActionParams,
-        props: &BTreeMap<String, String>,
-    ) -> Result<HandoffWrites, ToolFailure> {
-        self.hand_off(t, record_id, p, props).await
-    }
-
-    async fn hand_off(
-        &self,
-        t: &str,
-        record_id: Option<&str>,
-        p: &ProposeActionParams,
-        props: &BTreeMap<String, String>,
-    ) -> Result<HandoffWrites, ToolFailure> {
-        // The record the note and task are attached to, checked before anything is written,
-        // so a bad id cannot leave half a handoff behind.
-        let target = match record_id {
-            Some(id) => Some(
-                crate::hubspot::path::RecordId::parse(id).map_err(|e| failure(e.to_string()))?,
-            ),
-            None => None,
-        };
-        let key_src = json!([t, record_id, p.action, props, p.suggested_priority]);
-        let marker = format!(
-            "hmcp-handoff-{}",
-            &hex::encode(Sha256::digest(key_src.to_string().as_bytes()))[..16]
-        );
-        // Idempotency: an earlier identical handoff left its marker in a note and a task.
-        if let Some(id) = record_id {
-            let note = self
-                .find_marked(t, id, "notes", "hs_note_body", &marker)
-                .await?;
-            let task = self
-                .find_marked(t, id, "tasks", "hs_task_body", &marker)
-                .await?;
-            if note.is_some() {
-                return Ok(HandoffWrites {
-                    note_id: note,
-                    task_id: task,
-                    priority_set: None,
-                    duplicate: true,
-                    retrieved: Vec::new(),
-                });
-            }
-        }
-        let mut priority_set = None;
-        if let (Some(id), Some(prio), "tickets", true) = (
-            record_id,
-            p.suggested_priority.as_deref(),
-            t,
-            self.policy.set_ticket_priority,
-        ) {
-            let idx = self.property_index_pub(t).await?;
-            let mut change = PropertyMap::new();
-            change.insert(
-                "hs_ticket_priority".into(),
-                super::tools::Scalar::Text(prio.to_string()),
-            );
-            if idx.has("ai_suggested_priority") {
-                change.insert(
-                    "ai_suggested_priority".into(),
-                    super::tools::Scalar::Text(prio.to_string()),
-                );
-            }
-            if idx.has("ai_confidence") {
-                change.insert(
-                    "ai_confidence".into(),
-                    super::tools::Scalar::Number(p.confidence),
-                );
-            }
-            let props = idx.check_writable_pub(&change)?;
-            self.client
-                .batch_write(
-                    Lane::Interactive,
-                    t,
-                    WriteOp::Update,
-                    &[WriteInput {
-                        id: Some(id.to_string()),
-                        id_property: None,
-                        properties: props,
-                    }],
-                )
-                .await?;
-            priority_set = Some(prio.to_string());
-        }
-        let mut similar: Vec<String> = p.similar_record_ids.iter().map(RecordId::text).collect();
-        let mut retrieved = Vec::new();
-        if similar.is_empty() {
-            if let Some(engine) = &self.sync {
-                // Ask the index for the most similar records of the same type.
-                let query = format!("{} {}", p.summary.as_deref().unwrap_or(""), p.rationale);
-                let filter = crate::index::SearchFilter {
-                    object_types: vec![t.to_string()],
-                    ..Default::default()
-                };
-                match engine.search(&query, 6, &filter).await {
-                    Ok(hits) => {
-                        for h in hits
-                            .into_iter()
-                            .filter(|h| Some(h.payload.record_id.as_str()) != record_id)
-                            .take(5)
-                        {
-                            similar.push(format!(
-                                "{} {} ({:.2}): {}",
-                                h.payload.object_type,
-                                h.payload.record_id,
-                                h.score,
-                                h.payload.title
-                            ));
-                            retrieved.push(RetrievedRecord {
-                                id: h.payload.record_id.clone(),
-                                object_type: h.payload.object_type.clone(),
-                                score: (f64::from(h.score) * 1000.0).round() / 1000.0,
-                                title: h.payload.title.clone(),
-                            });
-                        }
-                    }
-                    Err(e) => tracing::warn!(error = %e, "no similar records for the handoff note"),
-                }
-            }
-        }
-        let context = format!(
-            "<p><strong>AI handoff</strong>: {} on {} {}</p><p>Summary: {}</p><p>Confidence: {:.2}. Labels: {}.</p><p>Rationale: {}</p><p>Proposed change: {}</p><p>Similar records: {}</p><p>{}</p>",
-            p.action,
-            t,
-            record_id.unwrap_or("(new record)"),
-            p.summary.as_deref().unwrap_or("—"),
-            p.confidence,
-            if p.labels.is_empty() { "none".into() } else { p.labels.join(", ") },
-            p.rationale,
-            serde_json::to_string(props).unwrap_or_default(),
-            if similar.is_empty() { "none".into() } else { similar.join(", ") },
-            marker
-        );
-        let now = crate::time::iso_ms(chrono::Utc::now().timestamp_millis());
-        let on_record = |type_id: Option<u32>| target.clone().zip(type_id);
-        let note = self
-            .client
-            .create_one(
-                Lane::Interactive,
-                &ObjectType::parse("notes").map_err(failure)?,
-                json!({"hs_note_body": context, "hs_timestamp": now}),
-                on_record(note_type(t)),
-            )
-            .await
-            .map_err(failure)?;
-        let note_id = Some(note.id);
-        let mut task_id = None;
-        if self.policy.create_task {
-            let mut task_props = json!({
-                "hs_task_subject": format!("Review AI proposal: {} on {} {}", p.action, t, record_id.unwrap_or("(new)")),
-                "hs_task_body": context,
-                "hs_task_status": "NOT_STARTED",
-                "hs_task_priority": if p.labels.is_empty() { "MEDIUM" } else { "HIGH" },
-                "hs_timestamp": now,
-            });
-            if let Some(owner) = &self.policy.review_owner_id {
-                task_props["hubspot_owner_id"] = json!(owner);
-            }
-            let task = self
-                .client
-                .create_one(
-                    Lane::Interactive,
-                    &ObjectType::parse("tasks").map_err(failure)?,
-                    task_props,
-                    on_record(task_type(t)),
-                )
-                .await
-                .map_err(failure)?;
-            task_id = Some(task.id);
-        }
-        Ok(HandoffWrites {
-            note_id,
-            task_id,
-            priority_set,
-            duplicate: false,
-            retrieved,
-        })
-    }
-
-    /// The id of a note or task associated with the record whose body carries `marker`.
-    async fn find_marked(
-        &self,
-        t: &str,
-        id: &str,
-        kind: &str,
-        body_prop: &str,
-        marker: &str,
-    ) -> Result<Option<String>, ToolFailure> {
-        let (links, _) = self
-            .client
-            .associations(Lane::Interactive, t, kind, &[id.to_string()])
-            .await?;
-        let ids: Vec<String> = links
-            .get(id)
-            .map(|v| v.iter().map(|a| a.to_object_id.clone()).collect())
-            .unwrap_or_default();
-        if ids.is_empty() {
-            return Ok(None);
-        }
-        let out = self
-            .client
-            .batch_read(
-                Lane::Interactive,
-                kind,
-                &ids,
-                &[body_prop.to_string()],
-                None,
-            )
-            .await?;
-        Ok(out
-            .results
-            .into_iter()
-            .find(|r| r.prop(body_prop).is_some_and(|b| b.contains(marker)))
-            .map(|r| r.id))
     }
 }

@@ -20,8 +20,10 @@
 //! clients negotiate today, and the conformance suite checks it, so it stays supported.
 #![allow(deprecated)]
 
+pub mod confirm;
 pub mod gate;
 pub mod governance;
+pub mod handoff_writes;
 pub mod http;
 pub mod index_tools;
 pub mod params;
@@ -180,6 +182,8 @@ pub struct HubSpotMcp {
     /// The semantic index, when sync runs.
     pub(crate) sync: Option<crate::sync::SyncEngine>,
     options: ToolOptions,
+    /// The portal's UI domain and id, read once (links to records in handoff notes).
+    pub(crate) account: Arc<tokio::sync::OnceCell<(String, u64)>>,
 }
 
 impl std::fmt::Debug for HubSpotMcp {
@@ -214,6 +218,7 @@ impl HubSpotMcp {
             policy: Arc::new(options.handoff.clone()),
             sync: None,
             options: options.clone(),
+            account: Arc::default(),
         }
     }
 
@@ -355,6 +360,31 @@ async fn until_cancelled<T>(
     }
 }
 
+/// Who is calling, as the client says: the request's own `_meta` client info (2026-07-28
+/// clients send it with every request), the session's `initialize`, or, over stateless HTTP
+/// with an older client (where neither reaches this request; rmcp then fills in its own name),
+/// the HTTP `User-Agent`, marked as such. Never the server library's placeholder.
+fn caller(context: &RequestContext<RoleServer>) -> Option<String> {
+    if let Some(i) = context.meta.client_info() {
+        return Some(format!("{} {}", i.name, i.version));
+    }
+    if let Some(p) = context.peer.peer_info() {
+        let placeholder = Implementation::default();
+        if p.client_info.name != placeholder.name || p.client_info.version != placeholder.version {
+            return Some(format!("{} {}", p.client_info.name, p.client_info.version));
+        }
+    }
+    let agent = context
+        .extensions
+        .get::<axum::http::request::Parts>()
+        .and_then(|p| p.headers.get(axum::http::header::USER_AGENT))
+        .and_then(|v| v.to_str().ok());
+    Some(match agent {
+        Some(ua) => format!("unnamed client (user-agent {ua})"),
+        None => "unnamed client".into(),
+    })
+}
+
 fn invalid_params(msg: impl Into<String>) -> rmcp::ErrorData {
     rmcp::ErrorData::invalid_params(msg.into(), None)
 }
@@ -392,10 +422,7 @@ impl ServerHandler for HubSpotMcp {
             // A refused attempt is part of the record too (a write tried in --read-only).
             self.record(AuditDraft {
                 kind: "tool_call".into(),
-                client: context
-                    .peer
-                    .peer_info()
-                    .map(|i| format!("{} {}", i.client_info.name, i.client_info.version)),
+                client: caller(&context),
                 tool: Some(request.name.to_string()),
                 arguments: serde_json::Value::Object(request.arguments.clone().unwrap_or_default()),
                 outcome: "refused: not offered".into(),
@@ -453,10 +480,7 @@ impl ServerHandler for HubSpotMcp {
         if self.audit_fail_closed && !log.healthy() {
             return Err(rmcp::ErrorData::internal_error(format!("the audit log at {} could not be written, so tool calls are refused until it can (audit.fail_closed)", log.path().display()), None));
         }
-        let client = context
-            .peer
-            .peer_info()
-            .map(|i| format!("{} {}", i.client_info.name, i.client_info.version));
+        let client = caller(&context);
         let request_id = serde_json::to_value(&context.id)
             .ok()
             .map(|v| v.to_string());
@@ -605,10 +629,7 @@ impl ServerHandler for HubSpotMcp {
         let rendered = self.prompts.render(&request.name, &args);
         self.record(AuditDraft {
             kind: "prompt_get".into(),
-            client: _context
-                .peer
-                .peer_info()
-                .map(|i| format!("{} {}", i.client_info.name, i.client_info.version)),
+            client: caller(&_context),
             tool: Some(request.name.clone()),
             arguments: serde_json::to_value(&args).unwrap_or_default(),
             prompt: rendered.as_ref().ok().map(|(_, body)| body.clone()),

@@ -528,7 +528,8 @@ impl PropertyIndex {
         self.defs.contains_key(name)
     }
 
-    /// Validates a write (names, read-only, enumeration values) and stringifies it.
+    /// Validates a write (names, read-only, enumeration values) and returns each value as
+    /// HubSpot will store it ([`hubspot_wire::values::read_value`]).
     ///
     /// # Errors
     /// `invalid_params` naming the property and the fix.
@@ -598,7 +599,17 @@ impl PropertyIndex {
                     "property \"{k}\" is read-only (HubSpot calculates it); leave it out"
                 )));
             }
-            let text = v.text();
+            // The value as HubSpot will store it (a padded or exponent number is the number
+            // it stands for): what the gate judges and what is written are the same string.
+            let text = hubspot_wire::values::read_value(&def.kind, &v.text()).map_err(|e| {
+                invalid(format!(
+                    "property \"{k}\": {e}{}",
+                    e.suggestion
+                        .as_deref()
+                        .map(|s| format!("; did you mean \"{s}\"?"))
+                        .unwrap_or_default()
+                ))
+            })?;
             self.check_value(k, &text)?;
             out.insert(k.clone(), text);
         }

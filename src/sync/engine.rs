@@ -35,7 +35,7 @@ use crate::time::SharedClock;
 
 /// Tuning.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct EngineSettings {
     /// Wait this long after a wake-up so that a burst's events share a batch.
     pub coalesce_ms: u64,
@@ -816,6 +816,46 @@ impl SyncEngine {
                 }
             }
         }
+    }
+
+    /// The text a record is indexed by (its first chunk), read from HubSpot now: what "similar
+    /// to this record" means. `None` when the mapping does not cover the type or the record
+    /// is gone.
+    ///
+    /// # Errors
+    /// HubSpot failures.
+    pub async fn record_text(
+        &self,
+        object_type: &str,
+        id: &str,
+    ) -> Result<Option<String>, SyncError> {
+        let Some(om) = self.inner.mapping.objects.get(object_type).cloned() else {
+            return Ok(None);
+        };
+        let props = self.inner.mapping.properties(object_type);
+        let read = self
+            .inner
+            .client
+            .batch_read(
+                Lane::Interactive,
+                object_type,
+                &[id.to_string()],
+                &props,
+                None,
+            )
+            .await?;
+        let Some(record) = read.results.into_iter().find(|r| !r.archived) else {
+            return Ok(None);
+        };
+        let labels = self.labels(object_type).await;
+        Ok(normalize(
+            &self.inner.mapping,
+            object_type,
+            &record,
+            &labels,
+            BTreeMap::new(),
+        )
+        .and_then(|c| c.chunks(&om).into_iter().next()))
     }
 
     /// Semantic search: embed the query, search the index, keep each record's best chunk.

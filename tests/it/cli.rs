@@ -142,15 +142,35 @@ fn serve_audits_tool_calls_and_audit_verify_checks_the_chain() {
     line.clear();
     out.read_line(&mut line).unwrap();
     assert!(line.contains("Maya"), "{line}");
-    child.kill().ok();
-    let _ = child.wait();
+    // A hostile tool name with terminal escapes: refused, and audited as sent.
+    writeln!(stdin, r#"{{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{{"name":"x\u001b]0;pwned\u0007\u001b[2J\nforged 999 line","arguments":{{}}}}}}"#).unwrap();
+    line.clear();
+    out.read_line(&mut line).unwrap();
+    assert!(line.contains("not offered"), "{line}");
     let run = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_hubspot-mcp"))
             .args(args)
             .env("HUBSPOT_MCP_DATA_DIR", &dir)
+            .env("HUBSPOT_MCP_SANDBOX__RECORDS__CONTACTS", "50")
+            .stdin(Stdio::null())
             .output()
             .unwrap()
     };
+    // While the server writes the log: no prune, no rotation, no second writer.
+    for args in [
+        &["audit", "prune", "--older-than-days", "0"][..],
+        &["audit", "rotate-key"][..],
+        &["serve", "--stdio", "--sandbox"][..],
+    ] {
+        let o = run(args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !o.status.success() && err.contains("being written by another process (pid"),
+            "{args:?}: {err}"
+        );
+    }
+    child.kill().ok();
+    let _ = child.wait();
     let verify = run(&["audit", "verify"]);
     assert!(
         verify.status.success(),
@@ -158,7 +178,7 @@ fn serve_audits_tool_calls_and_audit_verify_checks_the_chain() {
         String::from_utf8_lossy(&verify.stderr)
     );
     assert!(
-        String::from_utf8_lossy(&verify.stdout).contains("1 entries"),
+        String::from_utf8_lossy(&verify.stdout).contains("2 entries"),
         "{}",
         String::from_utf8_lossy(&verify.stdout)
     );
@@ -168,6 +188,31 @@ fn serve_audits_tool_calls_and_audit_verify_checks_the_chain() {
         text.contains("list_owners") && text.contains("cli-test"),
         "{text}"
     );
+    assert!(
+        !text.contains('\u{1b}') && !text.contains('\u{7}') && text.lines().count() == 2,
+        "control characters are escaped, no line is forged: {text:?}"
+    );
+    assert!(text.contains("\\u{1b}]0;pwned"), "{text}");
+    // Cutting the last entry is caught, with what a person needs to know.
+    let log = dir.join("audit.jsonl");
+    let kept: String = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .take(1)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&log, kept).unwrap();
+    let verify = run(&["audit", "verify"]);
+    let err = String::from_utf8_lossy(&verify.stderr);
+    assert!(
+        !verify.status.success()
+            && err.contains("ends at entry 1 but its head checkpoint records entry 2"),
+        "{err}"
+    );
+    // And the server does not start a chain over it.
+    let o = run(&["serve", "--stdio", "--sandbox"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("were removed"), "{err}");
     std::fs::remove_dir_all(dir).ok();
 }
 

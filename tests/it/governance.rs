@@ -102,6 +102,10 @@ async fn low_confidence_hands_off_once_and_high_confidence_applies() {
         h.linked(ticket, "0-46").len(),
         h.linked(ticket, "0-27").len(),
     );
+    let priority_before = h.sb().shared().store.read().records_of("0-5")[&ticket]
+        .props
+        .get("hs_ticket_priority")
+        .cloned();
 
     let proposal = json!({
         "action": "set_priority", "objectType": "tickets", "recordId": ticket.to_string(),
@@ -113,14 +117,28 @@ async fn low_confidence_hands_off_once_and_high_confidence_applies() {
     assert_eq!(first["decision"], "handed_off", "{first}");
     assert_eq!(first["decisionPath"][0]["rule"], "min_confidence");
     assert_eq!(first["decisionPath"][0]["verdict"], "handoff");
-    assert_eq!(first["handoff"]["prioritySet"], "HIGH");
+    assert_eq!(first["handoff"]["priorityEscalated"], Value::Null);
     assert_eq!(first["handoff"]["duplicate"], false);
+    assert_eq!(
+        first["written"].as_array().unwrap().len(),
+        3,
+        "suggestion, note, task: {first}"
+    );
+    assert!(first["handoff"]["recordUrl"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("/record/0-5/{ticket}")));
     {
         let store = h.sb().shared().store.read();
         let t = &store.records_of("0-5")[&ticket];
         assert_eq!(
-            t.props["hs_ticket_priority"], "HIGH",
-            "the AI's suggested priority"
+            t.props.get("hs_ticket_priority").cloned(),
+            priority_before,
+            "the refused priority is not written"
+        );
+        assert_eq!(
+            t.props["ai_suggested_priority"], "HIGH",
+            "the suggestion is"
         );
         assert_eq!(t.props["ai_confidence"], "0.41");
         let note_id: u64 = first["handoff"]["noteId"]
@@ -180,7 +198,14 @@ async fn low_confidence_hands_off_once_and_high_confidence_applies() {
     );
     h.app.cancel().cancel();
 
-    assert_eq!(hubspot_mcp::audit::verify(&h.app.audit).problem, None);
+    assert_eq!(
+        hubspot_mcp::audit::verify(
+            &hubspot_mcp::audit::LogFiles::beside(&h.app.audit),
+            &Default::default()
+        )
+        .problem,
+        None
+    );
     let entries = hubspot_mcp::audit::read_all(&h.app.audit).unwrap();
     let gated: Vec<_> = entries
         .iter()
@@ -262,7 +287,19 @@ async fn gated_plain_writes_need_a_confidence_hand_off_when_low_and_apply_when_h
     let text: Value =
         serde_json::from_str(v["result"]["content"][0]["text"].as_str().unwrap()).unwrap();
     assert_eq!(text["decision"], "handed_off", "{text}");
-    assert_eq!(text["written"], 0);
+    assert!(
+        text["written"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|w| w["objectType"] != "tickets" || w["properties"].get("subject").is_none()),
+        "the suggestion fields, the note and the task; never the subject: {text}"
+    );
+    assert_eq!(
+        text["records"][0]["changes"][0]["proposed"],
+        "Rewritten by the agent"
+    );
+    assert_eq!(text["records"][0]["changes"][0]["current"], json!(before));
     assert_eq!(text["decisionPath"][0]["rule"], "min_confidence");
     assert_eq!(text["handoffs"][0]["handoff"]["duplicate"], false, "{text}");
     assert_eq!(subject(&h), before, "nothing was written");
@@ -312,7 +349,12 @@ async fn gated_plain_writes_need_a_confidence_hand_off_when_low_and_apply_when_h
         applied.draft.decision_path
     );
     assert!(gated[1].draft.outcome.contains("handed_off"));
-    assert!(hubspot_mcp::audit::verify(&h.app.audit).problem.is_none());
+    assert!(hubspot_mcp::audit::verify(
+        &hubspot_mcp::audit::LogFiles::beside(&h.app.audit),
+        &Default::default()
+    )
+    .problem
+    .is_none());
     h.app.cancel().cancel();
 }
 
@@ -400,6 +442,234 @@ async fn instructions_inside_crm_records_change_nothing_the_server_decides() {
         h.sb().shared().store.read().records_of("0-3").len(),
         deals_before.len(),
         "no deal deleted"
+    );
+    h.app.cancel().cancel();
+}
+
+/// The HubSpot writes in an audit entry, as (op, object type): `update` for a batch update,
+/// `create` for a single create, `upsert`, `associate`.
+fn audited_writes(e: &hubspot_mcp::audit::AuditEntry) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = e
+        .draft
+        .hubspot_calls
+        .iter()
+        .filter(|c| {
+            c.method != "GET" && !c.route.ends_with("/batch/read") && !c.route.ends_with("/search")
+        })
+        .map(|c| {
+            let parts: Vec<&str> = c.route.split('/').collect();
+            let op = match parts.last().copied() {
+                Some("update") => "update",
+                Some("upsert") => "upsert",
+                Some("create") => "create",
+                _ if c.route.contains("/associations/") => "associate",
+                _ => "create",
+            };
+            let t = parts.iter().position(|p| *p == "batch").map_or_else(
+                || parts.last().copied().unwrap_or_default(),
+                |i| parts[i - 1],
+            );
+            (op.to_string(), t.to_string())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// What a result says it wrote, as (op, object type).
+fn listed_writes(written: &Value) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = written
+        .as_array()
+        .unwrap_or_else(|| panic!("`written` is a list: {written}"))
+        .iter()
+        .map(|w| {
+            (
+                w["op"].as_str().unwrap().to_string(),
+                w["objectType"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Every gated action × every refusal reason, with padded, exponent and batch-hidden numbers:
+/// the refused change is not in HubSpot afterwards (read back from the sandbox), and the
+/// result's `written` list is exactly the HubSpot writes the audit entry recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_gated_action_refused_for_every_reason_leaves_the_record_as_it_was() {
+    let h = Harness::start().await;
+    h.rpc("initialize", json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "table", "version": "1"}})).await;
+    let (deals, ticket, contact) = {
+        let store = h.sb().shared().store.read();
+        let deals: Vec<u64> = store.records_of("0-3").keys().take(3).copied().collect();
+        let ticket = *store.records_of("0-5").keys().nth(5).unwrap();
+        let contact = *store.records_of("0-1").keys().next().unwrap();
+        (deals, ticket, contact)
+    };
+    let (d0, d1, d2) = (
+        deals[0].to_string(),
+        deals[1].to_string(),
+        deals[2].to_string(),
+    );
+    // An external id to upsert by, set through the gate at a confidence it lets through.
+    let v = h.rpc("tools/call", json!({"name": "update_objects", "arguments": {"objectType": "deals", "records": [{"id": d2, "properties": {"crm_external_id": "ext-d2"}}], "confidence": 0.99, "rationale": "Link the deal to the billing system."}})).await;
+    assert!(v["result"]["isError"] != true, "{v}");
+    let prop = |t: &str, id: u64, p: &str| -> Option<String> {
+        h.sb()
+            .shared()
+            .store
+            .read()
+            .records_of(t)
+            .get(&id)
+            .and_then(|r| r.props.get(p).cloned())
+    };
+    let ticket_priority = prop("0-5", ticket, "hs_ticket_priority");
+    let refused_priority = if ticket_priority.as_deref() == Some("LOW") {
+        "URGENT"
+    } else {
+        "LOW"
+    };
+    let write = |name: &str, args: Value| json!({"name": name, "arguments": args});
+    let gated = |mut args: Value, confidence: f64, labels: &[&str]| {
+        args["confidence"] = json!(confidence);
+        args["labels"] = json!(labels);
+        args["rationale"] = json!("table test");
+        args
+    };
+    // (what, call, the (type id, record, property, refused value) it must not have written)
+    let mut cases: Vec<(String, Value, Vec<(&str, u64, &str, String)>)> = Vec::new();
+    for (reason, confidence, labels) in [
+        ("low confidence", 0.05, vec![]),
+        ("severity label", 0.99, vec!["security"]),
+    ] {
+        cases.push((format!("create / {reason}"), write("create_objects", gated(json!({"objectType": "deals", "records": [{"properties": {"dealname": "Refused create", "amount": "10"}}]}), confidence, &labels)), vec![]));
+        cases.push((format!("update / {reason}"), write("update_objects", gated(json!({"objectType": "deals", "records": [{"id": d0, "properties": {"dealname": "Refused update"}}]}), confidence, &labels)), vec![("0-3", deals[0], "dealname", "Refused update".into())]));
+        cases.push((format!("upsert / {reason}"), write("upsert_objects", gated(json!({"objectType": "deals", "idProperty": "crm_external_id", "records": [{"id": "ext-d2", "properties": {"dealname": "Refused upsert"}}]}), confidence, &labels)), vec![("0-3", deals[2], "dealname", "Refused upsert".into())]));
+        cases.push((format!("associate / {reason}"), write("associate_objects", gated(json!({"objectType": "deals", "id": d1, "toObjectType": "contacts", "toId": contact.to_string()}), confidence, &labels)), vec![]));
+        let mut p = json!({"action": "set_priority", "objectType": "tickets", "recordId": ticket.to_string(), "properties": {"hs_ticket_priority": refused_priority}, "rationale": "table test", "confidence": confidence, "labels": labels});
+        p["suggestedPriority"] = json!(refused_priority);
+        cases.push((
+            format!("set_priority / {reason}"),
+            write("propose_action", p),
+            vec![("0-5", ticket, "hs_ticket_priority", refused_priority.into())],
+        ));
+    }
+    // Value thresholds (amount over 50,000), at a confidence every other rule passes.
+    for (what, amount) in [
+        ("padded", " 999999"),
+        ("trailing newline", "5000000\n"),
+        ("tab", "\t7777777"),
+        ("exponent", "1e6"),
+        ("decimal", "75000.0"),
+    ] {
+        cases.push((format!("update / {what} amount"), write("update_objects", gated(json!({"objectType": "deals", "records": [{"id": d0, "properties": {"amount": amount}}]}), 0.99, &[])), vec![("0-3", deals[0], "amount", amount.trim().to_string())]));
+    }
+    cases.push(("update / big amount hidden by a small one in the batch".into(), write("update_objects", gated(json!({"objectType": "deals", "records": [{"id": d0, "properties": {"amount": " 999999"}}, {"id": d1, "properties": {"amount": "1"}}]}), 0.99, &[])), vec![("0-3", deals[0], "amount", "999999".into()), ("0-3", deals[1], "amount", "1".into())]));
+    cases.push(("create / padded amount".into(), write("create_objects", gated(json!({"objectType": "deals", "records": [{"properties": {"dealname": "Big padded", "amount": "5000000\n"}}, {"properties": {"dealname": "Small", "amount": "1"}}]}), 0.99, &[])), vec![]));
+    cases.push(("upsert / exponent amount".into(), write("upsert_objects", gated(json!({"objectType": "deals", "idProperty": "crm_external_id", "records": [{"id": "ext-d2", "properties": {"amount": "2.5E5"}}]}), 0.99, &[])), vec![("0-3", deals[2], "amount", "250000".into())]));
+    cases.push(("propose update / tab amount".into(), write("propose_action", json!({"action": "update", "objectType": "deals", "recordId": d0, "properties": {"amount": "\t7777777"}, "confidence": 0.99, "rationale": "table test"})), vec![("0-3", deals[0], "amount", "7777777".into())]));
+
+    for (what, call, refused) in cases {
+        let deals_before = h.sb().shared().store.read().records_of("0-3").len();
+        let links_before = h
+            .sb()
+            .shared()
+            .store
+            .read()
+            .associations("0-3", deals[1], "0-1")
+            .len();
+        let before: Vec<Option<String>> = refused
+            .iter()
+            .map(|(t, id, p, _)| prop(t, *id, p))
+            .collect();
+        let v = h.rpc("tools/call", call.clone()).await;
+        let result = if call["name"] == "propose_action" {
+            v["result"]["structuredContent"].clone()
+        } else {
+            assert_eq!(v["result"]["isError"], true, "{what}: {v}");
+            serde_json::from_str(v["result"]["content"][0]["text"].as_str().unwrap()).unwrap()
+        };
+        assert_eq!(result["decision"], "handed_off", "{what}: {result}");
+        // Read back: nothing of the refused change is in HubSpot.
+        for ((t, id, p, value), was) in refused.iter().zip(&before) {
+            let now = prop(t, *id, p);
+            assert_eq!(&now, was, "{what}: {t}/{id} {p} changed");
+            assert_ne!(
+                now.as_deref(),
+                Some(value.as_str()),
+                "{what}: the refused value was written"
+            );
+        }
+        assert_eq!(
+            h.sb().shared().store.read().records_of("0-3").len(),
+            deals_before,
+            "{what}: a deal was created"
+        );
+        assert_eq!(
+            h.sb()
+                .shared()
+                .store
+                .read()
+                .associations("0-3", deals[1], "0-1")
+                .len(),
+            links_before,
+            "{what}: associated"
+        );
+        // The result lists exactly the writes the audit entry recorded.
+        let entry = hubspot_mcp::audit::read_tail(&h.app.audit, 1)
+            .unwrap()
+            .pop()
+            .unwrap();
+        assert_eq!(
+            listed_writes(&result["written"]),
+            audited_writes(&entry),
+            "{what}: {result}"
+        );
+        assert!(
+            entry
+                .draft
+                .decision_path
+                .iter()
+                .any(|r| r["verdict"] == "handoff"),
+            "{what}: the refusal is in the audited decision path"
+        );
+    }
+    // The batch that hid a big amount behind a small one names the record it stopped on.
+    let e = hubspot_mcp::audit::read_all(&h.app.audit).unwrap();
+    let batch = e
+        .iter()
+        .find(|e| {
+            e.draft.arguments["records"]
+                .as_array()
+                .is_some_and(|r| r.len() == 2)
+                && e.draft.tool.as_deref() == Some("update_objects")
+        })
+        .unwrap();
+    let stopped: Vec<&Value> = batch
+        .draft
+        .decision_path
+        .iter()
+        .filter(|r| r["verdict"] == "handoff")
+        .collect();
+    assert_eq!(stopped.len(), 1, "{:?}", batch.draft.decision_path);
+    assert_eq!(stopped[0]["inputs"]["record"], d0);
+    assert_eq!(stopped[0]["inputs"]["value"], "999999");
+    // A localized number is not a number HubSpot takes: refused before the gate, with the fix.
+    let v = h.rpc("tools/call", write("update_objects", gated(json!({"objectType": "deals", "records": [{"id": d0, "properties": {"amount": "1,000,000"}}]}), 0.99, &[]))).await;
+    let msg = v["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(msg.contains("\"1000000\"") && msg.contains("amount"), "{v}");
+    assert_ne!(prop("0-3", deals[0], "amount").as_deref(), Some("1000000"));
+    assert_eq!(
+        hubspot_mcp::audit::verify(
+            &hubspot_mcp::audit::LogFiles::beside(&h.app.audit),
+            &Default::default()
+        )
+        .problem,
+        None
     );
     h.app.cancel().cancel();
 }

@@ -157,7 +157,7 @@ fn python_sdk_answers_elicitations_that_confirm_or_reject_gated_changes() {
     std::fs::remove_dir_all(&dir).ok();
     assert!(ok, "{out}");
     assert!(
-        out.contains("\"verdicts\": [\"pass\", \"rejected\"]"),
+        out.contains("\"verdicts\": [\"pass\", \"rejected\", \"rejected\"]"),
         "{out}"
     );
 }

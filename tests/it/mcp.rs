@@ -365,7 +365,14 @@ async fn every_tool_call_and_prompt_is_audited_with_correlation_ids_and_no_secre
     assert_eq!(post(&http, &url, Some(token), &[], prompt).await.0, 200);
     cancel.cancel();
 
-    assert_eq!(hubspot_mcp::audit::verify(&path).problem, None);
+    assert_eq!(
+        hubspot_mcp::audit::verify(
+            &hubspot_mcp::audit::LogFiles::beside(&path),
+            &Default::default()
+        )
+        .problem,
+        None
+    );
     let entries = hubspot_mcp::audit::read_all(&path).unwrap();
     let kinds: Vec<&str> = entries.iter().map(|e| e.draft.kind.as_str()).collect();
     assert_eq!(kinds, ["tool_call", "tool_call", "prompt_get"]);

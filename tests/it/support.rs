@@ -317,6 +317,9 @@ pub async fn spawn_app(options: TestOptions) -> TestApp {
     let mut mcp_url = None;
     if let Some(token) = options.http_token {
         let secrets = vec![token.to_string()];
+        app.check_handoff(&options.tools.handoff)
+            .await
+            .expect("the handoff policy starts");
         let server = app
             .mcp_server(&options.tools, &secrets)
             .expect("the MCP server builds");

@@ -275,9 +275,12 @@ async fn refused_calls_are_audited() {
     let sb = spawn(small()).await;
     let path = std::env::temp_dir().join(format!("surface-audit-{}.jsonl", uuid::Uuid::new_v4()));
     let log = hubspot_mcp::audit::AuditLog::open(
-        &path,
+        hubspot_mcp::audit::LogFiles::beside(&path),
+        &hubspot_mcp::audit::AuditConfig {
+            sync: false,
+            ..Default::default()
+        },
         hubspot_mcp::audit::Redactor::new(vec![sb.token().to_string()], false),
-        false,
     )
     .unwrap();
     let options = ToolOptions {

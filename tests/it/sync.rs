@@ -757,9 +757,12 @@ async fn semantic_search_and_find_duplicates_are_mcp_tools_and_what_they_retriev
     full_sync(&r.engine(), false, false).await.unwrap();
     let audit = r.dir().join("audit.jsonl");
     let log = hubspot_mcp::audit::AuditLog::open(
-        &audit,
+        hubspot_mcp::audit::LogFiles::beside(&audit),
+        &hubspot_mcp::audit::AuditConfig {
+            sync: false,
+            ..Default::default()
+        },
         hubspot_mcp::audit::Redactor::new(vec![r.sb().token().to_string()], false),
-        false,
     )
     .unwrap();
     let server = HubSpotMcp::new(r.client.clone(), &ToolOptions::default())
@@ -847,7 +850,12 @@ async fn semantic_search_and_find_duplicates_are_mcp_tools_and_what_they_retriev
     assert_eq!(search.draft.retrieved.len(), 5);
     assert_eq!(search.draft.retrieved[0]["id"], results[0]["id"]);
     assert!(search.draft.retrieved[0]["scoreMilli"].as_i64().unwrap() > 200);
-    assert!(hubspot_mcp::audit::verify(&audit).problem.is_none());
+    assert!(hubspot_mcp::audit::verify(
+        &hubspot_mcp::audit::LogFiles::beside(&audit),
+        &Default::default()
+    )
+    .problem
+    .is_none());
 }
 
 /// The main job as a newcomer runs it: `serve --sandbox --sync --http`, then a ticket created

@@ -856,14 +856,8 @@ fn check_value(def: &PropertyDef, value: &str, owners: &[Owner]) -> Result<Strin
         };
     }
     match def.kind.as_str() {
-        "number" => {
-            let v = value.trim();
-            if v.parse::<f64>().is_ok_and(f64::is_finite) {
-                Ok(v.into())
-            } else {
-                Err(bad("INVALID_DECIMAL", "number"))
-            }
-        }
+        "number" => hubspot_wire::values::read_value("number", value)
+            .map_err(|_| bad("INVALID_DECIMAL", "number")),
         "bool" => match value.trim().to_ascii_lowercase().as_str() {
             "true" => Ok("true".into()),
             "false" => Ok("false".into()),

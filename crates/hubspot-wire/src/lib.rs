@@ -13,7 +13,10 @@
 //! - [`signature`]: webhook request signatures v1, v2 and v3 (HubSpot's published vectors).
 //! - [`objects`]: the standard object types: path names, type ids, singulars, scopes and the
 //!   note/task association ids.
+//! - [`values`]: how HubSpot reads a property value by its type (a padded or exponent number
+//!   is the number it stands for), so the gate judges what HubSpot will store.
 
 pub mod objects;
 pub mod signature;
 pub mod time;
+pub mod values;

@@ -1,0 +1,296 @@
+//! Asking the person in the client before a refused change is handed off.
+//!
+//! The question shows the truth, per record: its id, and for each property its current value
+//! (read from HubSpot just before asking) and the value HubSpot would store. A batch is never
+//! merged into one map: two deals show as two blocks, each with its own name and amount.
+//!
+//! Where it can be asked:
+//! - stdio and stateful HTTP sessions: MCP elicitation (`elicitation/create`), when the client
+//!   declared the capability;
+//! - stateless HTTP: there is no channel from the server to the client, so the person cannot
+//!   be asked in the client; the change is handed off on the record (nothing is written) and
+//!   the result carries the same per-record preview. Serve with `--stateful` to confirm in
+//!   the client. (The 2026-07-28 revision's input-required results would allow it statelessly;
+//!   see the README.)
+
+use std::collections::BTreeMap;
+
+use rmcp::service::ElicitationError;
+use rmcp::{Peer, RoleServer};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::tools::ToolFailure;
+use super::HubSpotMcp;
+use crate::hubspot::limit::Lane;
+
+/// The user's answer when the client can be asked.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Confirmation {
+    /// Apply the proposed change?
+    pub approve: bool,
+    /// A corrected ticket priority (LOW, MEDIUM, HIGH, URGENT), if the proposal's is wrong.
+    #[serde(default)]
+    pub priority: Option<String>,
+}
+
+rmcp::elicit_safe!(Confirmation);
+
+/// One record of a change as the person sees it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordPreview {
+    /// The record id (update), the unique value (upsert), or `new #N` (create).
+    pub record: String,
+    /// Does the record exist? `None` for a create.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exists: Option<bool>,
+    pub changes: Vec<Change>,
+}
+
+/// One property of a record: what it is and what it would become.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Change {
+    pub property: String,
+    /// `None` when the record does not exist or the property has no value.
+    pub current: Option<String>,
+    /// As HubSpot would store it.
+    pub proposed: String,
+}
+
+/// One record of a gated change: its key (id, unique value, or none for a create) and its
+/// properties as HubSpot would store them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordChange {
+    pub id: Option<String>,
+    pub properties: BTreeMap<String, String>,
+}
+
+/// What the person answered.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    Approved(Confirmation),
+    Rejected,
+    /// No answer (timeout, cancelled, no content, a transport failure): handed off.
+    Unanswered(String),
+}
+
+impl Answer {
+    /// The decision-path entry for this answer.
+    pub fn rule(&self) -> Value {
+        let (verdict, inputs) = match self {
+            Self::Approved(c) => ("pass", json!({"answer": c})),
+            Self::Rejected => ("rejected", json!({"answer": "declined"})),
+            Self::Unanswered(why) => ("handoff", json!({"answer": "none", "reason": why})),
+        };
+        json!({"rule": "user_confirmation", "inputs": inputs, "verdict": verdict})
+    }
+}
+
+/// Control characters and markup-like breaks cannot forge lines in the question.
+fn shown(v: &str) -> String {
+    let mut s: String = v.chars().take(200).collect();
+    if v.chars().count() > 200 {
+        s.push('…');
+    }
+    format!("{s:?}")
+}
+
+/// The question: the action, the reasons it was stopped, then every record with each
+/// property's current and proposed value.
+pub fn question(
+    action: &str,
+    object_type: &str,
+    previews: &[RecordPreview],
+    confidence: f64,
+    labels: &[String],
+    rationale: &str,
+    reasons: &[String],
+) -> String {
+    let mut q = format!(
+        "The AI wants to {action} {} {object_type} record(s). Confidence {confidence:.2}. Labels: {}. Rationale: {}\nStopped by: {}\n",
+        previews.len(),
+        if labels.is_empty() { "none".to_string() } else { labels.join(", ") },
+        shown(rationale),
+        if reasons.is_empty() { "policy".to_string() } else { reasons.join("; ") },
+    );
+    for p in previews {
+        let state = match p.exists {
+            Some(false) => " (not found)",
+            _ => "",
+        };
+        q.push_str(&format!("\n{object_type} {}{state}:\n", p.record));
+        if p.changes.is_empty() {
+            q.push_str("  (no property changes)\n");
+        }
+        for c in &p.changes {
+            q.push_str(&format!(
+                "  {}: {} -> {}\n",
+                c.property,
+                c.current.as_deref().map_or("(empty)".to_string(), shown),
+                shown(&c.proposed)
+            ));
+        }
+    }
+    q.push_str("\nApply all of it?");
+    q
+}
+
+/// The reasons a decision path stopped a change, in words.
+pub fn reasons(path: &[Value]) -> Vec<String> {
+    path.iter()
+        .filter(|r| r["verdict"] == "handoff")
+        .map(|r| {
+            let record = r["inputs"]["record"]
+                .as_str()
+                .map(|s| format!(" on {s}"))
+                .unwrap_or_default();
+            format!(
+                "{} {}{record}",
+                r["rule"].as_str().unwrap_or("?"),
+                r["inputs"]
+            )
+        })
+        .collect()
+}
+
+impl HubSpotMcp {
+    /// Each record's current values of the properties the change sets, read from HubSpot
+    /// (by id, or by the unique property for an upsert); creates have none.
+    pub(crate) async fn previews(
+        &self,
+        object_type: &str,
+        records: &[RecordChange],
+        id_property: Option<&str>,
+    ) -> Result<Vec<RecordPreview>, ToolFailure> {
+        let ids: Vec<String> = records.iter().filter_map(|r| r.id.clone()).collect();
+        let mut props: Vec<String> = records
+            .iter()
+            .flat_map(|r| r.properties.keys().cloned())
+            .collect();
+        props.sort();
+        props.dedup();
+        if let Some(p) = id_property {
+            props.push(p.to_string());
+        }
+        let mut current: BTreeMap<String, BTreeMap<String, Option<String>>> = BTreeMap::new();
+        if !ids.is_empty() {
+            let read = self
+                .client
+                .batch_read(Lane::Interactive, object_type, &ids, &props, id_property)
+                .await?;
+            for r in read.results {
+                let key = match id_property {
+                    Some(p) => r.prop(p).unwrap_or_default().to_string(),
+                    None => r.id.clone(),
+                };
+                let values = props
+                    .iter()
+                    .map(|p| (p.clone(), r.prop(p).map(str::to_string)))
+                    .collect();
+                current.insert(key, values);
+            }
+        }
+        Ok(records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let now = r.id.as_ref().and_then(|id| current.get(id));
+                RecordPreview {
+                    record: r.id.clone().unwrap_or_else(|| format!("new #{}", i + 1)),
+                    exists: r.id.as_ref().map(|_| now.is_some()),
+                    changes: r
+                        .properties
+                        .iter()
+                        .map(|(k, v)| Change {
+                            property: k.clone(),
+                            current: now
+                                .and_then(|m| m.get(k).cloned().flatten())
+                                .filter(|s| !s.is_empty()),
+                            proposed: v.clone(),
+                        })
+                        .collect(),
+                }
+            })
+            .collect())
+    }
+
+    /// Asks the person in the client, when the policy allows it and the client can be asked.
+    /// `None`: nobody could be asked (the caller hands off).
+    pub(crate) async fn ask(&self, peer: &Peer<RoleServer>, message: String) -> Option<Answer> {
+        let can = self.policy.elicit
+            && peer
+                .peer_info()
+                .is_some_and(|i| i.capabilities.elicitation.is_some());
+        if !can {
+            return None;
+        }
+        let answer = peer
+            .elicit_with_timeout::<Confirmation>(
+                message,
+                Some(std::time::Duration::from_secs(
+                    self.policy.elicit_timeout_secs,
+                )),
+            )
+            .await;
+        Some(match answer {
+            Ok(Some(c)) if c.approve => Answer::Approved(c),
+            Ok(Some(_)) | Err(ElicitationError::UserDeclined) => Answer::Rejected,
+            Ok(None) => Answer::Unanswered("no content".into()),
+            Err(e) => Answer::Unanswered(e.to_string()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_question_shows_every_record_with_current_and_proposed_values() {
+        let previews = vec![
+            RecordPreview {
+                record: "101".into(),
+                exists: Some(true),
+                changes: vec![
+                    Change {
+                        property: "amount".into(),
+                        current: Some("5000".into()),
+                        proposed: "999999".into(),
+                    },
+                    Change {
+                        property: "dealname".into(),
+                        current: Some("Acme".into()),
+                        proposed: "WIPE: closed lost, fraud".into(),
+                    },
+                ],
+            },
+            RecordPreview {
+                record: "102".into(),
+                exists: Some(true),
+                changes: vec![Change {
+                    property: "dealname".into(),
+                    current: None,
+                    proposed: "Renewal\u{1b}[2J".into(),
+                }],
+            },
+        ];
+        let q = question(
+            "update",
+            "deals",
+            &previews,
+            0.99,
+            &[],
+            "tidy up",
+            &["value_threshold".into()],
+        );
+        assert!(q.contains("deals 101:\n  amount: \"5000\" -> \"999999\"\n  dealname: \"Acme\" -> \"WIPE: closed lost, fraud\""), "{q}");
+        assert!(
+            q.contains("deals 102:\n  dealname: (empty) -> \"Renewal\\u{1b}[2J\""),
+            "{q}"
+        );
+        assert!(!q.contains('\u{1b}'), "control characters are escaped");
+    }
+}

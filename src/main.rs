@@ -266,8 +266,9 @@ async fn run_serve(
             app.serve_stdio(server).await
         } else if let Some(addr) = args.http {
             let bound = app.serve_http(server, http_options(addr, &args)?).await?;
+            let stop = app::shutdown_signal();
             println!("http://{bound}/mcp");
-            app.until_shutdown().await
+            app.until_shutdown(stop).await
         } else {
             Ok(())
         }
@@ -348,9 +349,11 @@ async fn run_sync(
             println!("{}", serde_json::to_string(&a)?);
         }
         if let Some(addr) = args.listen {
-            println!("{}", app.serve_webhooks(addr).await?);
+            let url = app.serve_webhooks(addr).await?;
             app.start_sync(false);
-            app.until_shutdown().await?;
+            let stop = app::shutdown_signal();
+            println!("{url}");
+            app.until_shutdown(stop).await?;
         }
         anyhow::Ok(())
     }

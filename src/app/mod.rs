@@ -370,9 +370,12 @@ impl App {
     ///
     /// # Errors
     /// A listener failed after it started (the process should exit non-zero).
-    pub async fn until_shutdown(&self) -> anyhow::Result<()> {
+    pub async fn until_shutdown(
+        &self,
+        signal: impl std::future::Future<Output = ()>,
+    ) -> anyhow::Result<()> {
         tokio::select! {
-            () = shutdown_signal() => tracing::info!("shutting down"),
+            () = signal => tracing::info!("shutting down"),
             () = self.cancel.cancelled() => {}
         }
         match self.failure.lock().take() {
@@ -466,23 +469,30 @@ pub fn retention_cutoff(days: u32) -> String {
 }
 
 /// Resolves on Ctrl-C or (on Unix) SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    // SIGTERM's handler is installed here, when the future is made, not when it is first
+    // polled: a signal that arrives while a listener's address is being printed neither is
+    // lost nor kills the process by default.
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    async move {
+        let ctrl_c = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        #[cfg(unix)]
+        let term = async move {
+            match term {
+                Some(mut s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        #[cfg(not(unix))]
+        let term = std::future::pending::<()>();
+        tokio::select! {
+            () = ctrl_c => {}
+            () = term => {}
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
     }
 }

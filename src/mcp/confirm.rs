@@ -7,16 +7,25 @@
 //! Where it can be asked:
 //! - stdio and stateful HTTP sessions: MCP elicitation (`elicitation/create`), when the client
 //!   declared the capability;
-//! - stateless HTTP: there is no channel from the server to the client, so the person cannot
-//!   be asked in the client; the change is handed off on the record (nothing is written) and
-//!   the result carries the same per-record preview. Serve with `--stateful` to confirm in
-//!   the client. (The 2026-07-28 revision's input-required results would allow it statelessly;
-//!   see the README.)
+//! - stateless HTTP with a 2026-07-28 client that declares elicitation in the request's
+//!   `_meta`: an input-required result (multi round-trip requests, SEP-2322). The tool answers
+//!   `resultType: "input_required"` with the question; the client asks the person and calls
+//!   the same tool again with the answer. Nothing is kept on the server between the rounds:
+//!   `requestState` is an HMAC (a per-process key) over the tool and the question, so an
+//!   answer counts only for the question it answers; a changed record or argument is a new
+//!   question. A retry that reaches another replica is asked again.
+//! - stateless HTTP with an older client: there is no channel to the person, so the change is
+//!   handed off on the record (nothing of it is written) and the result carries the same
+//!   per-record preview.
 
 use std::collections::BTreeMap;
 
-use rmcp::service::ElicitationError;
-use rmcp::{Peer, RoleServer};
+use rmcp::model::{
+    ElicitRequest, ElicitRequestParams, ElicitationSchema, InputRequest, InputRequests,
+    InputRequiredResult, InputResponses, ProtocolVersion,
+};
+use rmcp::service::{ElicitationError, RequestContext};
+use rmcp::RoleServer;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -217,30 +226,126 @@ impl HubSpotMcp {
             .collect())
     }
 
-    /// Asks the person in the client, when the policy allows it and the client can be asked.
-    /// `None`: nobody could be asked (the caller hands off).
-    pub(crate) async fn ask(&self, peer: &Peer<RoleServer>, message: String) -> Option<Answer> {
-        let can = self.policy.elicit
-            && peer
-                .peer_info()
-                .is_some_and(|i| i.capabilities.elicitation.is_some());
-        if !can {
-            return None;
+    /// Asks the person in the client, when the policy allows it and the client can be asked
+    /// (see the module docs for how, per transport).
+    pub(crate) async fn ask(&self, round: &Round<'_>, message: String) -> Asked {
+        if !self.policy.elicit {
+            return Asked::Nobody;
         }
-        let answer = peer
-            .elicit_with_timeout::<Confirmation>(
-                message,
-                Some(std::time::Duration::from_secs(
-                    self.policy.elicit_timeout_secs,
-                )),
-            )
-            .await;
-        Some(match answer {
-            Ok(Some(c)) if c.approve => Answer::Approved(c),
-            Ok(Some(_)) | Err(ElicitationError::UserDeclined) => Answer::Rejected,
-            Ok(None) => Answer::Unanswered("no content".into()),
-            Err(e) => Answer::Unanswered(e.to_string()),
-        })
+        let peer = &round.context.peer;
+        // A session whose client declared elicitation at `initialize`: ask it now.
+        if peer
+            .peer_info()
+            .is_some_and(|i| i.capabilities.elicitation.is_some())
+        {
+            let answer = peer
+                .elicit_with_timeout::<Confirmation>(
+                    message,
+                    Some(std::time::Duration::from_secs(
+                        self.policy.elicit_timeout_secs,
+                    )),
+                )
+                .await;
+            return Asked::Answered(match answer {
+                Ok(Some(c)) if c.approve => Answer::Approved(c),
+                Ok(Some(_)) | Err(ElicitationError::UserDeclined) => Answer::Rejected,
+                Ok(None) => Answer::Unanswered("no content".into()),
+                Err(e) => Answer::Unanswered(e.to_string()),
+            });
+        }
+        // A 2026-07-28 request that can elicit: an input-required round.
+        let modern = round
+            .context
+            .meta
+            .protocol_version()
+            .is_some_and(|v| v >= ProtocolVersion::V_2026_07_28);
+        let can = round
+            .context
+            .meta
+            .client_capabilities()
+            .is_some_and(|c| c.elicitation.is_some());
+        if !(modern && can) {
+            return Asked::Nobody;
+        }
+        let state = round_state(round.tool, &message);
+        let answered = round.request_state == Some(state.as_str());
+        match round.input_responses.and_then(|r| r.get(CONFIRM_KEY)) {
+            Some(reply) if answered => Asked::Answered(read_reply(reply)),
+            _ => {
+                let schema = match ElicitationSchema::from_type::<Confirmation>() {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::error!(error = %e, "the confirmation schema does not build; handing off");
+                        return Asked::Nobody;
+                    }
+                };
+                let mut requests = InputRequests::new();
+                requests.insert(
+                    CONFIRM_KEY.to_string(),
+                    InputRequest::Elicitation(ElicitRequest::new(
+                        ElicitRequestParams::FormElicitationParams {
+                            meta: None,
+                            message,
+                            requested_schema: schema,
+                        },
+                    )),
+                );
+                Asked::Pending(InputRequiredResult::new(Some(requests), Some(state)))
+            }
+        }
+    }
+}
+
+/// The key of the confirmation in an input-required round.
+const CONFIRM_KEY: &str = "confirm";
+
+/// What the current call carries for a confirmation round.
+pub struct Round<'a> {
+    pub context: &'a RequestContext<RoleServer>,
+    /// The tool called: an answer counts only for the same tool and question.
+    pub tool: &'a str,
+    pub input_responses: Option<&'a InputResponses>,
+    pub request_state: Option<&'a str>,
+}
+
+/// The outcome of asking.
+pub enum Asked {
+    Answered(Answer),
+    /// Answer with this input-required result; the client calls again with the answer.
+    Pending(InputRequiredResult),
+    /// Nobody can be asked here.
+    Nobody,
+}
+
+/// `requestState` for a question: HMAC-SHA256 under a per-process key of the tool and the
+/// question, so that an answer cannot be carried over to another question.
+fn round_state(tool: &str, message: &str) -> String {
+    use hmac::{Hmac, Mac};
+    use sha2::Sha256;
+    static KEY: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
+    let key = KEY.get_or_init(|| {
+        let mut k = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut k);
+        k
+    });
+    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    m.update(tool.as_bytes());
+    m.update(b"\n");
+    m.update(message.as_bytes());
+    format!("hmcp-confirm-{}", hex::encode(m.finalize().into_bytes()))
+}
+
+/// An elicitation result (`{action, content}`) as an answer.
+fn read_reply(reply: &Value) -> Answer {
+    match reply["action"].as_str() {
+        Some("accept") => match serde_json::from_value::<Confirmation>(reply["content"].clone()) {
+            Ok(c) if c.approve => Answer::Approved(c),
+            Ok(_) => Answer::Rejected,
+            Err(e) => Answer::Unanswered(format!("the answer did not parse: {e}")),
+        },
+        Some("decline") => Answer::Rejected,
+        Some(other) => Answer::Unanswered(format!("the person chose {other}")),
+        None => Answer::Unanswered("an answer without an action".into()),
     }
 }
 

@@ -24,7 +24,7 @@ use rmcp::service::RequestContext;
 use rmcp::RoleServer;
 use serde_json::{json, Map, Value};
 
-use super::confirm::{question, reasons, Answer, RecordChange};
+use super::confirm::{question, reasons, Answer, Asked, RecordChange, Round};
 use super::handoff_writes::HandoffRequest;
 use super::tools::{PropertyMap, ToolFailure};
 use super::HubSpotMcp;
@@ -63,6 +63,9 @@ fn invalid_of(e: ToolFailure) -> rmcp::ErrorData {
     match e {
         ToolFailure::Invalid(d) => d,
         ToolFailure::Failed(m) => rmcp::ErrorData::internal_error(m, None),
+        ToolFailure::InputRequired(_) => {
+            rmcp::ErrorData::internal_error("unexpected input-required round", None)
+        }
     }
 }
 
@@ -252,7 +255,22 @@ impl HubSpotMcp {
             &rationale,
             &reasons(&path),
         );
-        if let Some(answer) = self.ask(&context.peer, message).await {
+        let round = Round {
+            context,
+            tool: &request.name,
+            input_responses: request.input_responses.as_ref(),
+            request_state: request.request_state.as_deref(),
+        };
+        let asked = self.ask(&round, message).await;
+        if let Asked::Pending(input) = asked {
+            path.push(json!({"rule": "user_confirmation", "inputs": {"answer": "asked (input required)"}, "verdict": "pending"}));
+            return Ok(Gate::Stop {
+                path,
+                rationale,
+                response: CallToolResponse::InputRequired(input),
+            });
+        }
+        if let Asked::Answered(answer) = asked {
             path.push(answer.rule());
             match answer {
                 Answer::Approved(_) => return Ok(Gate::Proceed { path, rationale }),
@@ -290,6 +308,9 @@ impl HubSpotMcp {
                         let m = match e {
                             ToolFailure::Failed(m) => m,
                             ToolFailure::Invalid(e) => e.message.to_string(),
+                            ToolFailure::InputRequired(_) => {
+                                "unexpected input-required round".into()
+                            }
                         };
                         handoffs.push(json!({"id": id, "error": m}));
                     }

@@ -13,7 +13,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::confirm::{question, reasons, Answer, RecordChange, RecordPreview};
+use rmcp::handler::server::tool::{InputResponses as ToolInputResponses, RequestState};
+
+use super::confirm::{question, reasons, Answer, Asked, RecordChange, RecordPreview, Round};
 use super::handoff_writes::{HandoffRequest, HandoffWrites, Written};
 use super::params::Parameters;
 use super::tools::{PropertyMap, RecordId, Scalar, ToolFailure};
@@ -87,7 +89,9 @@ impl HubSpotMcp {
     )]
     pub async fn propose_action(
         &self,
-        peer: rmcp::Peer<rmcp::RoleServer>,
+        context: rmcp::service::RequestContext<rmcp::RoleServer>,
+        RequestState(state): RequestState,
+        ToolInputResponses(responses): ToolInputResponses,
         Parameters(p): Parameters<ProposeActionParams>,
     ) -> Result<Json<ProposeActionOutput>, ToolFailure> {
         if !(0.0..=1.0).contains(&p.confidence) {
@@ -131,7 +135,17 @@ impl HubSpotMcp {
                 &reasons(&path),
             );
             // Ask the person in the client first, when the client can be asked.
-            if let Some(answer) = self.ask(&peer, message).await {
+            let round = Round {
+                context: &context,
+                tool: "propose_action",
+                input_responses: responses.as_ref(),
+                request_state: state.as_deref(),
+            };
+            let asked = self.ask(&round, message).await;
+            if let Asked::Pending(input) = asked {
+                return Err(ToolFailure::InputRequired(input));
+            }
+            if let Asked::Answered(answer) = asked {
                 path.push(answer.rule());
                 match answer {
                     Answer::Approved(c) => {

@@ -391,7 +391,7 @@ impl HubSpotMcp {
             .collect();
         if retrieved.is_empty() {
             return (
-                format!("none scored {floor:.2} or more (handoff.similar_min_score)"),
+                format!("none scored {floor} or more (handoff.similar_min_score)"),
                 retrieved,
             );
         }

@@ -702,6 +702,9 @@ impl ServerHandler for HubSpotMcp {
         let name = self.object_type(t).await.map_err(|e| match e {
             tools::ToolFailure::Invalid(d) => d,
             tools::ToolFailure::Failed(m) => rmcp::ErrorData::internal_error(m, None),
+            tools::ToolFailure::InputRequired(_) => {
+                rmcp::ErrorData::internal_error("unexpected input-required round", None)
+            }
         })?;
         let props = self
             .client

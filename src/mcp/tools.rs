@@ -34,6 +34,8 @@ pub enum ToolFailure {
     Invalid(rmcp::ErrorData),
     /// HubSpot or the client failed: an `isError` result the model can read.
     Failed(String),
+    /// The person in the client must answer first (a 2026-07-28 input-required round).
+    InputRequired(rmcp::model::InputRequiredResult),
 }
 
 impl IntoCallToolResult for ToolFailure {
@@ -41,6 +43,7 @@ impl IntoCallToolResult for ToolFailure {
         match self {
             Self::Invalid(e) => Err(e),
             Self::Failed(msg) => Ok(CallToolResult::error(vec![ContentBlock::text(msg)]).into()),
+            Self::InputRequired(input) => Ok(CallToolResponse::InputRequired(input)),
         }
     }
 }

@@ -673,3 +673,49 @@ async fn every_gated_action_refused_for_every_reason_leaves_the_record_as_it_was
     );
     h.app.cancel().cancel();
 }
+
+/// Over stateless HTTP every request is on its own: the audit names the client from the
+/// request's `_meta` (2026-07-28 clients send it every time), or says it is unnamed and gives
+/// the HTTP User-Agent; never the server library's own name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_names_the_real_client_over_stateless_http() {
+    let h = Harness::start().await;
+    let call = |meta: Option<Value>, agent: &'static str| {
+        let mut params = json!({"name": "list_owners", "arguments": {}});
+        if let Some(m) = meta {
+            params["_meta"] = m;
+        }
+        h.http
+            .post(h.app.mcp_url())
+            .bearer_auth("g")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-06-18")
+            .header("user-agent", agent)
+            .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}))
+            .send()
+    };
+    call(
+        Some(
+            json!({"io.modelcontextprotocol/clientInfo": {"name": "acme-agent", "version": "2.1"}}),
+        ),
+        "acme-http/1",
+    )
+    .await
+    .unwrap();
+    call(None, "curl/8.5.0").await.unwrap();
+    let entries = hubspot_mcp::audit::read_tail(&h.app.audit, 2).unwrap();
+    let clients: Vec<String> = entries
+        .iter()
+        .map(|e| e.draft.client.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(clients[0], "acme-agent 2.1", "{clients:?}");
+    assert_eq!(
+        clients[1], "unnamed client (user-agent curl/8.5.0)",
+        "{clients:?}"
+    );
+    assert!(
+        clients.iter().all(|c| !c.starts_with("rmcp")),
+        "{clients:?}"
+    );
+    h.app.cancel().cancel();
+}

@@ -162,6 +162,22 @@ fn python_sdk_answers_elicitations_that_confirm_or_reject_gated_changes() {
     );
 }
 
+/// Over stateless HTTP: a 2026-07-28 client is asked through input-required rounds (per
+/// record, current and proposed), an older one cannot be asked and gets a handoff; nothing
+/// refused is written, and the audit names both clients.
+#[test]
+fn python_sdk_confirms_gated_changes_over_stateless_http_through_input_required_rounds() {
+    let c = cache();
+    let dir = std::env::temp_dir().join(format!("hsmcp-confirm-{}", uuid::Uuid::new_v4()));
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop/py_confirm_http.py");
+    let (ok, out) = run(Command::new(c.join("venv/bin/python"))
+        .arg(script)
+        .args([BIN, dir.to_str().unwrap()]));
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(ok, "{out}");
+    assert!(out.contains("\"questions\": 2"), "{out}");
+}
+
 #[test]
 fn python_sdk_over_stdio_searches_the_semantic_index_with_validated_outputs() {
     let c = cache();

@@ -1157,3 +1157,83 @@ async fn a_poison_event_is_dead_lettered_and_the_events_behind_it_are_applied() 
         assert!(indexed.contains(&(*c as i64)), "contact {c} is indexed");
     }
 }
+
+/// A handoff's "similar records" come from the record's own indexed text, never include the
+/// record itself, and all score at or above the policy's floor; when nothing does, the note
+/// says so instead of listing noise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handoff_cites_records_similar_to_the_record_itself_above_the_floor() {
+    use hubspot_mcp::mcp::http::{hash_token, HttpOptions};
+    use hubspot_mcp::mcp::{HubSpotMcp, ToolOptions};
+    let r = rig(100, false).await;
+    full_sync(&r.engine(), false, false).await.unwrap();
+    let serve = |floor: f64| {
+        let options = ToolOptions {
+            handoff: hubspot_mcp::handoff::HandoffPolicy {
+                enabled: true,
+                review_owner_id: Some("90000102".into()),
+                similar_min_score: floor,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let server = HubSpotMcp::new(r.client.clone(), &options).with_sync(r.engine().clone());
+        let mut opts = HttpOptions::loopback(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+        opts.token_hashes.push(hash_token("t"));
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let c = r.cancel();
+        tokio::spawn(async move {
+            let _ = hubspot_mcp::mcp::http::serve(server, opts, None, c, move |a| {
+                let _ = tx.send(a);
+            })
+            .await;
+        });
+        rx
+    };
+    let ticket = *r
+        .sb()
+        .shared()
+        .store
+        .read()
+        .records_of("0-5")
+        .keys()
+        .nth(2)
+        .unwrap();
+    let http = reqwest::Client::new();
+    for (floor, expect_some) in [(0.5, true), (0.999, false)] {
+        let url = format!("http://{}/mcp", serve(floor).await.unwrap());
+        let v = mcp_post(
+            http.clone(),
+            url,
+            "t",
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "propose_action", "arguments": {
+                "action": "update", "objectType": "tickets", "recordId": ticket.to_string(),
+                "properties": {"subject": format!("floor {floor}")}, "confidence": 0.1,
+                "rationale": "zebra giraffe penguin unrelated words"}}}),
+        )
+        .await;
+        let out = &v["result"]["structuredContent"];
+        assert_eq!(out["decision"], "handed_off", "{v}");
+        let retrieved = out["handoff"]["retrieved"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let note_id: u64 = out["handoff"]["noteId"].as_str().unwrap().parse().unwrap();
+        let note =
+            r.sb().shared().store.read().records_of("0-46")[&note_id].props["hs_note_body"].clone();
+        if expect_some {
+            assert!(
+                !retrieved.is_empty(),
+                "tickets of the same topic are similar: {out}"
+            );
+            for hit in &retrieved {
+                assert_ne!(hit["id"], ticket.to_string(), "never the record itself");
+                assert!(hit["score"].as_f64().unwrap() >= 0.5, "{hit}");
+                assert!(note.contains(hit["id"].as_str().unwrap()), "{note}");
+            }
+        } else {
+            assert!(retrieved.is_empty(), "{out}");
+            assert!(note.contains("none scored 0.999 or more"), "{note}");
+        }
+    }
+}

@@ -49,7 +49,8 @@ fn draft(i: usize) -> AuditDraft {
 }
 
 fn run(sync: bool, n: usize) -> (f64, f64, f64) {
-    let path = std::env::temp_dir().join(format!("gov-bench-{}.jsonl", uuid::Uuid::new_v4()));
+    let dir = std::env::temp_dir().join(format!("gov-bench-{}", uuid::Uuid::new_v4()));
+    let path = dir.join("audit.jsonl");
     let log = AuditLog::open(
         hubspot_mcp::audit::LogFiles::beside(&path),
         &hubspot_mcp::audit::AuditConfig {
@@ -76,7 +77,7 @@ fn run(sync: bool, n: usize) -> (f64, f64, f64) {
         .problem,
         None
     );
-    std::fs::remove_file(&path).ok();
+    std::fs::remove_dir_all(&dir).ok();
     (pct(&mut lat.clone(), 0.5), pct(&mut lat, 0.99), rate)
 }
 
@@ -92,6 +93,7 @@ fn main() {
     let policy = HandoffPolicy::default();
     let p = Proposal {
         action: "set_priority".into(),
+        also: Vec::new(),
         properties: [("hs_ticket_priority".to_string(), "HIGH".to_string())].into(),
         confidence: 0.72,
         labels: vec!["billing".into()],

@@ -137,6 +137,22 @@ impl Config {
                 })
                 .split("__"),
         );
+        // `HUBSPOT_MCP_HANDOFF_ENABLED` (one underscore) looks like a setting and is not one.
+        for (k, _) in std::env::vars() {
+            let Some(rest) = k.strip_prefix("HUBSPOT_MCP_") else {
+                continue;
+            };
+            let lower = rest.to_ascii_lowercase();
+            if let Some(section) = SECTIONS.iter().filter(|s| **s != "data_dir").find(|s| {
+                lower.starts_with(&format!("{s}_")) && !lower.starts_with(&format!("{s}__"))
+            }) {
+                return Err(ConfigError(format!(
+                    "{k} is not a setting: nested keys take two underscores (HUBSPOT_MCP_{}__{})",
+                    section.to_ascii_uppercase(),
+                    &rest[section.len() + 1..]
+                )));
+            }
+        }
         let config: Self = fig.extract().map_err(|e| {
             ConfigError(format!(
                 "{e} (unknown keys are refused: a typo must not turn a setting off silently)"
@@ -191,6 +207,17 @@ mod tests {
             jail.set_env("HUBSPOT_MCP_HANDOFF__ENABLE", "true");
             let e = Config::load(None).unwrap_err().to_string();
             assert!(e.contains("enable"), "{e}");
+
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_nested_key_with_one_underscore_is_refused_with_the_fix() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("HUBSPOT_MCP_HANDOFF_ENABLED", "true");
+            let e = Config::load(None).unwrap_err().to_string();
+            assert!(e.contains("HUBSPOT_MCP_HANDOFF__ENABLED"), "{e}");
             Ok(())
         });
     }

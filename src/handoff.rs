@@ -200,6 +200,10 @@ pub fn priority_rank(p: &str) -> Option<u8> {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct Proposal {
     pub action: String,
+    /// Other actions the change amounts to (the write it performs: `create` or `update`).
+    /// The strictest floor of all of them, and of the actions its properties imply
+    /// ([`implied_actions`]), applies.
+    pub also: Vec<String>,
     pub properties: BTreeMap<String, String>,
     pub confidence: f64,
     pub labels: Vec<String>,
@@ -237,18 +241,54 @@ fn rule(name: &str, inputs: Value, pass: bool) -> RuleResult {
     }
 }
 
+/// The actions a change amounts to by the properties it sets, whatever the agent calls it:
+/// moving a deal's stage is `change_deal_stage`, moving a ticket's stage may close it
+/// (`close_ticket`), setting its priority is `set_priority`.
+pub fn implied_actions(properties: &BTreeMap<String, String>) -> Vec<&'static str> {
+    [
+        ("dealstage", "change_deal_stage"),
+        ("hs_pipeline_stage", "close_ticket"),
+        ("hs_ticket_priority", "set_priority"),
+    ]
+    .iter()
+    .filter(|(prop, _)| properties.contains_key(*prop))
+    .map(|(_, action)| *action)
+    .collect()
+}
+
 /// Evaluates every rule; any `handoff` verdict hands the work to a person.
 pub fn evaluate(policy: &HandoffPolicy, p: &Proposal) -> Decision {
     let mut path = Vec::new();
-    let floor = policy
-        .min_confidence
-        .get(&p.action)
-        .copied()
-        .unwrap_or(policy.default_min_confidence);
+    // The strictest floor of every action the change amounts to; names are matched without
+    // regard to case (`Close_Ticket` is `close_ticket`).
+    let mut actions: Vec<String> = vec![p.action.to_ascii_lowercase()];
+    actions.extend(p.also.iter().map(|a| a.to_ascii_lowercase()));
+    actions.extend(
+        implied_actions(&p.properties)
+            .into_iter()
+            .map(str::to_string),
+    );
+    let (floor, from) = actions
+        .iter()
+        .map(|a| {
+            let f = policy
+                .min_confidence
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(a))
+                .map_or(policy.default_min_confidence, |(_, v)| *v);
+            (f, a.clone())
+        })
+        .fold((f64::NEG_INFINITY, String::new()), |best, x| {
+            if x.0 > best.0 {
+                x
+            } else {
+                best
+            }
+        });
     let confident = p.confidence.is_finite() && p.confidence >= floor;
     path.push(rule(
         "min_confidence",
-        json!({"action": p.action, "confidence": p.confidence, "min": floor}),
+        json!({"action": p.action, "confidence": p.confidence, "min": floor, "floorOf": from}),
         confident,
     ));
     let severe: Vec<&String> = p
@@ -302,6 +342,7 @@ mod tests {
     ) -> Proposal {
         Proposal {
             action: action.into(),
+            also: Vec::new(),
             confidence,
             labels: labels.iter().map(|s| (*s).to_string()).collect(),
             properties: props
@@ -328,6 +369,25 @@ mod tests {
             rules,
             ["min_confidence", "always_human_labels", "complexity"]
         );
+    }
+
+    #[test]
+    fn the_strictest_floor_applies_whatever_the_action_is_called() {
+        let p = HandoffPolicy::default();
+        // A stage move sent as a plain update is judged as one (0.8, not 0.7).
+        let d = evaluate(
+            &p,
+            &proposal("update", 0.75, &[], &[("dealstage", "closedwon")]),
+        );
+        assert_eq!(d.outcome, Outcome::HandedOff);
+        assert_eq!(d.path[0].inputs["floorOf"], "change_deal_stage");
+        // Case does not pick the default floor.
+        let d = evaluate(&p, &proposal("Close_Ticket", 0.8, &[], &[]));
+        assert_eq!(d.outcome, Outcome::HandedOff, "close_ticket's 0.85 applies");
+        // A "create" that updates a record is judged as an update too.
+        let mut upd = proposal("create", 0.65, &[], &[]);
+        upd.also = vec!["update".into()];
+        assert_eq!(evaluate(&p, &upd).outcome, Outcome::HandedOff);
     }
 
     #[test]

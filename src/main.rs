@@ -169,7 +169,7 @@ fn run_audit(config: &Config, cmd: AuditCommand) -> anyhow::Result<()> {
         AuditCommand::Tail { count } => {
             // Every field is shown escaped: a tool name or argument cannot move the cursor,
             // clear the screen or print a forged line.
-            let shown = |s: &str| s.escape_debug().to_string();
+            let shown = |s: &str| for_terminal(&s.escape_debug().to_string());
             for e in &hubspot_mcp::audit::read_tail(&path, count)? {
                 println!(
                     "{:>6} {} {:<11} {:<20} {:>8.1} ms  {:<16} {}",
@@ -189,8 +189,9 @@ fn run_audit(config: &Config, cmd: AuditCommand) -> anyhow::Result<()> {
                 .iter()
                 .find(|e| e.seq == seq)
                 .with_context(|| format!("no entry {seq} in {}", path.display()))?;
-            // JSON escapes every control character.
-            println!("{}", serde_json::to_string_pretty(e)?);
+            // JSON escapes C0 control characters; C1 and bidirectional controls are escaped
+            // too, so an entry cannot rewrite what the terminal shows.
+            println!("{}", for_terminal(&serde_json::to_string_pretty(e)?));
         }
         AuditCommand::Export { .. } => {
             for e in hubspot_mcp::audit::read_all(&path)? {
@@ -199,6 +200,23 @@ fn run_audit(config: &Config, cmd: AuditCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Escapes what a terminal would act on beyond C0 controls: C1 controls (U+0080..U+009F, such
+/// as CSI) and the bidirectional overrides and isolates that reorder what is shown.
+fn for_terminal(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\u{80}'..='\u{9f}'
+            | '\u{200e}'
+            | '\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2066}'..='\u{2069}' => {
+                format!("\\u{{{:x}}}", c as u32)
+            }
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 /// The HTTP endpoint's options from the flags; prints a generated token when none was given.

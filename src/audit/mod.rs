@@ -297,8 +297,15 @@ impl Head {
 /// Writes a file through a temporary sibling and a rename, 0600, synced when asked.
 pub(crate) fn write_atomically(target: &Path, bytes: &[u8], sync: bool) -> std::io::Result<()> {
     let tmp = sibling(target, ".tmp");
+    // A planted file or symlink at the temporary name is removed, and the new one is created
+    // exclusively (O_EXCL does not follow symlinks), so a secret never lands in a link's target.
+    match std::fs::remove_file(&tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
     let mut opts = OpenOptions::new();
-    opts.create(true).write(true).truncate(true);
+    opts.create_new(true).write(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
@@ -316,7 +323,6 @@ struct State {
     file: File,
     seq: u64,
     last_hash: String,
-    healthy: bool,
 }
 
 /// The append-only log, held by one writer.
@@ -326,6 +332,9 @@ pub struct AuditLog {
     pub redactor: Redactor,
     keyring: Keyring,
     state: Mutex<State>,
+    /// Was the last write whole? Read on the async runtime, so not behind the lock that
+    /// appends hold across their fsyncs.
+    healthy: std::sync::atomic::AtomicBool,
     /// Held for the log's lifetime: the lock that makes this process the one writer.
     _lock: File,
 }
@@ -350,6 +359,12 @@ pub fn lock(path: &Path) -> Result<File, AuditError> {
     };
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+    }
+    if std::fs::symlink_metadata(&lock_path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(err(format!(
+            "{} is a symbolic link; remove it (the lock file is the server's own)",
+            lock_path.display()
+        )));
     }
     let mut f = OpenOptions::new()
         .create(true)
@@ -397,10 +412,13 @@ impl AuditLog {
             reason,
         };
         let lock = lock(&path)?;
+        // A log is keyed once it has a keyring file or a configured key; only the first start
+        // after upgrading from the unkeyed log may continue a log that has no checkpoint.
+        let keyed_before = files.keys.exists() || config.key.is_some();
         let keyring = files.keyring(config, true)?;
         read::repair_torn_tail(&path)
             .map_err(|e| err(format!("repairing a torn last entry: {e}")))?;
-        let (seq, last_hash) = Self::check_end(&files, &keyring)?;
+        let (seq, last_hash) = Self::check_end(&files, &keyring, keyed_before)?;
         let mut opts = OpenOptions::new();
         opts.create(true).append(true);
         #[cfg(unix)]
@@ -418,15 +436,19 @@ impl AuditLog {
                 file,
                 seq,
                 last_hash,
-                healthy: true,
             }),
+            healthy: std::sync::atomic::AtomicBool::new(true),
             _lock: lock,
         })
     }
 
     /// Where the chain continues from: the last entry, which must be a valid entry signed
     /// by a known key, and not before the head checkpoint.
-    fn check_end(files: &LogFiles, keyring: &Keyring) -> Result<(u64, String), AuditError> {
+    fn check_end(
+        files: &LogFiles,
+        keyring: &Keyring,
+        keyed_before: bool,
+    ) -> Result<(u64, String), AuditError> {
         let damaged = |reason: String| AuditError::Damaged {
             path: files.log.display().to_string(),
             reason,
@@ -442,13 +464,20 @@ impl AuditLog {
         };
         let head = Head::read(&files.head).map_err(damaged)?;
         if let Some(h) = &head {
-            let holds = keyring.get(&h.key_id).is_some_and(|(_, k)| h.holds(k));
+            let current = keyring.current();
+            let holds = h.key_id == current.id && h.holds(current);
             if !holds {
                 return Err(damaged(format!(
-                    "has a head checkpoint ({}) whose signature does not hold",
+                    "has a head checkpoint ({}) that is not signed with the current key",
                     files.head.display()
                 )));
             }
+        }
+        if head.is_none() && last.is_some() && keyed_before {
+            return Err(damaged(format!(
+                "has entries but its head checkpoint {} is gone: the end of the log cannot be checked, so entries may have been removed",
+                files.head.display()
+            )));
         }
         let Some(last) = last else {
             if let Some(h) = head {
@@ -487,7 +516,7 @@ impl AuditLog {
 
     /// Was the last write successful?
     pub fn healthy(&self) -> bool {
-        self.state.lock().healthy
+        self.healthy.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// The file.
@@ -541,6 +570,15 @@ impl AuditLog {
         entry.hash = entry_hash(&entry, Some(key));
         let mut line = serde_json::to_vec(&entry).unwrap_or_default();
         line.push(b'\n');
+        let fail = |e: std::io::Error| {
+            self.healthy
+                .store(false, std::sync::atomic::Ordering::Release);
+            AuditError::Unwritable {
+                path: self.files.log.display().to_string(),
+                reason: e.to_string(),
+            }
+        };
+        let before = st.file.metadata().map(|m| m.len()).ok();
         let written = st.file.write_all(&line).and_then(|()| {
             if self.sync {
                 st.file.sync_data()
@@ -548,31 +586,29 @@ impl AuditLog {
                 Ok(())
             }
         });
+        if let Err(e) = written {
+            // A part of the line may be on disk: cut it, so the next entry starts on a line
+            // of its own (the crash case is handled when the log is opened).
+            if let Some(len) = before {
+                let _ = st.file.set_len(len);
+            }
+            return Err(fail(e));
+        }
+        // The entry is in the log: the chain continues from it whatever happens next.
+        st.seq = entry.seq;
+        st.last_hash = entry.hash.clone();
         // The checkpoint follows the entry: a crash between the two leaves a log that runs
         // past its checkpoint (which verifies), never one that ends before it.
-        let checkpoint = written.and_then(|()| {
-            let head = Head::signed(entry.seq, &entry.hash, &entry.at, key);
-            write_atomically(
-                &self.files.head,
-                &serde_json::to_vec(&head).unwrap_or_default(),
-                self.sync,
-            )
-        });
-        match checkpoint {
-            Ok(()) => {
-                st.seq = entry.seq;
-                st.last_hash = entry.hash.clone();
-                st.healthy = true;
-                Ok(entry)
-            }
-            Err(e) => {
-                st.healthy = false;
-                Err(AuditError::Unwritable {
-                    path: self.files.log.display().to_string(),
-                    reason: e.to_string(),
-                })
-            }
-        }
+        let head = Head::signed(entry.seq, &entry.hash, &entry.at, key);
+        write_atomically(
+            &self.files.head,
+            &serde_json::to_vec(&head).unwrap_or_default(),
+            self.sync,
+        )
+        .map_err(fail)?;
+        self.healthy
+            .store(true, std::sync::atomic::Ordering::Release);
+        Ok(entry)
     }
 
     /// Removes entries recorded before `before` (RFC 3339 UTC), as the log's writer: the
@@ -629,5 +665,32 @@ pub fn rotate_key(files: &LogFiles, config: &AuditConfig) -> Result<String, Audi
         });
     }
     let mut ring = files.keyring(config, true)?;
-    Ok(ring.rotate(&files.keys)?.id.clone())
+    let old = Head::read(&files.head).map_err(|reason| AuditError::Damaged {
+        path: files.log.display().to_string(),
+        reason,
+    })?;
+    if let Some(h) = &old {
+        if !(h.key_id == ring.current().id && h.holds(ring.current())) {
+            return Err(AuditError::Damaged {
+                path: files.log.display().to_string(),
+                reason: "has a head checkpoint that is not signed with the current key; not rotating over it".into(),
+            });
+        }
+    }
+    let key = ring.rotate(&files.keys)?.clone();
+    // The checkpoint moves to the new key at once: from now on only the current key's
+    // signature on the head counts, so a retired (perhaps leaked) key cannot rewrite the log.
+    if let Some(h) = old {
+        let head = Head::signed(h.seq, &h.hash, &h.at, &key);
+        write_atomically(
+            &files.head,
+            &serde_json::to_vec(&head).unwrap_or_default(),
+            true,
+        )
+        .map_err(|e| AuditError::Unwritable {
+            path: files.head.display().to_string(),
+            reason: e.to_string(),
+        })?;
+    }
+    Ok(key.id)
 }

@@ -123,6 +123,70 @@ fn removing_the_head_checkpoint_is_detected() {
     let path = log_with(5);
     std::fs::remove_file(sibling(&path, ".head")).unwrap();
     assert!(problem(&path).contains("head checkpoint"));
+    // And the server does not start over it (it would write a new checkpoint over the cut).
+    let e = open(&path).unwrap_err().to_string();
+    assert!(
+        e.contains("head checkpoint") && e.contains("is gone"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_history_rewritten_as_unkeyed_legacy_entries_is_refused() {
+    let path = log_with(4);
+    let mut entries: Vec<AuditEntry> = lines(&path)
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    entries[1].draft.outcome = "nothing happened".into();
+    let mut prev = GENESIS.to_string();
+    for e in &mut entries {
+        e.prev_hash = prev.clone();
+        e.key_id = None;
+        e.hash = entry_hash(e, None);
+        prev = e.hash.clone();
+    }
+    write_lines(
+        &path,
+        &entries
+            .iter()
+            .map(|e| serde_json::to_string(e).unwrap())
+            .collect::<Vec<_>>(),
+    );
+    std::fs::remove_file(sibling(&path, ".head")).unwrap();
+    assert!(problem(&path).contains("head checkpoint"));
+    assert!(open(&path).unwrap_err().to_string().contains("is gone"));
+}
+
+#[test]
+fn floats_in_an_entry_survive_the_round_trip_through_the_file() {
+    let path = fresh();
+    let log = open(&path).unwrap();
+    log.append(AuditDraft {
+        kind: "tool_call".into(),
+        arguments: json!({"x": 9.163_453_718_085_518e-17, "confidence": 0.1 + 0.2}),
+        ..Default::default()
+    })
+    .unwrap();
+    drop(log);
+    assert_eq!(check(&path).problem, None);
+    open(&path).unwrap();
+}
+
+#[test]
+fn a_failed_checkpoint_never_makes_two_entries_share_a_sequence_number() {
+    let path = fresh();
+    let cfg = AuditConfig {
+        sync: false,
+        head_path: Some(path.with_file_name("missing-dir").join("audit.head")),
+        ..Default::default()
+    };
+    let log = AuditLog::open(LogFiles::new(&path, &cfg), &cfg, Redactor::default()).unwrap();
+    assert!(log.append(draft(1)).is_err());
+    assert!(!log.healthy(), "fail-closed sees it");
+    assert!(log.append(draft(2)).is_err());
+    let seqs: Vec<u64> = read_all(&path).unwrap().iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, vec![1, 2]);
 }
 
 #[test]
@@ -332,6 +396,43 @@ fn a_rotated_key_signs_new_entries_and_an_old_key_cannot_rewrite_them() {
             || p.contains("head checkpoint"),
         "{p}"
     );
+    // Whoever holds the retired key rewrites everything, the checkpoint included.
+    let path = log_with(3);
+    let files = LogFiles::beside(&path);
+    let old = files.keyring(&config(), false).unwrap();
+    rotate_key(&files, &config()).unwrap();
+    assert_eq!(
+        check(&path).problem,
+        None,
+        "the checkpoint moved to the new key"
+    );
+    let mut entries: Vec<AuditEntry> = lines(&path)
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    entries[0].draft.outcome = "rewritten".into();
+    let mut prev = GENESIS.to_string();
+    for e in &mut entries {
+        e.prev_hash = prev.clone();
+        e.hash = entry_hash(e, Some(old.current()));
+        prev = e.hash.clone();
+    }
+    write_lines(
+        &path,
+        &entries
+            .iter()
+            .map(|e| serde_json::to_string(e).unwrap())
+            .collect::<Vec<_>>(),
+    );
+    let last = entries.last().unwrap();
+    let forged = Head::signed(last.seq, &last.hash, &last.at, old.current());
+    std::fs::write(
+        sibling(&path, ".head"),
+        serde_json::to_vec(&forged).unwrap(),
+    )
+    .unwrap();
+    let p = problem(&path);
+    assert!(p.contains("not signed with the log's current key"), "{p}");
 }
 
 #[test]

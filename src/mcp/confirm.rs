@@ -99,12 +99,9 @@ impl Answer {
 }
 
 /// Control characters and markup-like breaks cannot forge lines in the question.
+/// Shown whole (a cut value could hide a difference), quoted and escaped.
 fn shown(v: &str) -> String {
-    let mut s: String = v.chars().take(200).collect();
-    if v.chars().count() > 200 {
-        s.push('…');
-    }
-    format!("{s:?}")
+    format!("{v:?}")
 }
 
 /// The question: the action, the reasons it was stopped, then every record with each
@@ -118,26 +115,35 @@ pub fn question(
     rationale: &str,
     reasons: &[String],
 ) -> String {
+    // Everything the agent chose is escaped: no newline or escape sequence can forge a line
+    // of the question or push the real change out of sight.
+    let labels: Vec<String> = labels.iter().map(|l| shown(l)).collect();
     let mut q = format!(
-        "The AI wants to {action} {} {object_type} record(s). Confidence {confidence:.2}. Labels: {}. Rationale: {}\nStopped by: {}\n",
+        "The AI wants to {} {} {} record(s). Confidence {confidence:.2}. Labels: {}. Rationale: {}\nStopped by: {}\n",
+        shown(action),
         previews.len(),
+        object_type.escape_debug(),
         if labels.is_empty() { "none".to_string() } else { labels.join(", ") },
         shown(rationale),
-        if reasons.is_empty() { "policy".to_string() } else { reasons.join("; ") },
+        if reasons.is_empty() { "policy".to_string() } else { reasons.join("; ").escape_debug().to_string() },
     );
     for p in previews {
         let state = match p.exists {
             Some(false) => " (not found)",
             _ => "",
         };
-        q.push_str(&format!("\n{object_type} {}{state}:\n", p.record));
+        q.push_str(&format!(
+            "\n{} {}{state}:\n",
+            object_type.escape_debug(),
+            p.record.escape_debug()
+        ));
         if p.changes.is_empty() {
             q.push_str("  (no property changes)\n");
         }
         for c in &p.changes {
             q.push_str(&format!(
                 "  {}: {} -> {}\n",
-                c.property,
+                c.property.escape_debug(),
                 c.current.as_deref().map_or("(empty)".to_string(), shown),
                 shown(&c.proposed)
             ));
@@ -206,7 +212,14 @@ impl HubSpotMcp {
             .iter()
             .enumerate()
             .map(|(i, r)| {
-                let now = r.id.as_ref().and_then(|id| current.get(id));
+                let now = r.id.as_ref().and_then(|id| {
+                    current.get(id).or_else(|| {
+                        current
+                            .iter()
+                            .find(|(k, _)| k.eq_ignore_ascii_case(id))
+                            .map(|(_, v)| v)
+                    })
+                });
                 RecordPreview {
                     record: r.id.clone().unwrap_or_else(|| format!("new #{}", i + 1)),
                     exists: r.id.as_ref().map(|_| now.is_some()),
@@ -267,8 +280,17 @@ impl HubSpotMcp {
         if !(modern && can) {
             return Asked::Nobody;
         }
-        let state = round_state(round.tool, &message);
-        let answered = round.request_state == Some(state.as_str());
+        let now = chrono::Utc::now().timestamp();
+        // An answer is good for the call and question it answers, within the answer time.
+        let answered = round.request_state.is_some_and(|s| {
+            s.split_once('.').is_some_and(|(at, _)| {
+                at.parse::<i64>().is_ok_and(|at| {
+                    (0..=self.policy.elicit_timeout_secs as i64).contains(&(now - at))
+                        && round_state(at, round.tool, &round.binding, &message) == s
+                })
+            })
+        });
+        let state = round_state(now, round.tool, &round.binding, &message);
         match round.input_responses.and_then(|r| r.get(CONFIRM_KEY)) {
             Some(reply) if answered => Asked::Answered(read_reply(reply)),
             _ => {
@@ -304,6 +326,8 @@ pub struct Round<'a> {
     pub context: &'a RequestContext<RoleServer>,
     /// The tool called: an answer counts only for the same tool and question.
     pub tool: &'a str,
+    /// The call's arguments, in full: an answer counts only for the same call.
+    pub binding: String,
     pub input_responses: Option<&'a InputResponses>,
     pub request_state: Option<&'a str>,
 }
@@ -317,9 +341,10 @@ pub enum Asked {
     Nobody,
 }
 
-/// `requestState` for a question: HMAC-SHA256 under a per-process key of the tool and the
-/// question, so that an answer cannot be carried over to another question.
-fn round_state(tool: &str, message: &str) -> String {
+/// `requestState` for a question: when it was asked, and HMAC-SHA256 under a per-process key
+/// of that time, the tool, the call's arguments and the question, so that an answer cannot be
+/// carried over to another call or question, or kept for later.
+fn round_state(at: i64, tool: &str, binding: &str, message: &str) -> String {
     use hmac::{Hmac, Mac};
     use sha2::Sha256;
     static KEY: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
@@ -329,10 +354,11 @@ fn round_state(tool: &str, message: &str) -> String {
         k
     });
     let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
-    m.update(tool.as_bytes());
-    m.update(b"\n");
-    m.update(message.as_bytes());
-    format!("hmcp-confirm-{}", hex::encode(m.finalize().into_bytes()))
+    for part in [at.to_string().as_str(), tool, binding, message] {
+        m.update(part.as_bytes());
+        m.update(b"\n");
+    }
+    format!("{at}.{}", hex::encode(m.finalize().into_bytes()))
 }
 
 /// An elicitation result (`{action, content}`) as an answer.

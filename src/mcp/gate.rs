@@ -156,6 +156,8 @@ impl HubSpotMcp {
         request: &mut CallToolRequestParams,
         context: &RequestContext<RoleServer>,
     ) -> Result<Gate, rmcp::ErrorData> {
+        // What an answer in an input-required round is bound to: this exact call.
+        let binding = serde_json::to_string(&request.arguments).unwrap_or_default();
         let args = request.arguments.get_or_insert_with(Map::new);
         let confidence = args.remove("confidence");
         let rationale = args.remove("rationale");
@@ -228,6 +230,7 @@ impl HubSpotMcp {
                     &self.policy,
                     &Proposal {
                         action: action.to_string(),
+                        also: Vec::new(),
                         properties: r.properties.clone(),
                         confidence,
                         labels: labels.clone(),
@@ -245,7 +248,30 @@ impl HubSpotMcp {
         } else {
             None
         };
-        let previews = self.previews(&t, &records, by).await.map_err(invalid_of)?;
+        let mut previews = self.previews(&t, &records, by).await.map_err(invalid_of)?;
+        // What else the person must see: which record an upsert matches by, and what an
+        // association links to.
+        if let Some(idp) = by {
+            for p in &mut previews {
+                p.record = format!("{idp}={}", p.record);
+            }
+        }
+        if action == "associate" {
+            let to = |k: &str| args.get(k).and_then(scalar_text).unwrap_or_default();
+            let label = args
+                .get("associationTypeId")
+                .and_then(Value::as_u64)
+                .map_or("the default association".to_string(), |id| {
+                    format!("association type {id}")
+                });
+            if let Some(p) = previews.first_mut() {
+                p.changes.push(super::confirm::Change {
+                    property: "association".into(),
+                    current: None,
+                    proposed: format!("{} {} ({label})", to("toObjectType"), to("toId")),
+                });
+            }
+        }
         let message = question(
             action,
             &t,
@@ -258,6 +284,7 @@ impl HubSpotMcp {
         let round = Round {
             context,
             tool: &request.name,
+            binding,
             input_responses: request.input_responses.as_ref(),
             request_state: request.request_state.as_deref(),
         };
@@ -273,7 +300,24 @@ impl HubSpotMcp {
         if let Asked::Answered(answer) = asked {
             path.push(answer.rule());
             match answer {
-                Answer::Approved(_) => return Ok(Gate::Proceed { path, rationale }),
+                Answer::Approved(c) => {
+                    // The person's corrected priority replaces the agent's wherever the batch
+                    // sets one; it is checked like any value when the tool runs.
+                    if let Some(prio) = c.priority.filter(|_| t == "tickets") {
+                        if let Some(Value::Array(rs)) = args.get_mut("records") {
+                            for r in rs {
+                                if let Some(p) =
+                                    r.get_mut("properties").and_then(Value::as_object_mut)
+                                {
+                                    if p.contains_key("hs_ticket_priority") {
+                                        p.insert("hs_ticket_priority".into(), json!(prio));
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    return Ok(Gate::Proceed { path, rationale });
+                }
                 Answer::Rejected => {
                     let text = json!({"decision": "rejected", "written": [], "records": previews, "decisionPath": path, "message": "The user rejected this write in the client; nothing was written."});
                     return Ok(Gate::Stop {

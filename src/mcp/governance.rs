@@ -106,6 +106,13 @@ impl HubSpotMcp {
         let mut props = idx.check_writable_pub(&p.properties)?;
         let proposal = Proposal {
             action: p.action.clone(),
+            // The write it performs is judged too: a "create" with a record id is an update.
+            also: vec![if p.record_id.is_some() {
+                "update"
+            } else {
+                "create"
+            }
+            .to_string()],
             properties: props.clone(),
             confidence: p.confidence,
             labels: p.labels.clone(),
@@ -138,6 +145,17 @@ impl HubSpotMcp {
             let round = Round {
                 context: &context,
                 tool: "propose_action",
+                binding: serde_json::json!([
+                    record_id,
+                    props,
+                    p.action,
+                    p.confidence,
+                    p.labels,
+                    p.rationale,
+                    p.suggested_priority,
+                    p.summary
+                ])
+                .to_string(),
                 input_responses: responses.as_ref(),
                 request_state: state.as_deref(),
             };
@@ -238,6 +256,12 @@ impl HubSpotMcp {
         let writes = self
             .hand_off(&t, record_id.as_deref(), &request, &props)
             .await?;
+        if let Some(e) = &writes.error {
+            return Err(ToolFailure::Failed(format!(
+                "the handoff failed part-way: {e}. Nothing of the change was written; written so far: {}. Repeating the proposal completes it.",
+                serde_json::to_string(&writes.writes).unwrap_or_default()
+            )));
+        }
         Ok(Json(ProposeActionOutput {
             decision: "handed_off".into(),
             decision_path: path,

@@ -78,6 +78,9 @@ pub struct HandoffWrites {
     /// The record in HubSpot's UI.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record_url: Option<String>,
+    /// The handoff stopped part-way (after the writes listed); repeating it completes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// A record retrieved as context.
@@ -160,31 +163,34 @@ impl HubSpotMcp {
             Some(id) => self.record_url(t, id).await,
             None => None,
         };
-        // Idempotency: an earlier identical handoff left its marker in a note and a task.
+        // Idempotency: an earlier identical handoff left its marker in a note and a task. One
+        // that stopped part-way (the note but no task) is completed, not repeated.
+        let (mut existing_note, mut existing_task) = (None, None);
         if let Some(id) = record_id {
-            let note = self
+            existing_note = self
                 .find_marked(t, id, "notes", "hs_note_body", &marker)
                 .await?;
-            let task = self
+            existing_task = self
                 .find_marked(t, id, "tasks", "hs_task_body", &marker)
                 .await?;
-            if note.is_some() {
+            if existing_note.is_some() && (existing_task.is_some() || !self.policy.create_task) {
                 return Ok(HandoffWrites {
-                    note_id: note,
-                    task_id: task,
+                    note_id: existing_note,
+                    task_id: existing_task,
                     priority_escalated: None,
                     duplicate: true,
                     writes: Vec::new(),
                     suggestion_fields_missing: Vec::new(),
                     retrieved: Vec::new(),
                     record_url,
+                    error: None,
                 });
             }
         }
         let mut writes = Vec::new();
         let mut missing = Vec::new();
         let mut escalated = None;
-        if let Some(id) = record_id {
+        if let (Some(id), None) = (record_id, &existing_note) {
             let idx = self.property_index_pub(t).await?;
             let mut change = PropertyMap::new();
             let suggested = p
@@ -274,25 +280,39 @@ impl HubSpotMcp {
         );
         let now = crate::time::iso_ms(chrono::Utc::now().timestamp_millis());
         let on_record = |type_id: Option<u32>| target.clone().zip(type_id);
-        let note_props = json!({"hs_note_body": context, "hs_timestamp": now});
-        let note = self
-            .client
-            .create_one(
-                Lane::Interactive,
-                &ObjectType::parse("notes").map_err(failure)?,
-                note_props.clone(),
-                on_record(note_type(t)),
-            )
-            .await
-            .map_err(failure)?;
-        writes.push(Written {
-            op: "create".into(),
-            object_type: "notes".into(),
-            id: note.id.clone(),
-            properties: summarized(&note_props),
-        });
-        let mut task_id = None;
-        if self.policy.create_task {
+        let mut error = None;
+        let note_id = match existing_note {
+            Some(id) => Some(id),
+            None => {
+                let note_props = json!({"hs_note_body": context, "hs_timestamp": now});
+                match self
+                    .client
+                    .create_one(
+                        Lane::Interactive,
+                        &ObjectType::parse("notes").map_err(failure)?,
+                        note_props.clone(),
+                        on_record(note_type(t)),
+                    )
+                    .await
+                {
+                    Ok(note) => {
+                        writes.push(Written {
+                            op: "create".into(),
+                            object_type: "notes".into(),
+                            id: note.id.clone(),
+                            properties: summarized(&note_props),
+                        });
+                        Some(note.id)
+                    }
+                    Err(e) => {
+                        error = Some(format!("the note could not be created: {e}"));
+                        None
+                    }
+                }
+            }
+        };
+        let mut task_id = existing_task;
+        if self.policy.create_task && task_id.is_none() && error.is_none() {
             let task_props = json!({
                 "hs_task_subject": format!("Review AI proposal: {} on {} {}", p.action, t, record_id.unwrap_or("(new)")),
                 "hs_task_body": context,
@@ -301,7 +321,7 @@ impl HubSpotMcp {
                 "hs_timestamp": now,
                 "hubspot_owner_id": owner,
             });
-            let task = self
+            match self
                 .client
                 .create_one(
                     Lane::Interactive,
@@ -310,17 +330,21 @@ impl HubSpotMcp {
                     on_record(task_type(t)),
                 )
                 .await
-                .map_err(failure)?;
-            writes.push(Written {
-                op: "create".into(),
-                object_type: "tasks".into(),
-                id: task.id.clone(),
-                properties: summarized(&task_props),
-            });
-            task_id = Some(task.id);
+            {
+                Ok(task) => {
+                    writes.push(Written {
+                        op: "create".into(),
+                        object_type: "tasks".into(),
+                        id: task.id.clone(),
+                        properties: summarized(&task_props),
+                    });
+                    task_id = Some(task.id);
+                }
+                Err(e) => error = Some(format!("the review task could not be created: {e}")),
+            }
         }
         Ok(HandoffWrites {
-            note_id: Some(note.id),
+            note_id,
             task_id,
             priority_escalated: escalated,
             duplicate: false,
@@ -328,6 +352,7 @@ impl HubSpotMcp {
             suggestion_fields_missing: missing,
             retrieved,
             record_url,
+            error,
         })
     }
 

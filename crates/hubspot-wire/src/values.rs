@@ -56,14 +56,15 @@ pub fn read_value(kind: &str, value: &str) -> Result<String, ValueError> {
             "false" => Ok("false".into()),
             _ => Err(err("INVALID_BOOLEAN", "boolean (true or false)", None)),
         },
-        "date" => match parse_hs_datetime(value) {
-            Some(ms) if ms.rem_euclid(86_400_000) == 0 => Ok(chrono::DateTime::from_timestamp_millis(ms)
-                .map(|d| d.format("%Y-%m-%d").to_string())
-                .unwrap_or_default()),
-            Some(_) => Err(err("INVALID_DATE", "date (midnight UTC: YYYY-MM-DD)", None)),
-            None => Err(err("INVALID_DATE", "date (YYYY-MM-DD)", None)),
+        // A time outside what can be written as a date is refused, never turned into an
+        // empty value (which would clear the property) or into 1970.
+        "date" => match parse_hs_datetime(value).map(|ms| (ms, chrono::DateTime::from_timestamp_millis(ms))) {
+            Some((ms, Some(d))) if ms.rem_euclid(86_400_000) == 0 => Ok(d.format("%Y-%m-%d").to_string()),
+            Some((_, Some(_))) => Err(err("INVALID_DATE", "date (midnight UTC: YYYY-MM-DD)", None)),
+            _ => Err(err("INVALID_DATE", "date (YYYY-MM-DD)", None)),
         },
         "datetime" => parse_hs_datetime(value)
+            .filter(|ms| chrono::DateTime::from_timestamp_millis(*ms).is_some())
             .map(iso_ms)
             .ok_or_else(|| err("INVALID_DATETIME", "datetime (ISO 8601 or epoch milliseconds)", None)),
         _ => Ok(value.to_string()),
@@ -196,5 +197,13 @@ mod tests {
         );
         assert_eq!(read_value("enumeration", " HIGH").unwrap(), " HIGH");
         assert_eq!(read_value("number", "").unwrap(), "");
+        assert!(
+            read_value("date", "8640000000000000000").is_err(),
+            "never cleared"
+        );
+        assert!(
+            read_value("datetime", "8640000000000000000").is_err(),
+            "never 1970"
+        );
     }
 }

@@ -72,6 +72,35 @@ fn write_lines(path: &Path, lines: &[String]) {
     std::fs::write(path, text).unwrap();
 }
 
+fn entries_of(path: &Path) -> Vec<AuditEntry> {
+    lines(path)
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Recomputes the chain from entry `from` on as someone holding `key` would (no key: as an
+/// unkeyed chain from before keys), and writes the log back.
+fn rechain(path: &Path, entries: &mut [AuditEntry], from: usize, key: Option<&keys::AuditKey>) {
+    let mut prev = match from {
+        0 => GENESIS.to_string(),
+        n => entries[n - 1].hash.clone(),
+    };
+    for e in entries.iter_mut().skip(from) {
+        e.prev_hash = prev.clone();
+        if key.is_none() {
+            e.key_id = None;
+        }
+        e.hash = entry_hash(e, key);
+        prev = e.hash.clone();
+    }
+    let text: Vec<String> = entries
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap())
+        .collect();
+    write_lines(path, &text);
+}
+
 #[test]
 fn an_intact_log_verifies_and_reopening_continues_it() {
     let path = log_with(3);
@@ -134,25 +163,9 @@ fn removing_the_head_checkpoint_is_detected() {
 #[test]
 fn a_history_rewritten_as_unkeyed_legacy_entries_is_refused() {
     let path = log_with(4);
-    let mut entries: Vec<AuditEntry> = lines(&path)
-        .iter()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let mut entries = entries_of(&path);
     entries[1].draft.outcome = "nothing happened".into();
-    let mut prev = GENESIS.to_string();
-    for e in &mut entries {
-        e.prev_hash = prev.clone();
-        e.key_id = None;
-        e.hash = entry_hash(e, None);
-        prev = e.hash.clone();
-    }
-    write_lines(
-        &path,
-        &entries
-            .iter()
-            .map(|e| serde_json::to_string(e).unwrap())
-            .collect::<Vec<_>>(),
-    );
+    rechain(&path, &mut entries, 0, None);
     std::fs::remove_file(sibling(&path, ".head")).unwrap();
     assert!(problem(&path).contains("head checkpoint"));
     assert!(open(&path).unwrap_err().to_string().contains("is gone"));
@@ -217,25 +230,9 @@ fn a_chain_recomputed_without_the_key_fails() {
     let path = log_with(4);
     // Edit entry 2 and recompute every hash as an unkeyed SHA-256 chain (what anyone with
     // write access could do to the old log), and the head too.
-    let mut entries: Vec<AuditEntry> = lines(&path)
-        .iter()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let mut entries = entries_of(&path);
     entries[1].draft.outcome = "nothing happened".into();
-    let mut prev = GENESIS.to_string();
-    for e in &mut entries {
-        e.prev_hash = prev.clone();
-        e.key_id = None;
-        e.hash = entry_hash(e, None);
-        prev = e.hash.clone();
-    }
-    write_lines(
-        &path,
-        &entries
-            .iter()
-            .map(|e| serde_json::to_string(e).unwrap())
-            .collect::<Vec<_>>(),
-    );
+    rechain(&path, &mut entries, 0, None);
     let p = problem(&path);
     assert!(
         p.contains("entry 4 is not the entry the head checkpoint records"),
@@ -243,26 +240,10 @@ fn a_chain_recomputed_without_the_key_fails() {
     );
     // Recomputed with a key of the attacker's own, keeping the key ids.
     let path = log_with(4);
-    let mut entries: Vec<AuditEntry> = lines(&path)
-        .iter()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let other = fresh();
-    let theirs = Keyring::load(&Keyring::default_path(&other), None, true).unwrap();
+    let mut entries = entries_of(&path);
+    let theirs = Keyring::load(&Keyring::default_path(&fresh()), None, true).unwrap();
     entries[1].draft.outcome = "nothing happened".into();
-    let mut prev = entries[0].hash.clone();
-    for e in entries.iter_mut().skip(1) {
-        e.prev_hash = prev.clone();
-        e.hash = entry_hash(e, Some(theirs.current()));
-        prev = e.hash.clone();
-    }
-    write_lines(
-        &path,
-        &entries
-            .iter()
-            .map(|e| serde_json::to_string(e).unwrap())
-            .collect::<Vec<_>>(),
-    );
+    rechain(&path, &mut entries, 1, Some(theirs.current()));
     let p = problem(&path);
     assert!(p.contains("entry 2 does not match its hash"), "{p}");
 }
@@ -406,24 +387,9 @@ fn a_rotated_key_signs_new_entries_and_an_old_key_cannot_rewrite_them() {
         None,
         "the checkpoint moved to the new key"
     );
-    let mut entries: Vec<AuditEntry> = lines(&path)
-        .iter()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let mut entries = entries_of(&path);
     entries[0].draft.outcome = "rewritten".into();
-    let mut prev = GENESIS.to_string();
-    for e in &mut entries {
-        e.prev_hash = prev.clone();
-        e.hash = entry_hash(e, Some(old.current()));
-        prev = e.hash.clone();
-    }
-    write_lines(
-        &path,
-        &entries
-            .iter()
-            .map(|e| serde_json::to_string(e).unwrap())
-            .collect::<Vec<_>>(),
-    );
+    rechain(&path, &mut entries, 0, Some(old.current()));
     let last = entries.last().unwrap();
     let forged = Head::signed(last.seq, &last.hash, &last.at, old.current());
     std::fs::write(

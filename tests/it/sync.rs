@@ -1180,15 +1180,7 @@ async fn a_handoff_cites_records_similar_to_the_record_itself_above_the_floor() 
         let server = HubSpotMcp::new(r.client.clone(), &options).with_sync(r.engine().clone());
         let mut opts = HttpOptions::loopback(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
         opts.token_hashes.push(hash_token("t"));
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let c = r.cancel();
-        tokio::spawn(async move {
-            let _ = hubspot_mcp::mcp::http::serve(server, opts, None, c, move |a| {
-                let _ = tx.send(a);
-            })
-            .await;
-        });
-        rx
+        crate::support::serve_mcp(server, opts)
     };
     let ticket = *r
         .sb()
@@ -1201,7 +1193,8 @@ async fn a_handoff_cites_records_similar_to_the_record_itself_above_the_floor() 
         .unwrap();
     let http = reqwest::Client::new();
     for (floor, expect_some) in [(0.5, true), (0.999, false)] {
-        let url = format!("http://{}/mcp", serve(floor).await.unwrap());
+        let (addr, stop) = serve(floor).await;
+        let url = format!("http://{addr}/mcp");
         let v = mcp_post(
             http.clone(),
             url,
@@ -1235,5 +1228,6 @@ async fn a_handoff_cites_records_similar_to_the_record_itself_above_the_floor() 
             assert!(retrieved.is_empty(), "{out}");
             assert!(note.contains("none scored 0.999 or more"), "{note}");
         }
+        stop.cancel();
     }
 }

@@ -291,8 +291,8 @@ async fn main() {
     let mut lat = Vec::with_capacity(100_000);
     for _ in 0..100_000 {
         let t = Instant::now();
-        g.acquire(Lane::Interactive, Bucket::Burst).await.unwrap();
-        g.release(Bucket::Burst);
+        let permit = g.acquire(Lane::Interactive, Bucket::Burst).await.unwrap();
+        g.release(permit);
         lat.push(t.elapsed().as_secs_f64() * 1e6);
     }
     let (l50, l99) = (pct(&mut lat.clone(), 0.5), pct(&mut lat, 0.99));

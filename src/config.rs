@@ -24,6 +24,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// How to reach HubSpot.
     pub hubspot: HubSpotConfig,
+    /// Where the HubSpot budget is shared (`[governor] redis_url`); in-process when unset.
+    pub governor: crate::hubspot::limit::SharedSettings,
     /// The audit log of tool calls and prompt fetches.
     pub audit: crate::audit::AuditConfig,
     /// The confidence gate of `propose_action`.
@@ -37,13 +39,16 @@ pub struct Config {
 }
 
 /// The top-level keys of the configuration (for `HUBSPOT_MCP_*` variables).
-const SECTIONS: [&str; 6] = ["data_dir", "hubspot", "audit", "handoff", "sync", "sandbox"];
+const SECTIONS: [&str; 7] = [
+    "data_dir", "hubspot", "governor", "audit", "handoff", "sync", "sandbox",
+];
 
 impl Default for Config {
     fn default() -> Self {
         Self {
             data_dir: PathBuf::from(".hubspot-mcp"),
             hubspot: HubSpotConfig::default(),
+            governor: crate::hubspot::limit::SharedSettings::default(),
             audit: crate::audit::AuditConfig::default(),
             handoff: crate::handoff::HandoffPolicy::default(),
             sync: crate::sync::SyncConfig::default(),

@@ -85,6 +85,29 @@ impl Connected {
     }
 }
 
+/// The shared (Redis) governor when `[governor] redis_url` is set; else the builder's own
+/// in-process one.
+fn with_governor(
+    config: &Config,
+    builder: crate::hubspot::client::ClientBuilder,
+) -> anyhow::Result<crate::hubspot::client::ClientBuilder> {
+    if config.governor.redis_url.is_none() {
+        return Ok(builder);
+    }
+    let g = crate::hubspot::limit::RedisGovernor::new(
+        builder.settings().governor.clone(),
+        config.governor.clone(),
+        Arc::new(crate::time::SystemClock),
+    )
+    .map_err(anyhow::Error::msg)?;
+    tracing::info!(
+        redis = %config.governor.redis_url.as_ref().map(crate::hubspot::limit::redacted_url).unwrap_or_default(),
+        prefix = %config.governor.prefix,
+        "one HubSpot budget for every process, shared through Redis"
+    );
+    Ok(builder.governor(Arc::new(g)))
+}
+
 pub(super) async fn connect(config: &Config, portal: Portal) -> anyhow::Result<Connected> {
     let mut settings = config.hubspot.client.clone();
     if settings.data_dir.is_none() {
@@ -115,7 +138,11 @@ pub(super) async fn connect(config: &Config, portal: Portal) -> anyhow::Result<C
             secrets.push(sc.oauth.client_secret.clone());
             let token = SecretString::from(sb.token().to_string());
             Ok(Connected {
-                client: HubSpotClient::builder(settings, Credentials::Static(token)).build(),
+                client: with_governor(
+                    config,
+                    HubSpotClient::builder(settings, Credentials::Static(token)),
+                )?
+                .build(),
                 sandbox: Some(sb),
                 granted: None,
                 secrets,
@@ -145,7 +172,7 @@ pub(super) async fn connect(config: &Config, portal: Portal) -> anyhow::Result<C
                 granted = Some(scopes);
             }
             Ok(Connected {
-                client: HubSpotClient::builder(settings, creds).build(),
+                client: with_governor(config, HubSpotClient::builder(settings, creds))?.build(),
                 #[cfg(feature = "sandbox")]
                 sandbox: None,
                 granted,

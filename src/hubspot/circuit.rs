@@ -4,7 +4,10 @@
 //! failure rate over the last `window` calls reaches `rate`. `Open` fails fast with a clear
 //! error until `open_for` passes, then `HalfOpen` lets one probe through: success closes it,
 //! failure reopens it for twice as long (capped). Failures are what say HubSpot is unwell:
-//! 429s, 5xx, timeouts and dropped connections, never a 4xx caused by the request itself.
+//! 5xx, timeouts and dropped connections, never a 4xx caused by the request itself, and never
+//! a 429: a 429 says HubSpot is healthy but busy, which is the rate governor's business
+//! ([`CircuitBreaker::busy`]). Counting 429s here once turned another process's burst into
+//! failed tool calls for everyone.
 //! State changes are logged and counted.
 
 use std::collections::VecDeque;
@@ -167,6 +170,21 @@ impl CircuitBreaker {
             st.recent.clear();
         }
         st.inner = Inner::Closed { consecutive: 0 };
+    }
+
+    /// Records a 429: HubSpot answered, so it is up, but busy. Neither a failure nor a
+    /// success in the counts (the governor slows down instead); a half-open probe that gets
+    /// one has shown HubSpot answers, so the breaker closes.
+    pub fn busy(&self) {
+        let mut st = self.state.lock();
+        if matches!(st.inner, Inner::HalfOpen { .. }) {
+            tracing::info!(
+                group = self.group.name(),
+                "circuit closed: HubSpot answers (busy, not failing)"
+            );
+            st.recent.clear();
+            st.inner = Inner::Closed { consecutive: 0 };
+        }
     }
 
     /// Records a failure that says HubSpot is unwell.

@@ -93,13 +93,20 @@ pub enum ApiError {
         correlation_id: Option<String>,
     },
 
-    /// Still rate limited after the retries the budget allowed.
-    #[error("HubSpot kept answering 429 ({policy}) after {attempts} attempts; the shared rate limiter backs off, so retry later or lower concurrency.{}", cid(correlation_id))]
+    /// Still rate limited when the interactive caller's deadline came (background callers
+    /// wait 429s out instead).
+    #[error("HubSpot was still busy (429 {policy}) after {attempts} attempts and {} of waiting for a turn in the shared budget; nothing is wrong with HubSpot or the request: retry in a few seconds.{}", human(*waited), cid(correlation_id))]
     RateLimited {
         policy: String,
         attempts: u32,
+        waited: Duration,
         correlation_id: Option<String>,
     },
+
+    /// The shared budget (Redis) is unreachable and the configuration says to refuse rather
+    /// than run on a conservative local share (`[governor] when_redis_is_down = "refuse"`).
+    #[error("the shared HubSpot rate budget is unavailable ({message}); this deployment is set to refuse calls until Redis returns. Check Redis, or set [governor] when_redis_is_down = \"share\" to run on a local share meanwhile.")]
+    BudgetUnavailable { message: String },
 
     /// The circuit breaker for this endpoint group is open after repeated failures.
     #[error("HubSpot's {} endpoints are failing, so the client stopped calling them for {} to let them recover (circuit open). Retry after that; the last failure was: {last_failure}", group.name(), human(*retry_in))]

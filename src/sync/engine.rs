@@ -101,6 +101,7 @@ impl SyncError {
                 ApiError::Http { status, .. } => *status == 429 || *status == 401 || *status >= 500,
                 ApiError::DailyLimit { .. }
                 | ApiError::RateLimited { .. }
+                | ApiError::BudgetUnavailable { .. }
                 | ApiError::CircuitOpen { .. }
                 | ApiError::Timeout { .. }
                 | ApiError::Transport { .. }

@@ -1,165 +1,34 @@
-//! The rate governor: one budget for every worker that talks to HubSpot.
+//! [`LocalGovernor`]: the budget of one process, the embedded default.
 //!
-//! HubSpot limits an app to N requests in any 10-second window (110/100/190/250 by app kind),
-//! an account to a daily count, and search to 5 requests/s. Independent workers that each
-//! believe they own the budget are why integrations hit 429s; here every request of the
-//! process asks one [`RateGovernor`] first. (tower's `RateLimit` keeps its window per service
-//! value and clones do not share it, so it cannot do this job.)
-//!
-//! The local implementation, [`LocalGovernor`], keeps, per bucket:
+//! Per bucket it keeps:
 //! - a **sliding log** of the last interval's request times, the same model HubSpot enforces,
 //!   sized `max − margin` so that clock skew and in-flight requests never tip it over;
 //! - a **pacer** (GCRA) for the background lane: background work is spread at
 //!   `max / interval` with a small burst, so a free slot appears every `interval / max`
 //!   and an interactive call waits at most about one slot even while a backfill saturates
-//!   the budget;
+//!   the budget (GCRA alone would admit about 2N−1 in a window: it only paces, the log
+//!   decides);
 //! - **priority**: while an interactive caller waits, background callers do not take a slot.
 //!
 //! It adapts to HubSpot's answers: `X-HubSpot-RateLimit-Max`/`-Interval-Milliseconds` replace
 //! the configured size (the portal's real limit wins), `-Remaining` reveals usage by other
 //! processes (their requests are added to the log as phantoms), and a 429 blocks the bucket
 //! until `Retry-After` or the next free slot. A `DAILY` 429 stops all requests until reset.
-//!
-//! The trait is what a cross-process (Redis) governor will implement.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
 use parking_lot::Mutex;
-use serde::Serialize;
 use tokio::sync::Notify;
 
+use super::{
+    Bucket, GovernorMode, GovernorSettings, GovernorSnapshot, Lane, LimitError, Permit,
+    RateGovernor, RateObservation, Throttle, Ticket,
+};
 use crate::time::SharedClock;
-
-/// Who is asking: interactive tool calls are served before background sync work.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Lane {
-    Interactive,
-    Background,
-}
-
-/// Which budget a request spends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Bucket {
-    /// The ten-second window every non-search request counts against.
-    Burst,
-    /// The search API's own per-second limit.
-    Search,
-}
-
-/// What a response said about the budget.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RateObservation {
-    pub max: Option<u32>,
-    pub remaining: Option<u32>,
-    pub interval_ms: Option<i64>,
-    pub daily: Option<u64>,
-    pub daily_remaining: Option<u64>,
-}
-
-impl RateObservation {
-    /// Reads the `X-HubSpot-RateLimit-*` headers.
-    pub fn from_headers(h: &reqwest::header::HeaderMap) -> Self {
-        fn num<T: std::str::FromStr>(h: &reqwest::header::HeaderMap, n: &str) -> Option<T> {
-            h.get(n)?.to_str().ok()?.trim().parse().ok()
-        }
-        Self {
-            max: num(h, "x-hubspot-ratelimit-max"),
-            remaining: num(h, "x-hubspot-ratelimit-remaining"),
-            interval_ms: num(h, "x-hubspot-ratelimit-interval-milliseconds"),
-            daily: num(h, "x-hubspot-ratelimit-daily"),
-            daily_remaining: num(h, "x-hubspot-ratelimit-daily-remaining"),
-        }
-    }
-}
-
-/// A 429 the governor must respect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Throttle {
-    /// `TEN_SECONDLY_ROLLING` or an unknown burst policy.
-    Burst { retry_after: Option<Duration> },
-    /// `SECONDLY` (search).
-    Secondly { retry_after: Option<Duration> },
-    /// `DAILY`: nothing until the reset.
-    Daily { retry_after: Option<Duration> },
-}
-
-/// Why a permit was refused outright.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LimitError {
-    /// The daily budget is spent.
-    #[error("the daily budget is spent; it resets in {0:?}")]
-    DailyExhausted(Duration),
-}
-
-/// A snapshot for metrics and tests.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct GovernorSnapshot {
-    pub burst_capacity: u32,
-    pub burst_in_window: u32,
-    pub search_capacity: u32,
-    pub daily_remaining: Option<u64>,
-    pub waiting_interactive: u32,
-    pub throttled_429s: u64,
-}
-
-/// The shared limiter every request asks first.
-pub trait RateGovernor: Send + Sync + std::fmt::Debug {
-    /// Waits for a slot in `bucket`; returns how long it waited.
-    ///
-    /// # Cancel safety
-    /// Cancel-safe: a cancelled wait takes no slot.
-    fn acquire(&self, lane: Lane, bucket: Bucket) -> BoxFuture<'_, Result<Duration, LimitError>>;
-    /// The request a successful [`acquire`](Self::acquire) admitted was answered, or will
-    /// not be sent: its slot now counts from this moment. Every admitted request is released
-    /// once (the client does it from a drop guard, so a cancelled request is released too).
-    fn release(&self, bucket: Bucket);
-    /// Learns from a response's rate headers.
-    fn observe(&self, bucket: Bucket, obs: &RateObservation);
-    /// Learns from a 429.
-    fn throttled(&self, t: Throttle);
-    /// Current numbers.
-    fn snapshot(&self) -> GovernorSnapshot;
-}
-
-/// Settings of the local governor.
-#[derive(Debug, Clone, Serialize, serde::Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct GovernorSettings {
-    /// Requests per `interval` (the app kind's number; headers override it).
-    pub burst_max: u32,
-    pub interval_ms: i64,
-    /// Slots kept free for skew and in-flight requests: `max(1, max / 50)` when `None`.
-    pub margin: Option<u32>,
-    /// Search requests per second.
-    pub search_per_second: u32,
-    /// Daily budget, if any.
-    pub daily: Option<u64>,
-    /// Background burst allowance, in slots. Zero keeps background requests evenly spaced, so
-    /// slots in the window free one at a time and an interactive caller never lands behind a
-    /// cluster of background requests that used (and will free) several slots at once.
-    pub background_burst: u32,
-    /// The account's UTC offset, for the daily reset.
-    pub utc_offset_minutes: i32,
-}
-
-impl Default for GovernorSettings {
-    fn default() -> Self {
-        Self {
-            burst_max: 190,
-            interval_ms: 10_000,
-            margin: None,
-            search_per_second: 5,
-            daily: None,
-            background_burst: 0,
-            utc_offset_minutes: 0,
-        }
-    }
-}
 
 /// A sliding log with a pacer.
 #[derive(Debug)]
@@ -290,11 +159,16 @@ struct State {
     daily_blocked_until: i64,
     waiting_interactive: u32,
     throttled: u64,
+    /// Permits admitted and not yet released, by id.
+    outstanding: HashSet<u64>,
+    next_id: u64,
 }
 
 /// The in-process governor.
 #[derive(Debug, Clone)]
 pub struct LocalGovernor {
+    /// Tells this governor's permits from any other's.
+    id: u64,
     state: Arc<Mutex<State>>,
     notify: Arc<Notify>,
     clock: SharedClock,
@@ -324,8 +198,12 @@ impl LocalGovernor {
             daily_blocked_until: 0,
             waiting_interactive: 0,
             throttled: 0,
+            outstanding: HashSet::new(),
+            next_id: 0,
         };
+        static GOVERNORS: AtomicU64 = AtomicU64::new(0);
         Self {
+            id: GOVERNORS.fetch_add(1, Ordering::Relaxed),
             state: Arc::new(Mutex::new(state)),
             notify: Arc::new(Notify::new()),
             clock,
@@ -342,8 +220,8 @@ impl LocalGovernor {
         (Self::day(now, self.settings.utc_offset_minutes) + 1) * DAY_MS - off
     }
 
-    /// One attempt to take a slot.
-    fn try_take(&self, lane: Lane, bucket: Bucket) -> Result<Result<(), i64>, LimitError> {
+    /// One attempt to take a slot: the permit's id, or how long to wait (ms).
+    fn try_take(&self, lane: Lane, bucket: Bucket) -> Result<Result<u64, i64>, LimitError> {
         let now = self.clock.now_ms();
         let mut st = self.state.lock();
         let today = Self::day(now, self.settings.utc_offset_minutes);
@@ -374,10 +252,37 @@ impl LocalGovernor {
             Bucket::Burst => st.burst.try_acquire(now, paced),
             Bucket::Search => st.search.try_acquire(now, false),
         };
-        if r.is_ok() {
+        Ok(r.map(|()| {
             st.daily_used += 1;
-        }
-        Ok(r)
+            st.next_id += 1;
+            let id = st.next_id;
+            st.outstanding.insert(id);
+            id
+        }))
+    }
+}
+
+impl LocalGovernor {
+    /// The ages (ms) of the requests counted in `bucket`'s window now, in flight ones as 0:
+    /// what this process spent, handed to the shared log when it rejoins.
+    pub(super) fn recent(&self, bucket: Bucket) -> Vec<i64> {
+        let now = self.clock.now_ms();
+        let mut st = self.state.lock();
+        let w = match bucket {
+            Bucket::Burst => &mut st.burst,
+            Bucket::Search => &mut st.search,
+        };
+        w.slide(now);
+        let mut ages: Vec<i64> = w.log.iter().map(|t| (now - t).max(0)).collect();
+        ages.extend(std::iter::repeat_n(0, w.in_flight as usize));
+        ages
+    }
+
+    /// Counts this window as already spent up to `used` requests, spread over the window (a
+    /// process that falls back from the shared budget cannot know what the others spent).
+    pub(super) fn assume_spent(&self, used: u32) {
+        let now = self.clock.now_ms();
+        self.state.lock().burst.sync_used(now, used);
     }
 }
 
@@ -406,7 +311,7 @@ impl Drop for WaitingInteractive<'_> {
 }
 
 impl RateGovernor for LocalGovernor {
-    fn acquire(&self, lane: Lane, bucket: Bucket) -> BoxFuture<'_, Result<Duration, LimitError>> {
+    fn acquire(&self, lane: Lane, bucket: Bucket) -> BoxFuture<'_, Result<Permit, LimitError>> {
         Box::pin(async move {
             let started = tokio::time::Instant::now();
             // Registered while an interactive caller waits; dropped (and so unregistered) when
@@ -420,7 +325,16 @@ impl RateGovernor for LocalGovernor {
                 notified.as_mut().enable();
                 match self.try_take(lane, bucket) {
                     Err(e) => break Err(e),
-                    Ok(Ok(())) => break Ok(started.elapsed()),
+                    Ok(Ok(id)) => {
+                        break Ok(Permit {
+                            bucket,
+                            waited: started.elapsed(),
+                            ticket: Ticket::Local {
+                                governor: self.id,
+                                id,
+                            },
+                        })
+                    }
                     Ok(Err(wait_ms)) => {
                         if lane == Lane::Interactive && waiting.is_none() {
                             waiting = Some(WaitingInteractive::register(self));
@@ -435,10 +349,17 @@ impl RateGovernor for LocalGovernor {
         })
     }
 
-    fn release(&self, bucket: Bucket) {
+    fn release(&self, permit: Permit) {
+        let Ticket::Local { governor, id } = permit.ticket else {
+            return;
+        };
         let now = self.clock.now_ms();
         let mut st = self.state.lock();
-        match bucket {
+        if governor != self.id || !st.outstanding.remove(&id) {
+            // Not one of ours, or released already: it holds nothing here.
+            return;
+        }
+        match permit.bucket {
             Bucket::Burst => st.burst.release(now),
             Bucket::Search => st.search.release(now),
         }
@@ -525,6 +446,8 @@ impl RateGovernor for LocalGovernor {
             daily_remaining: st.daily_limit.map(|l| l.saturating_sub(st.daily_used)),
             waiting_interactive: st.waiting_interactive,
             throttled_429s: st.throttled,
+            mode: GovernorMode::Local,
+            processes: 1,
         }
     }
 }
@@ -537,11 +460,14 @@ mod tests {
 
     /// One attempt, answered at once (as a request with no latency is).
     fn take(g: &LocalGovernor, lane: Lane, bucket: Bucket) -> Result<Result<(), i64>, LimitError> {
-        let r = g.try_take(lane, bucket);
-        if let Ok(Ok(())) = r {
-            g.release(bucket);
-        }
-        r
+        let r = g.try_take(lane, bucket)?;
+        Ok(r.map(|id| {
+            g.release(Permit {
+                bucket,
+                waited: Duration::ZERO,
+                ticket: Ticket::Local { governor: g.id, id },
+            })
+        }))
     }
 
     fn governor(max: u32) -> (LocalGovernor, ManualClock) {
@@ -645,10 +571,14 @@ mod tests {
             clock,
         );
         for _ in 0..2 {
-            g.acquire(Lane::Interactive, Bucket::Burst).await.unwrap();
-            g.release(Bucket::Burst);
+            let p = g.acquire(Lane::Interactive, Bucket::Burst).await.unwrap();
+            g.release(p);
         }
-        let waited = g.acquire(Lane::Interactive, Bucket::Burst).await.unwrap();
+        let waited = g
+            .acquire(Lane::Interactive, Bucket::Burst)
+            .await
+            .unwrap()
+            .waited();
         assert!(waited >= Duration::from_millis(150), "{waited:?}");
     }
 
@@ -665,8 +595,8 @@ mod tests {
             },
             Arc::new(crate::time::TokioClock::new(1_000_000)),
         );
-        g.acquire(Lane::Interactive, Bucket::Burst).await.unwrap();
-        g.release(Bucket::Burst);
+        let p = g.acquire(Lane::Interactive, Bucket::Burst).await.unwrap();
+        g.release(p);
         // 50 interactive callers wait for the next slot, then give up.
         for _ in 0..50 {
             let wait = g.acquire(Lane::Interactive, Bucket::Burst);
@@ -689,7 +619,8 @@ mod tests {
         )
         .await
         .expect("background is not starved by abandoned interactive waits")
-        .unwrap();
+        .unwrap()
+        .waited();
         assert!(waited <= Duration::from_secs(10), "{waited:?}");
     }
 
@@ -708,13 +639,13 @@ mod tests {
         for i in 0..50u64 {
             let (g, arrivals, clock) = (g.clone(), arrivals.clone(), clock.clone());
             tasks.push(tokio::spawn(async move {
-                g.acquire(Lane::Interactive, Bucket::Search).await.unwrap();
+                let permit = g.acquire(Lane::Interactive, Bucket::Search).await.unwrap();
                 // Latency 0-300 ms before HubSpot counts it, as much again to the answer.
                 let lat = Duration::from_millis((i * 37) % 300);
                 tokio::time::sleep(lat).await;
                 arrivals.lock().push(clock.now_ms());
                 tokio::time::sleep(lat).await;
-                g.release(Bucket::Search);
+                g.release(permit);
             }));
         }
         for t in tasks {
@@ -730,6 +661,49 @@ mod tests {
                 "{in_window} searches counted in the second before {t}"
             );
         }
+    }
+
+    /// A waiter that gives up takes nothing, so it has nothing to release; and a permit that is
+    /// not this governor's, or was released already, frees no one else's slot.
+    #[tokio::test(start_paused = true)]
+    async fn a_dropped_waiter_or_a_foreign_permit_releases_nothing() {
+        let settings = GovernorSettings {
+            burst_max: 2,
+            margin: Some(0),
+            ..Default::default()
+        };
+        let clock: SharedClock = Arc::new(crate::time::TokioClock::new(1_000_000));
+        let g = LocalGovernor::new(settings.clone(), clock.clone());
+        let other = LocalGovernor::new(settings, clock);
+        let a = g.acquire(Lane::Interactive, Bucket::Burst).await.unwrap();
+        let b = g.acquire(Lane::Interactive, Bucket::Burst).await.unwrap();
+        assert_eq!(g.snapshot().burst_in_window, 2);
+        // A third caller waits, then is dropped.
+        let third = g.acquire(Lane::Interactive, Bucket::Burst);
+        assert!(tokio::time::timeout(Duration::from_millis(50), third)
+            .await
+            .is_err());
+        assert_eq!(
+            g.snapshot().burst_in_window,
+            2,
+            "the dropped waiter took nothing"
+        );
+        // Someone else's permit, handed to the wrong governor, frees nothing here.
+        let foreign = other
+            .acquire(Lane::Interactive, Bucket::Burst)
+            .await
+            .unwrap();
+        g.release(foreign);
+        assert_eq!(
+            other.state.lock().outstanding.len(),
+            1,
+            "still held in its own governor"
+        );
+        // The two real permits move from in flight into the log at their answer time.
+        g.release(a);
+        g.release(b);
+        assert_eq!(g.state.lock().burst.in_flight, 0);
+        assert_eq!(g.state.lock().burst.log.len(), 2);
     }
 
     proptest! {

@@ -9,6 +9,15 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/hubspot-mcp/target}"
 export RUST_BACKTRACE="${RUST_BACKTRACE:-0}"
 export HUBSPOT_MCP_CACHE="$(scripts/provision.sh)"
+# The shared-budget tests start their own Redis servers on loopback (Debian's redis-server).
+if ! command -v redis-server >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq >/dev/null && apt-get install -y -qq redis-server redis-tools >/dev/null
+  else
+    echo "the tests need redis-server (Debian: sudo apt-get install redis-server)" >&2
+    exit 1
+  fi
+fi
 # Benchmarks are compiled (so they cannot rot) but not run: numbers come from `cargo bench`.
 cargo test --locked --benches --no-run
 cargo test --locked --workspace --lib --bins --tests "$@"

@@ -308,6 +308,38 @@ fn open_sync_database(config: &Config, sandbox: bool) -> anyhow::Result<Queue> {
     Ok(Queue::open(&path)?)
 }
 
+/// Where the HubSpot budget is kept, as `sync --status` reports it: in-process, or shared
+/// through Redis (with the processes sharing it), or Redis unreachable and what each process
+/// then runs on.
+async fn governor_status(config: &Config) -> serde_json::Value {
+    use hubspot_mcp::hubspot::limit::{redacted_url, RedisGovernor};
+    let Some(url) = &config.governor.redis_url else {
+        return serde_json::json!({"mode": "local", "note": "one budget per process: set [governor] redis_url to share it"});
+    };
+    let base = config.hubspot.client.governor.clone();
+    let redis = redacted_url(url);
+    let probe = RedisGovernor::new(
+        base.clone(),
+        config.governor.clone(),
+        std::sync::Arc::new(hubspot_mcp::time::SystemClock),
+    );
+    match probe {
+        Err(e) => serde_json::json!({"mode": "misconfigured", "redis": redis, "error": e}),
+        Ok(g) => match g.heartbeat().await {
+            // This status command counts itself among the processes it reports.
+            Ok(n) => {
+                serde_json::json!({"mode": "shared", "redis": redis, "prefix": config.governor.prefix, "processes": n.saturating_sub(1)})
+            }
+            Err(e) => serde_json::json!({
+                "mode": "fallback",
+                "redis": redis,
+                "error": e,
+                "note": format!("Redis does not answer: each process runs on a local share of {} requests per {} ms divided by the processes it last saw (when_redis_is_down = {:?})", base.burst_max, base.interval_ms, config.governor.when_redis_is_down),
+            }),
+        },
+    }
+}
+
 fn print_json(v: &serde_json::Value) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
@@ -331,8 +363,13 @@ async fn run_sync(
     }
     if args.status {
         // Only the queue database: SQLite is safe to read while a server holds the index.
-        let q = open_sync_database(&config, args.connect.sandbox)?;
-        return print_json(&serde_json::to_value(q.status(now)?)?);
+        let mut status = match open_sync_database(&config, args.connect.sandbox) {
+            Ok(q) => serde_json::to_value(q.status(now)?)?,
+            // Nothing synced yet is a state to report, not a failure of the status command.
+            Err(e) => serde_json::json!({"syncDatabase": null, "note": e.to_string()}),
+        };
+        status["governor"] = governor_status(&config).await;
+        return print_json(&status);
     }
     if !args.full && !args.catch_up && args.listen.is_none() {
         anyhow::bail!(

@@ -391,3 +391,42 @@ async fn redis_down_from_the_start_is_a_conservative_share_or_a_clear_refusal() 
         "refused promptly"
     );
 }
+
+/// `sync --status` says where the budget is kept: shared (and by how many other processes),
+/// or Redis unreachable and what each process runs on, never with Redis's password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_status_shows_where_the_budget_is_kept() {
+    let redis = RedisServer::start();
+    let dir = crate::support::tempdir("status");
+    let status = |url: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_hubspot-mcp"))
+            .args(["sync", "--status", "--sandbox"])
+            .env("HUBSPOT_MCP_DATA_DIR", &dir)
+            .env("HUBSPOT_MCP_GOVERNOR__REDIS_URL", url)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(!text.contains("s3cret-pw"), "{text}");
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()["governor"].clone()
+    };
+    // One serving process shares the budget.
+    let g = governor(budget(10, 1_000), shared(&redis.url(), "hubspot-mcp"));
+    g.heartbeat().await.unwrap();
+    let s = status(&redis.url());
+    assert_eq!(s["mode"], "shared", "{s}");
+    assert_eq!(s["processes"], 1, "{s}");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let s = status(&format!("redis://:s3cret-pw@127.0.0.1:{closed}/"));
+    assert_eq!(s["mode"], "fallback", "{s}");
+    assert!(s["note"].as_str().unwrap().contains("local share"), "{s}");
+    std::fs::remove_dir_all(dir).ok();
+}

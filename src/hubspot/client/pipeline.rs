@@ -68,7 +68,25 @@ impl HubSpotClient {
         let url = format!("{}{}", self.inner.settings.base_url, call.path);
         let mut run = Run::new(call.lane);
         loop {
-            let slot = self.admit(call, &mut run).await?;
+            let slot = if run.throttled > 0 && call.lane == Lane::Interactive {
+                // After a 429 an interactive call waits for its turn only until its deadline.
+                let deadline = Duration::from_millis(self.inner.settings.interactive_deadline_ms);
+                let left = deadline.saturating_sub(run.started.elapsed());
+                match tokio::time::timeout(left, self.admit(call, &mut run)).await {
+                    Ok(slot) => slot?,
+                    Err(_) => {
+                        self.inner.metrics.failures.fetch_add(1, Ordering::Relaxed);
+                        return Err(ApiError::RateLimited {
+                            policy: run.policy.clone(),
+                            attempts: run.throttled,
+                            waited: run.started.elapsed(),
+                            correlation_id: None,
+                        });
+                    }
+                }
+            } else {
+                self.admit(call, &mut run).await?
+            };
             let (token, generation) = self.bearer().await?;
             let sent = self.send(call, &url, &token, &run).await;
             // The slot is held until HubSpot answers (or the attempt is dropped mid-flight).
@@ -225,7 +243,10 @@ impl HubSpotClient {
                     message: format!("the answer broke off: {}", e.without_url()),
                     retried: attempt > 0,
                 };
-                self.inner.breakers[&call.group].failure(&error.to_string());
+                if status != 429 {
+                    // A busy HubSpot is not a failing one, even when its answer broke off.
+                    self.inner.breakers[&call.group].failure(&error.to_string());
+                }
                 Err(Failed {
                     action: classify(&Outcome::Dropped, call.safe),
                     error,
@@ -307,19 +328,9 @@ impl HubSpotClient {
             call.safe,
         );
         let error = if status == 429 && policy.as_deref() == Some("DAILY") {
-            // How long until the daily budget resets, as the governor now knows it.
-            let resets_in = match inner
-                .governor
-                .acquire(Lane::Interactive, Bucket::Burst)
-                .await
-            {
-                Err(LimitError::DailyExhausted(d)) => d,
-                Err(LimitError::Unavailable(_)) => ra.unwrap_or_default(),
-                Ok(permit) => {
-                    inner.governor.release(permit);
-                    ra.unwrap_or_default()
-                }
-            };
+            // How long until the daily budget resets, as the governor now knows it (asking
+            // it takes no slot).
+            let resets_in = inner.governor.daily_reset().or(ra).unwrap_or_default();
             ApiError::DailyLimit {
                 resets_in,
                 correlation_id: body.correlation_id.clone(),
@@ -360,11 +371,15 @@ impl HubSpotClient {
                 run.throttled += 1;
                 let deadline = Duration::from_millis(inner.settings.interactive_deadline_ms);
                 if let ApiError::RateLimited {
-                    attempts, waited, ..
+                    attempts,
+                    waited,
+                    policy,
+                    ..
                 } = &mut error
                 {
                     *attempts = run.throttled;
                     *waited = run.started.elapsed();
+                    run.policy = policy.clone();
                 }
                 inner.metrics.retries.fetch_add(1, Ordering::Relaxed);
                 call_lane_waits(run.lane, run.started.elapsed(), deadline)
@@ -455,8 +470,10 @@ fn call_lane_waits(lane: Lane, elapsed: Duration, deadline: Duration) -> bool {
 struct Run {
     lane: Lane,
     started: tokio::time::Instant,
-    /// 429s met so far (they do not count as attempts: they are waited out).
+    /// 429s met so far (they do not count as attempts: they are waited out), and the last
+    /// one's policy.
     throttled: u32,
+    policy: String,
     attempt: u32,
     /// The token was refreshed and the call replayed once already.
     replayed: bool,
@@ -478,6 +495,7 @@ impl Run {
             lane,
             started: tokio::time::Instant::now(),
             throttled: 0,
+            policy: String::new(),
             attempt: 0,
             replayed: false,
             waited: Duration::ZERO,

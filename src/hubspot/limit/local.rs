@@ -435,6 +435,17 @@ impl RateGovernor for LocalGovernor {
         }
     }
 
+    fn daily_reset(&self) -> Option<Duration> {
+        let now = self.clock.now_ms();
+        let st = self.state.lock();
+        if now < st.daily_blocked_until {
+            return Some(Duration::from_millis((st.daily_blocked_until - now) as u64));
+        }
+        st.daily_limit
+            .is_some_and(|l| st.daily_used >= l)
+            .then(|| Duration::from_millis((self.next_midnight(now) - now) as u64))
+    }
+
     fn snapshot(&self) -> GovernorSnapshot {
         let now = self.clock.now_ms();
         let mut st = self.state.lock();

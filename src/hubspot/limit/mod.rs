@@ -166,6 +166,10 @@ pub trait RateGovernor: Send + Sync + std::fmt::Debug {
     fn throttled(&self, t: Throttle);
     /// Current numbers.
     fn snapshot(&self) -> GovernorSnapshot;
+    /// When the spent daily budget resets, if it is known to be spent. Never takes a slot.
+    fn daily_reset(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// Settings of the local governor.

@@ -99,9 +99,10 @@ impl std::fmt::Debug for SharedSettings {
     }
 }
 
-/// Redis's address without its credentials, for logs and status lines.
+/// Redis's address without its credentials (user, password, query), for logs and status.
 pub fn redacted_url(url: &SecretString) -> String {
     let u = url.expose_secret();
+    let u = u.split(['?', '#']).next().unwrap_or_default();
     match (u.find("://"), u.rfind('@')) {
         (Some(s), Some(at)) if at > s => format!("{}://…@{}", &u[..s], &u[at + 1..]),
         _ => u.to_string(),
@@ -128,7 +129,7 @@ if ARGV[2] == '1' then
   local iv = tonumber(ARGV[4])
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - iv)
   local n = redis.call('ZCARD', KEYS[2])
-  for k = n + 1, tonumber(ARGV[3]) do redis.call('ZADD', KEYS[2], now, ARGV[5] .. k) end
+  for k = n + 1, tonumber(ARGV[3]) do redis.call('ZADD', KEYS[2], now, ARGV[5] .. ':' .. k) end
   redis.call('PEXPIRE', KEYS[2], iv * 3)
 end
 return 1";
@@ -144,7 +145,7 @@ local n = redis.call('ZCARD', KEYS[1])
 if used <= n + margin then return 0 end
 local missing = used - n
 local step = math.floor(iv / (missing + 1))
-for k = 1, missing do redis.call('ZADD', KEYS[1], now - iv + step * k, ARGV[4] .. k) end
+for k = 1, missing do redis.call('ZADD', KEYS[1], now - iv + step * k, ARGV[4] .. ':' .. k) end
 redis.call('PEXPIRE', KEYS[1], iv * 3)
 return missing";
 
@@ -152,7 +153,7 @@ return missing";
 const MERGE: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-for i = 2, #ARGV do redis.call('ZADD', KEYS[1], now - tonumber(ARGV[i]), ARGV[1] .. i) end
+for i = 2, #ARGV do redis.call('ZADD', KEYS[1], now - tonumber(ARGV[i]), ARGV[1] .. ':' .. i) end
 redis.call('PEXPIRE', KEYS[1], 30000)
 return #ARGV - 1";
 
@@ -217,6 +218,8 @@ struct Inner {
     throttled: AtomicU64,
     waiting_interactive: AtomicU32,
     last_in_window: AtomicU32,
+    /// 429 cooldowns this process saw, until the shared ones are surely set: (burst, search).
+    cooldown: Mutex<(Option<tokio::time::Instant>, Option<tokio::time::Instant>)>,
 }
 
 /// The cross-process governor (see the module docs).
@@ -297,6 +300,7 @@ impl RedisGovernor {
             throttled: AtomicU64::new(0),
             waiting_interactive: AtomicU32::new(0),
             last_in_window: AtomicU32::new(0),
+            cooldown: Mutex::new((None, None)),
         });
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(heartbeat(Arc::downgrade(&inner)));
@@ -385,7 +389,7 @@ impl Inner {
             GovernorSettings {
                 burst_max: burst,
                 interval_ms: b.interval_ms,
-                margin: Some(0),
+                margin: None,
                 search_per_second: search,
                 daily: None,
                 ..self.base.clone()
@@ -417,8 +421,12 @@ impl Inner {
         }
     }
 
-    /// Redis answers again: hand the local log over to the shared one, then rejoin.
+    /// Redis answers again: rejoin, then hand the local log over to the shared one. The mode
+    /// changes first, so the replaced local share admits nothing after its log was read
+    /// (a permit it hands out late is given back and the caller retries in Redis).
     async fn rejoin(&self, local: &LocalGovernor) -> Result<(), String> {
+        *self.mode.lock() = Mode::Shared;
+        self.notify.notify_waiters();
         for (bucket, name) in [(Bucket::Burst, "burst"), (Bucket::Search, "search")] {
             let ages = local.recent(bucket);
             if ages.is_empty() {
@@ -429,12 +437,26 @@ impl Inner {
             for a in ages {
                 inv.arg(a);
             }
-            self.run::<i64>(&inv).await?;
+            if let Err(e) = self.run::<i64>(&inv).await {
+                // Redis went away again at once: back to a local share (a fresh one, which
+                // counts its share of the window as spent).
+                self.fall_back(&e);
+                return Err(e);
+            }
         }
-        *self.mode.lock() = Mode::Shared;
         tracing::info!("the shared rate budget (Redis) is back: rejoined it");
-        self.notify.notify_waiters();
         Ok(())
+    }
+
+    /// What is left of a 429 cooldown this process saw itself.
+    fn local_cooldown(&self, bucket: Bucket) -> Option<Duration> {
+        let now = tokio::time::Instant::now();
+        let (burst, search) = *self.cooldown.lock();
+        let until = match bucket {
+            Bucket::Burst => burst,
+            Bucket::Search => burst.max(search),
+        }?;
+        (until > now).then(|| until - now)
     }
 
     fn day(&self, now: i64) -> (i64, i64) {
@@ -580,24 +602,40 @@ impl RateGovernor for RedisGovernor {
                 registered: false,
             };
             loop {
+                let changed = inner.notify.notified();
+                tokio::pin!(changed);
+                changed.as_mut().enable();
                 if let Some(local) = inner.fallback() {
                     if inner.settings.when_redis_is_down == WhenRedisIsDown::Refuse {
                         return Err(LimitError::Unavailable("Redis does not answer".to_string()));
                     }
                     // Redis may come back while this caller waits: wake on the mode change.
-                    let changed = inner.notify.notified();
                     tokio::select! {
                         r = local.acquire(lane, bucket) => {
                             let mut permit = r?;
+                            let current = inner.fallback();
+                            if !current.is_some_and(|c| Arc::ptr_eq(&c, &local)) {
+                                // The share was replaced (rejoined) meanwhile: its log was
+                                // handed over already, so this permit would count nowhere.
+                                local.release(permit);
+                                continue;
+                            }
                             permit.waited = started.elapsed();
                             return Ok(permit);
                         }
-                        () = changed => continue,
+                        () = &mut changed => continue,
                     }
                 }
-                let notified = inner.notify.notified();
-                tokio::pin!(notified);
-                notified.as_mut().enable();
+                if let Some(wait) = inner.local_cooldown(bucket) {
+                    // A 429 this process just saw: wait here while the shared cooldown is
+                    // being set (it is written off the caller's path).
+                    tokio::time::sleep(
+                        wait.min(Duration::from_millis(INTERACTIVE_POLL_MS as u64 * 4)),
+                    )
+                    .await;
+                    continue;
+                }
+                let notified = changed;
                 match inner.try_admit(lane, bucket, &waiter.member).await {
                     Err(e) => {
                         inner.fall_back(&e);
@@ -736,6 +774,15 @@ impl RateGovernor for RedisGovernor {
                 )
             }
         };
+        {
+            let until = Some(tokio::time::Instant::now() + Duration::from_millis(ms.max(1) as u64));
+            let mut c = inner.cooldown.lock();
+            match cooldown_key {
+                "cooldown:burst" => c.0 = c.0.max(until),
+                "cooldown:search" => c.1 = c.1.max(until),
+                _ => {}
+            }
+        }
         inner.spawn(move |i| {
             Box::pin(async move {
                 let mut inv = i.scripts.cooldown.key(key(&p, cooldown_key));
@@ -750,6 +797,16 @@ impl RateGovernor for RedisGovernor {
                 }
             })
         });
+    }
+
+    fn daily_reset(&self) -> Option<Duration> {
+        let inner = &self.inner;
+        if let Some(local) = inner.fallback() {
+            return local.daily_reset();
+        }
+        // Only asked after a DAILY 429: the budget resets at the account's midnight.
+        let (_, reset) = inner.day(inner.clock.now_ms());
+        Some(Duration::from_millis(reset.max(0) as u64))
     }
 
     fn snapshot(&self) -> GovernorSnapshot {
@@ -775,5 +832,35 @@ impl RateGovernor for RedisGovernor {
             },
             processes: inner.processes.load(Ordering::Relaxed).max(1),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redis_urls_are_printed_without_credentials() {
+        for (url, shown) in [
+            (
+                "redis://:s3cret@10.0.0.5:6379/0",
+                "redis://…@10.0.0.5:6379/0",
+            ),
+            ("rediss://user:s3cret@host/1", "rediss://…@host/1"),
+            (
+                "redis+unix:///run/redis.sock?pass=s3cret&db=2",
+                "redis+unix:///run/redis.sock",
+            ),
+            ("redis://127.0.0.1:6379/", "redis://127.0.0.1:6379/"),
+        ] {
+            let printed = redacted_url(&SecretString::from(url.to_string()));
+            assert_eq!(printed, shown);
+            assert!(!printed.contains("s3cret"));
+        }
+        let s = SharedSettings {
+            redis_url: Some(SecretString::from("redis://:s3cret@h/".to_string())),
+            ..Default::default()
+        };
+        assert!(!format!("{s:?}").contains("s3cret"));
     }
 }

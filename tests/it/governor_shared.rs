@@ -110,6 +110,24 @@ async fn hammer_child() {
     println!("\nARRIVALS {}", serde_json::to_string(&all).unwrap());
 }
 
+/// How many interactive calls `g` admits within `span` (each released at once).
+async fn admitted_within(g: &RedisGovernor, span: Duration) -> usize {
+    let started = Instant::now();
+    let mut n = 0;
+    while started.elapsed() < span {
+        if let Ok(Ok(p)) = tokio::time::timeout(
+            Duration::from_millis(50),
+            g.acquire(Lane::Interactive, Bucket::Burst),
+        )
+        .await
+        {
+            g.release(p);
+            n += 1;
+        }
+    }
+    n
+}
+
 /// The most arrivals in any window of `window_us`.
 fn worst(arrivals: &[i64], window_us: i64) -> usize {
     let mut a = arrivals.to_vec();
@@ -308,19 +326,7 @@ async fn redis_killed_mid_wait_ends_in_the_fallback_and_rejoins() {
     assert_eq!(g.snapshot().mode, GovernorMode::Fallback);
     assert!(waited < Duration::from_secs(3), "{waited:?}");
     // The share is never unlimited: 4 per second for the one process seen.
-    let started = Instant::now();
-    let mut n = 0;
-    while started.elapsed() < Duration::from_millis(900) {
-        if let Ok(Ok(p)) = tokio::time::timeout(
-            Duration::from_millis(50),
-            g.acquire(Lane::Interactive, Bucket::Burst),
-        )
-        .await
-        {
-            g.release(p);
-            n += 1;
-        }
-    }
+    let n = admitted_within(&g, Duration::from_millis(900)).await;
     assert!(
         n <= 4,
         "{n} admitted in under one window on the fallback share of 4"
@@ -359,19 +365,7 @@ async fn redis_down_from_the_start_is_a_conservative_share_or_a_clear_refusal() 
     let mut s = shared(&url, "down");
     s.fallback_processes = 4;
     let g = governor(budget(20, 1_000), s.clone());
-    let started = Instant::now();
-    let mut n = 0;
-    while started.elapsed() < Duration::from_millis(900) {
-        if let Ok(Ok(p)) = tokio::time::timeout(
-            Duration::from_millis(50),
-            g.acquire(Lane::Interactive, Bucket::Burst),
-        )
-        .await
-        {
-            g.release(p);
-            n += 1;
-        }
-    }
+    let n = admitted_within(&g, Duration::from_millis(900)).await;
     assert_eq!(g.snapshot().mode, GovernorMode::Fallback);
     assert!(
         (1..=5).contains(&n),

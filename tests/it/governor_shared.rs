@@ -19,7 +19,9 @@ fn shared(url: &str, prefix: &str) -> SharedSettings {
     SharedSettings {
         redis_url: Some(SecretString::from(url.to_string())),
         prefix: prefix.into(),
-        timeout_ms: 100,
+        // Generous, so a loaded CI machine never falls back by accident; the outage tests
+        // meet a refused connection, which fails at once.
+        timeout_ms: 1_000,
         heartbeat_ms: 100,
         ..Default::default()
     }

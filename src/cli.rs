@@ -47,6 +47,32 @@ pub enum Command {
     Reconcile(ConnectArgs),
     /// Records sharing a normalized email, domain or phone.
     Duplicates(DuplicatesArgs),
+    /// Every record of a type to JSON Lines or CSV (Search API, background lane, resumable).
+    Export(ExportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// Read the in-process sandbox instead of HubSpot.
+    #[arg(long)]
+    pub sandbox: bool,
+    /// The object type: contacts, companies, deals, tickets, or a custom type's id.
+    pub object_type: String,
+    /// The file to write (a state file beside it makes the export resumable).
+    #[arg(long, short)]
+    pub out: PathBuf,
+    /// jsonl or csv.
+    #[arg(long, value_enum, default_value = "jsonl")]
+    pub format: hubspot_mcp::export::Format,
+    /// Properties to export, comma-separated; default: every property of the type.
+    #[arg(long, value_delimiter = ',')]
+    pub properties: Vec<String>,
+    /// `property:OPERATOR[:value]`, e.g. `lifecyclestage:EQ:customer`; repeatable (all hold).
+    #[arg(long = "filter")]
+    pub filters: Vec<String>,
+    /// Forget an unfinished export into this file and start over.
+    #[arg(long)]
+    pub restart: bool,
 }
 
 /// Where HubSpot is, for the commands that read it.

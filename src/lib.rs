@@ -23,6 +23,7 @@ pub mod app;
 pub mod audit;
 pub mod config;
 pub mod embed;
+pub mod export;
 pub mod handoff;
 pub mod hubspot;
 pub mod index;

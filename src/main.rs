@@ -94,6 +94,7 @@ async fn run() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Reconcile(args) => run_reconcile(config, file, args).await,
+        Command::Export(args) => run_export(config, file, args).await,
         Command::Duplicates(args) => {
             let q = open_sync_database(&config, args.sandbox)?;
             let groups = q.duplicates(&args.field, args.object_type.as_deref(), args.limit)?;
@@ -415,6 +416,30 @@ async fn run_sync(
     .await;
     app.shutdown().await;
     result
+}
+
+async fn run_export(
+    config: Config,
+    file: Option<&std::path::Path>,
+    args: cli::ExportArgs,
+) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    let app = App::connect(config, portal(args.sandbox, file)?).await?;
+    let report = hubspot_mcp::export::export(
+        app.client(),
+        hubspot_mcp::export::ExportRequest {
+            object_type: args.object_type,
+            properties: args.properties,
+            filters: args.filters,
+            format: args.format,
+            out: args.out,
+            restart: args.restart,
+            progress: std::io::stderr().is_terminal(),
+        },
+    )
+    .await;
+    app.shutdown().await;
+    print_json(&serde_json::to_value(report?)?)
 }
 
 async fn run_reconcile(

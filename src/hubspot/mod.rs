@@ -29,6 +29,7 @@ pub mod metadata;
 pub mod model;
 pub mod observe;
 pub mod path;
+pub mod patience;
 pub mod retry;
 
 pub use auth::Credentials;

@@ -4,6 +4,7 @@
 mod app;
 mod cli;
 mod client;
+mod export;
 mod faults;
 mod fuzz;
 mod governance;

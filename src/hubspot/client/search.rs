@@ -68,6 +68,7 @@ impl HubSpotClient {
             after: None,
             requests: 0,
             done: false,
+            total: None,
         }
     }
 }
@@ -85,9 +86,23 @@ pub struct SearchPages {
     after: Option<String>,
     requests: usize,
     done: bool,
+    /// What the first page said matched (from the starting point).
+    total: Option<u64>,
 }
 
 impl SearchPages {
+    /// Starts above this id instead of at the beginning (a resumed read).
+    #[must_use]
+    pub fn starting_above(mut self, id: Option<String>) -> Self {
+        self.above = id;
+        self
+    }
+
+    /// How many records matched from the starting point, once the first page is read.
+    pub fn total(&self) -> Option<u64> {
+        self.total
+    }
+
     /// The next page; `None` after the last.
     ///
     /// # Errors
@@ -110,6 +125,7 @@ impl SearchPages {
         };
         let page = self.client.search(self.lane, &self.object_type, &q).await?;
         self.requests += 1;
+        self.total.get_or_insert(page.total);
         let got = page.results.len();
         match page.paging.and_then(|p| p.next) {
             Some(n)

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::hubspot::client::HubSpotClient;
 use crate::hubspot::limit::Lane;
 use crate::hubspot::model::{CrmObject, Filter};
-use crate::hubspot::patience::{after_failure, until_done, Next};
+use crate::hubspot::patience::{next_page, until_done};
 use crate::hubspot::ApiError;
 
 /// Output format.
@@ -199,26 +199,6 @@ fn encode(format: Format, properties: &[String], o: &CrmObject, buf: &mut Vec<u8
             }));
             w.write_record(row).expect("writing to memory");
             w.flush().expect("writing to memory");
-        }
-    }
-}
-
-/// The next page, waiting out whatever time fixes.
-async fn next_page(
-    pages: &mut crate::hubspot::client::SearchPages,
-) -> Result<Option<Vec<CrmObject>>, ApiError> {
-    let mut waits = 0;
-    loop {
-        match pages.next_page().await {
-            Ok(p) => return Ok(p),
-            Err(e) => match after_failure(&e, waits) {
-                Next::Stop => return Err(e),
-                Next::Wait(d) => {
-                    waits += 1;
-                    tracing::warn!(error = %e, wait_ms = d.as_millis() as u64, "export waits for HubSpot before reading the page again");
-                    tokio::time::sleep(d).await;
-                }
-            },
         }
     }
 }

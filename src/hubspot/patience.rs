@@ -76,6 +76,30 @@ where
     }
 }
 
+/// The next page of a search read, waiting out whatever time fixes (the cursor retries the
+/// same page).
+///
+/// # Errors
+/// What waiting cannot fix.
+pub async fn next_page(
+    pages: &mut super::client::SearchPages,
+) -> Result<Option<Vec<super::model::CrmObject>>, ApiError> {
+    let mut waits = 0;
+    loop {
+        match pages.next_page().await {
+            Ok(p) => return Ok(p),
+            Err(e) => match after_failure(&e, waits) {
+                Next::Stop => return Err(e),
+                Next::Wait(d) => {
+                    waits += 1;
+                    tracing::warn!(error = %e, wait_ms = d.as_millis() as u64, "waiting for HubSpot before reading the page again");
+                    tokio::time::sleep(d).await;
+                }
+            },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

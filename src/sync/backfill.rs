@@ -19,6 +19,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
 use super::engine::{backfill_query, Applied, SyncEngine, SyncError};
+use super::patience::until_permanent;
 use crate::hubspot::model::CrmObject;
 use crate::hubspot::Lane;
 
@@ -67,40 +68,6 @@ pub async fn full_sync(
         let _ = h.await;
     }
     Ok(reports)
-}
-
-/// Runs `attempt` until it succeeds or fails for a reason waiting cannot fix. A background
-/// job waits out an open breaker (for the time it says), a 429 or a HubSpot outage, and logs
-/// each wait; it never exits on one.
-async fn until_permanent<T, E, F, Fut>(ty: &str, what: &str, mut attempt: F) -> Result<T, SyncError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, E>>,
-    SyncError: From<E>,
-{
-    let mut waits = 0u32;
-    loop {
-        match attempt().await.map_err(SyncError::from) {
-            Ok(v) => return Ok(v),
-            // Credentials that HubSpot refuses will not fix themselves: say so and stop.
-            Err(e @ SyncError::HubSpot(crate::hubspot::ApiError::Auth(_))) => return Err(e),
-            Err(e @ SyncError::HubSpot(crate::hubspot::ApiError::Http { status: 401, .. })) => {
-                return Err(e)
-            }
-            Err(e) if e.is_transient() => {
-                let wait = match &e {
-                    SyncError::HubSpot(crate::hubspot::ApiError::CircuitOpen {
-                        retry_in, ..
-                    }) => *retry_in + std::time::Duration::from_millis(100),
-                    _ => std::time::Duration::from_millis((500u64 << waits.min(6)).min(30_000)),
-                };
-                waits += 1;
-                tracing::warn!(object_type = ty, step = what, error = %e, wait_ms = wait.as_millis() as u64, "backfill waits for HubSpot to recover");
-                tokio::time::sleep(wait).await;
-            }
-            Err(e) => return Err(e),
-        }
-    }
 }
 
 async fn checkpoint(

@@ -26,6 +26,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::normalize::{labels, normalize, Canonical, Labels, Mapping};
+use super::patience::until_permanent;
 use super::queue::{Failed, Leased, Queue, RecordRow};
 use crate::embed::Embedder;
 use crate::hubspot::model::{CrmObject, Filter, SearchQuery};
@@ -893,14 +894,15 @@ impl SyncEngine {
                 .client
                 .search_pages(Lane::Background, &ty, &filters, &[]);
             let mut ids: Vec<String> = Vec::new();
-            while let Some(page) = pages.next_page().await? {
+            while let Some(page) = crate::hubspot::patience::next_page(&mut pages).await? {
                 ids.extend(page.into_iter().map(|r| r.id));
                 if ids.len() >= 1_000 {
-                    out += self.refresh(&ty, &std::mem::take(&mut ids)).await?;
+                    let block = std::mem::take(&mut ids);
+                    out += until_permanent(&ty, "catch-up", || self.refresh(&ty, &block)).await?;
                 }
             }
             if !ids.is_empty() {
-                out += self.refresh(&ty, &ids).await?;
+                out += until_permanent(&ty, "catch-up", || self.refresh(&ty, &ids)).await?;
             }
         }
         Ok(out)
@@ -975,7 +977,7 @@ impl SyncEngine {
         // that nothing is deleted when the walk turns out to be unreliable.
         let mut extra: Vec<String> = Vec::new();
         let mut previous: Option<i64> = None;
-        while let Some(page) = pages.next_page().await? {
+        while let Some(page) = crate::hubspot::patience::next_page(&mut pages).await? {
             for r in page {
                 report.in_hubspot += 1;
                 let Ok(id) = r.id.parse::<i64>() else {
@@ -1017,8 +1019,8 @@ impl SyncEngine {
                 }
             }
             if repair.len() >= BLOCK {
-                report.repaired += self
-                    .refresh(ty, &std::mem::take(&mut repair))
+                let block = std::mem::take(&mut repair);
+                report.repaired += until_permanent(ty, "reconcile", || self.refresh(ty, &block))
                     .await?
                     .upserted;
             }
@@ -1028,7 +1030,9 @@ impl SyncEngine {
             local.advance();
         }
         if !repair.is_empty() {
-            report.repaired += self.refresh(ty, &repair).await?.upserted;
+            report.repaired += until_permanent(ty, "reconcile", || self.refresh(ty, &repair))
+                .await?
+                .upserted;
         }
         let n = self.forget(extra).await?;
         report.extra += n;

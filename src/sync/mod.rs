@@ -27,6 +27,7 @@
 pub mod backfill;
 pub mod engine;
 pub mod normalize;
+pub mod patience;
 pub mod queue;
 
 use std::path::PathBuf;

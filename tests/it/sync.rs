@@ -543,6 +543,39 @@ async fn a_crashed_backfill_resumes_from_its_checkpoint_and_reconcile_repairs_dr
         again.iter().all(|t| t.missing + t.stale + t.extra == 0),
         "{again:?}"
     );
+
+    // Background work finishes through an outage: 503s open the breakers, and reconcile and
+    // catch-up wait them out (for the time each breaker says) instead of exiting.
+    let outage = || {
+        hubspot_sandbox::faults::FaultSpec::new(hubspot_sandbox::faults::FaultKind::Status {
+            status: 503,
+        })
+        .for_duration(Duration::from_secs(2))
+    };
+    r.sb().inject(outage());
+    let during = r
+        .engine()
+        .reconcile()
+        .await
+        .expect("reconcile waited the outage out");
+    assert!(
+        during.iter().all(|t| t.missing + t.stale + t.extra == 0),
+        "{during:?}"
+    );
+    r.sb().inject(outage());
+    r.engine()
+        .catch_up(0)
+        .await
+        .expect("catch-up waited the outage out");
+    let opened: u64 = r
+        .engine()
+        .client()
+        .metrics()
+        .breakers
+        .values()
+        .map(|(_, n)| n)
+        .sum();
+    assert!(opened > 0, "the outage did open a breaker");
     assert!(r.dir().join("sync.sqlite").exists());
 }
 

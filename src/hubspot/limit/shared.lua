@@ -54,18 +54,16 @@ local function room(key, cap, interval)
   return math.max(1, tonumber(oldest[2]) + interval - now), n
 end
 
-local wait, used = room(KEYS[1], burst_cap, iv)
-if bucket == 'search' then
-  -- Search spends both budgets, or neither.
-  local w = room(KEYS[2], search_cap, 1000)
-  wait = math.max(wait, w)
-end
+-- Search has its own per-second budget; HubSpot excludes it from the burst window.
+local log, cap, window = KEYS[1], burst_cap, iv
+if bucket == 'search' then log, cap, window = KEYS[2], search_cap, 1000 end
+local wait, used = room(log, cap, window)
 if wait > 0 then
   wait_as_interactive()
   return {0, wait, used}
 end
 
-if lane == 'b' then
+if lane == 'b' and bucket == 'burst' then
   local tat = math.max(tonumber(redis.call('GET', KEYS[3]) or '0'), now)
   local over = tat - now - tonumber(ARGV[9])
   if over > 0 then return {0, over, used} end
@@ -73,12 +71,8 @@ if lane == 'b' then
 end
 
 local hold = now + tonumber(ARGV[7])
-redis.call('ZADD', KEYS[1], hold, ARGV[3])
-redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[7]) + iv * 2)
-if bucket == 'search' then
-  redis.call('ZADD', KEYS[2], hold, ARGV[3])
-  redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[7]) + 2000)
-end
+redis.call('ZADD', log, hold, ARGV[3])
+redis.call('PEXPIRE', log, tonumber(ARGV[7]) + window * 2)
 if lane == 'i' then redis.call('ZREM', KEYS[4], ARGV[12]) end
 redis.call('INCR', KEYS[7])
 redis.call('PEXPIRE', KEYS[7], tonumber(ARGV[11]) + 3600000)

@@ -4,8 +4,10 @@
 //! - **Exact.** Each bucket is a sliding-window log (a ZSET of admission times) in Redis,
 //!   trimmed, counted and added to in one Lua script (`shared.lua`) that reads "now" from
 //!   Redis's own `TIME`, so no machine's clock decides. GCRA would admit about 2N−1 in a
-//!   window; it only paces background work here, under the log. Search spends the search and
-//!   the burst budget together or neither.
+//!   window; it only paces background work here, under the log. A search spends the search
+//!   budget (5/s) and the daily count, not the burst window: HubSpot's burst limit "excludes
+//!   the CRM Search API" (`../shared/docs/hubspot-api.md` §9a), and the sandbox enforces the
+//!   same, so charging searches to the burst would waste up to 50 of its 190 slots.
 //! - **In flight counts.** An admitted request is logged at `now + hold` (the request
 //!   timeout) and rescored at its answer's time on release: HubSpot counts a request somewhere
 //!   between our send and its answer, so this never undercounts. A process that dies mid-call
@@ -507,7 +509,9 @@ impl Inner {
             .arg(waiter)
             .arg(WAITER_TTL_MS);
         let (status, ms, used): (i64, i64, u32) = self.run(&inv).await?;
-        self.last_in_window.store(used, Ordering::Relaxed);
+        if bucket == Bucket::Burst {
+            self.last_in_window.store(used, Ordering::Relaxed);
+        }
         Ok(match status {
             1 => Ok(Ok(member)),
             0 => Ok(Err(ms.max(1))),
@@ -676,10 +680,11 @@ impl RateGovernor for RedisGovernor {
                 inner.spawn(move |i| {
                     Box::pin(async move {
                         let p = &i.settings.prefix;
-                        let mut inv = i.scripts.release.key(key(p, "burst"));
-                        if bucket == Bucket::Search {
-                            inv.key(key(p, "search"));
-                        }
+                        let log = match bucket {
+                            Bucket::Burst => "burst",
+                            Bucket::Search => "search",
+                        };
+                        let mut inv = i.scripts.release.key(key(p, log));
                         inv.arg(member);
                         // Unreleased, the entry still expires: it only counts a little longer.
                         let _ = i.run::<i64>(&inv).await;

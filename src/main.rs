@@ -273,7 +273,8 @@ async fn run_serve(
                 ..Default::default()
             })
             .await?;
-            app.start_sync(args.sandbox);
+            // An empty or partly filled index is backfilled in the background, resumably.
+            app.start_sync(true);
             if args.stdio || listen.is_some() {
                 let addr = listen.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
                 app.serve_webhooks(addr).await?;
@@ -384,7 +385,21 @@ async fn run_sync(
                 model_dir: args.connect.model_dir.clone(),
                 ..Default::default()
             })
-            .await?;
+            .await
+            .map_err(|e| {
+                if args.full && format!("{e:#}").contains("open in another process") {
+                    // A server holds the embedded index: the work is its to do.
+                    anyhow::anyhow!(
+                        "a running server holds this index ({e:#}).\n\
+                         It backfills an empty or partly filled index by itself, resumably, and keeps it fresh \
+                         from webhooks: follow it with `hubspot-mcp sync --status` (the \"backfill\" entry \
+                         shows done/total, rate and ETA per type). To re-read everything from scratch, stop \
+                         that server and run `hubspot-mcp sync --full --restart`."
+                    )
+                } else {
+                    e
+                }
+            })?;
         if args.full {
             let started = std::time::Instant::now();
             let reports =

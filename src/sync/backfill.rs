@@ -70,6 +70,49 @@ pub async fn full_sync(
     Ok(reports)
 }
 
+/// Records how far a type's backfill is (`backfill_progress:<type>`: done and total this run,
+/// rate, ETA), for `sync --status` and the log of a server that backfills by itself.
+async fn progress_report(
+    engine: &SyncEngine,
+    ty: &str,
+    report: &TypeReport,
+    started: std::time::Instant,
+    finished: bool,
+) -> Result<(), SyncError> {
+    let secs = started.elapsed().as_secs_f64().max(0.001);
+    let done = report.indexed as u64;
+    let total = report.total.max(done);
+    let rate = done as f64 / secs;
+    let eta = if rate > 0.0 {
+        ((total - done) as f64 / rate).round() as u64
+    } else {
+        0
+    };
+    tracing::info!(
+        object_type = ty,
+        done,
+        total,
+        rate_per_s = (rate * 10.0).round() / 10.0,
+        eta_s = eta,
+        resumed_above = report.resumed_above.as_deref().unwrap_or(""),
+        "backfill progress"
+    );
+    let value = serde_json::json!({
+        "done": done,
+        "total": total,
+        "ratePerSec": (rate * 10.0).round() / 10.0,
+        "etaSecs": eta,
+        "resumedAbove": report.resumed_above,
+        "finished": finished,
+    });
+    checkpoint(
+        engine,
+        format!("backfill_progress:{ty}"),
+        Some(value.to_string()),
+    )
+    .await
+}
+
 async fn checkpoint(
     engine: &SyncEngine,
     name: String,
@@ -121,6 +164,7 @@ async fn backfill_type(
         .progress_chars("=> "),
     );
     bar.set_prefix(ty.to_string());
+    let started = std::time::Instant::now();
     let mut after: Option<String> = None;
     let mut block: Vec<CrmObject> = Vec::new();
     let block_size = engine.settings().backfill_block.max(200);
@@ -148,6 +192,7 @@ async fn backfill_type(
             report.applied += applied;
             report.indexed += n;
             bar.inc(n as u64);
+            progress_report(engine, ty, &report, started, last_page).await?;
             if let Some(id) = last_id {
                 checkpoint(engine, name.clone(), Some(id.clone())).await?;
                 // Restart the paging above the checkpoint: it keeps `after` far from the

@@ -205,6 +205,8 @@ pub struct SyncStatus {
     pub records: std::collections::BTreeMap<String, u64>,
     pub caught_up_ms: Option<String>,
     pub last_received_ms: Option<String>,
+    /// Per type, how far the backfill is (done, total, rate, ETA), once one has run.
+    pub backfill: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 impl Queue {
@@ -219,6 +221,14 @@ impl Queue {
             records: self.record_counts()?.into_iter().collect(),
             caught_up_ms: self.checkpoint("caught_up_ms")?,
             last_received_ms: self.checkpoint("last_received_ms")?,
+            backfill: self
+                .checkpoints_under("backfill_progress:")?
+                .into_iter()
+                .map(|(name, v)| {
+                    let value = serde_json::from_str(&v).unwrap_or(serde_json::Value::String(v));
+                    (name, value)
+                })
+                .collect(),
         })
     }
 
@@ -828,6 +838,27 @@ impl Queue {
             )
             .optional()
             .map_err(|e| self.err(e))
+    }
+
+    /// The checkpoints whose names start with `prefix`, the prefix removed.
+    ///
+    /// # Errors
+    /// The database cannot be read.
+    pub fn checkpoints_under(&self, prefix: &str) -> Result<Vec<(String, String)>, QueueError> {
+        let conn = self.conn.lock();
+        let mut stmt = conn
+            .prepare("SELECT name, value FROM checkpoints WHERE substr(name, 1, length(?1)) = ?1 ORDER BY name")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![prefix], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(|e| self.err(e))?;
+        rows.map(|r| {
+            r.map(|(n, v)| (n[prefix.len()..].to_string(), v))
+                .map_err(|e| self.err(e))
+        })
+        .collect()
     }
 
     /// Sets (or with `None`, clears) a checkpoint.

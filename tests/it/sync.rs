@@ -497,6 +497,13 @@ async fn a_crashed_backfill_resumes_from_its_checkpoint_and_reconcile_repairs_dr
         .map(|c| c.1)
         .sum();
     assert_eq!(counts, 300 + 60 + 120 + 180, "every record indexed once");
+    // `sync --status` shows each type's backfill: done, total, rate, ETA.
+    let status = r.engine().queue().status(0).unwrap();
+    for ty in ["contacts", "companies", "deals", "tickets"] {
+        let b = &status.backfill[ty];
+        assert_eq!(b["finished"], true, "{ty}: {b}");
+        assert_eq!(b["done"], b["total"], "{ty}: {b}");
+    }
     assert!(
         second < 60,
         "the resumed run re-read only the unfinished types: {second} calls"
@@ -631,6 +638,43 @@ fn spawn_listener(sb: &Sandbox, dir: &std::path::Path, port: u16) -> ChildGuard 
         .unwrap();
     assert!(line.contains(PATH), "the listener printed {line:?}");
     ChildGuard(child)
+}
+
+/// `sync --full` beside a running server that holds the embedded index does not just fail:
+/// it says that the server backfills by itself, how to follow it, and how to start over.
+#[tokio::test]
+async fn sync_full_beside_a_running_server_says_what_to_do() {
+    let sb = spawn(SandboxConfig {
+        records: RecordCounts::scaled(100),
+        limits_enabled: false,
+        ..Default::default()
+    })
+    .await;
+    let dir = crate::support::tempdir("beside");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _server = spawn_listener(&sb, &dir, port);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hubspot-mcp"))
+        .args(["sync", "--full"])
+        .env("HUBSPOT_MCP_DATA_DIR", &dir)
+        .env("HUBSPOT_MCP_HUBSPOT__TOKEN", sb.token())
+        .env("HUBSPOT_MCP_HUBSPOT__CLIENT_SECRET", SECRET)
+        .env("HUBSPOT_MCP_HUBSPOT__CLIENT__BASE_URL", sb.base_url())
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("running server holds this index")
+            && err.contains("sync --status")
+            && err.contains("sync --full --restart"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(dir).ok();
 }
 
 #[tokio::test]

@@ -157,7 +157,8 @@ struct State {
     daily_used: u64,
     day: i64,
     daily_blocked_until: i64,
-    waiting_interactive: u32,
+    /// Interactive callers waiting, per bucket: background work yields in that bucket only.
+    waiting: [u32; 2],
     throttled: u64,
     /// Permits admitted and not yet released, by id.
     outstanding: HashSet<u64>,
@@ -196,7 +197,7 @@ impl LocalGovernor {
             daily_used: 0,
             day: Self::day(now, settings.utc_offset_minutes),
             daily_blocked_until: 0,
-            waiting_interactive: 0,
+            waiting: [0, 0],
             throttled: 0,
             outstanding: HashSet::new(),
             next_id: 0,
@@ -239,7 +240,7 @@ impl LocalGovernor {
                 (self.next_midnight(now) - now) as u64,
             )));
         }
-        if lane == Lane::Background && st.waiting_interactive > 0 {
+        if lane == Lane::Background && st.waiting[slot(bucket)] > 0 {
             // Yield: interactive callers are waiting for the next slot.
             let w = match bucket {
                 Bucket::Burst => st.burst.spacing(),
@@ -278,6 +279,20 @@ impl LocalGovernor {
         ages
     }
 
+    /// Adds requests this process made `ages` ms ago to `bucket`'s window (what it spent
+    /// through the shared budget, carried into a fallback).
+    pub(super) fn seed(&self, bucket: Bucket, ages: &[i64]) {
+        let now = self.clock.now_ms();
+        let mut st = self.state.lock();
+        let w = match bucket {
+            Bucket::Burst => &mut st.burst,
+            Bucket::Search => &mut st.search,
+        };
+        w.log.extend(ages.iter().map(|a| now - a));
+        w.log.make_contiguous().sort_unstable();
+        w.slide(now);
+    }
+
     /// Counts this window as already spent up to `used` requests, spread over the window (a
     /// process that falls back from the shared budget cannot know what the others spent).
     pub(super) fn assume_spent(&self, used: u32) {
@@ -291,19 +306,28 @@ impl LocalGovernor {
 /// (its future is dropped), so an abandoned call can never leave background work yielding.
 struct WaitingInteractive<'a> {
     governor: &'a LocalGovernor,
+    bucket: Bucket,
+}
+
+fn slot(bucket: Bucket) -> usize {
+    match bucket {
+        Bucket::Burst => 0,
+        Bucket::Search => 1,
+    }
 }
 
 impl<'a> WaitingInteractive<'a> {
-    fn register(governor: &'a LocalGovernor) -> Self {
-        governor.state.lock().waiting_interactive += 1;
-        Self { governor }
+    fn register(governor: &'a LocalGovernor, bucket: Bucket) -> Self {
+        governor.state.lock().waiting[slot(bucket)] += 1;
+        Self { governor, bucket }
     }
 }
 
 impl Drop for WaitingInteractive<'_> {
     fn drop(&mut self) {
         let mut st = self.governor.state.lock();
-        st.waiting_interactive = st.waiting_interactive.saturating_sub(1);
+        let w = &mut st.waiting[slot(self.bucket)];
+        *w = w.saturating_sub(1);
         drop(st);
         // Background callers that yielded may go now.
         self.governor.notify.notify_waiters();
@@ -337,7 +361,7 @@ impl RateGovernor for LocalGovernor {
                     }
                     Ok(Err(wait_ms)) => {
                         if lane == Lane::Interactive && waiting.is_none() {
-                            waiting = Some(WaitingInteractive::register(self));
+                            waiting = Some(WaitingInteractive::register(self, bucket));
                         }
                         tokio::select! {
                             () = tokio::time::sleep(Duration::from_millis(wait_ms as u64)) => {}
@@ -455,7 +479,7 @@ impl RateGovernor for LocalGovernor {
             burst_in_window: st.burst.used(),
             search_capacity: st.search.capacity(),
             daily_remaining: st.daily_limit.map(|l| l.saturating_sub(st.daily_used)),
-            waiting_interactive: st.waiting_interactive,
+            waiting_interactive: st.waiting.iter().sum(),
             throttled_429s: st.throttled,
             mode: GovernorMode::Local,
             processes: 1,
@@ -519,7 +543,7 @@ mod tests {
     #[test]
     fn background_yields_while_interactive_waits() {
         let (g, _clock) = governor(10);
-        g.state.lock().waiting_interactive = 1;
+        g.state.lock().waiting[slot(Bucket::Burst)] = 1;
         assert!(take(&g, Lane::Background, Bucket::Burst).unwrap().is_err());
         assert!(take(&g, Lane::Interactive, Bucket::Burst).unwrap().is_ok());
     }

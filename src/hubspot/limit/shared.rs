@@ -220,6 +220,10 @@ struct Inner {
     throttled: AtomicU64,
     waiting_interactive: AtomicU32,
     last_in_window: AtomicU32,
+    /// When this process's own shared admissions were made (local clock), per bucket, for the
+    /// last window: carried into a fallback, so a process that was busy stays within what it
+    /// already spent.
+    own: Mutex<[std::collections::VecDeque<i64>; 2]>,
     /// 429 cooldowns this process saw, until the shared ones are surely set: (burst, search).
     cooldown: Mutex<(Option<tokio::time::Instant>, Option<tokio::time::Instant>)>,
 }
@@ -303,6 +307,7 @@ impl RedisGovernor {
             waiting_interactive: AtomicU32::new(0),
             last_in_window: AtomicU32::new(0),
             cooldown: Mutex::new((None, None)),
+            own: Mutex::new([Default::default(), Default::default()]),
         });
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(heartbeat(Arc::downgrade(&inner)));
@@ -398,8 +403,17 @@ impl Inner {
             },
             self.clock.clone(),
         ));
-        // What the other processes spent in this window is unknown: count our share as spent
-        // (spread over the window), so the fallback starts at the pace, not with a burst.
+        // What this process spent is known: carried over. What the others spent is not: count
+        // our share as spent (spread over the window), so the fallback starts at the pace, not
+        // with a burst.
+        let now = self.clock.now_ms();
+        {
+            let own = self.own.lock();
+            for (bucket, log) in [(Bucket::Burst, &own[0]), (Bucket::Search, &own[1])] {
+                let ages: Vec<i64> = log.iter().map(|t| (now - t).max(0)).collect();
+                local.seed(bucket, &ages);
+            }
+        }
         local.assume_spent(burst);
         tracing::warn!(
             reason = why,
@@ -484,7 +498,7 @@ impl Inner {
         inv.key(key(p, "burst"))
             .key(key(p, "search"))
             .key(key(p, "pacer"))
-            .key(key(p, "waiting"))
+            .key(key(p, waiting_key(bucket)))
             .key(key(p, "cooldown:burst"))
             .key(key(p, "cooldown:search"))
             .key(key(p, &format!("daily:{day}")))
@@ -513,7 +527,20 @@ impl Inner {
             self.last_in_window.store(used, Ordering::Relaxed);
         }
         Ok(match status {
-            1 => Ok(Ok(member)),
+            1 => {
+                let now = self.clock.now_ms();
+                let window = match bucket {
+                    Bucket::Burst => b.interval_ms,
+                    Bucket::Search => 1_000,
+                };
+                let mut own = self.own.lock();
+                let log = &mut own[usize::from(bucket == Bucket::Search)];
+                log.push_back(now);
+                while log.front().is_some_and(|t| *t <= now - window) {
+                    log.pop_front();
+                }
+                Ok(Ok(member))
+            }
             0 => Ok(Err(ms.max(1))),
             _ => Err(LimitError::DailyExhausted(Duration::from_millis(
                 ms.max(0) as u64
@@ -565,10 +592,20 @@ async fn heartbeat(inner: Weak<Inner>) {
     }
 }
 
+/// Interactive waiters are kept per bucket: one waiting for the burst window holds back
+/// background work in that window only, not background searches.
+fn waiting_key(bucket: Bucket) -> &'static str {
+    match bucket {
+        Bucket::Burst => "waiting",
+        Bucket::Search => "waiting:search",
+    }
+}
+
 /// A registered interactive waiter: its entry is removed when the wait ends or is abandoned.
 struct Waiter {
     inner: Arc<Inner>,
     member: String,
+    bucket: Bucket,
     registered: bool,
 }
 
@@ -581,10 +618,11 @@ impl Drop for Waiter {
             .waiting_interactive
             .fetch_sub(1, Ordering::Relaxed);
         let member = std::mem::take(&mut self.member);
+        let bucket = self.bucket;
         self.inner.spawn(move |i| {
             Box::pin(async move {
                 let mut conn = i.conn.clone();
-                let k = key(&i.settings.prefix, "waiting");
+                let k = key(&i.settings.prefix, waiting_key(bucket));
                 let _ = tokio::time::timeout(
                     i.timeout(),
                     redis::cmd("ZREM").arg(k).arg(member).exec_async(&mut conn),
@@ -603,6 +641,7 @@ impl RateGovernor for RedisGovernor {
             let mut waiter = Waiter {
                 inner: inner.clone(),
                 member: inner.member("w"),
+                bucket,
                 registered: false,
             };
             loop {

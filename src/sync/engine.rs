@@ -30,7 +30,7 @@ use super::patience::until_permanent;
 use super::queue::{Failed, Leased, Queue, RecordRow};
 use crate::embed::Embedder;
 use crate::hubspot::model::{CrmObject, Filter, SearchQuery};
-use crate::hubspot::{ApiError, HubSpotClient, Lane};
+use crate::hubspot::{HubSpotClient, Lane};
 use crate::index::{best_per_record, Exactness, Hit, Point, SearchFilter, VectorStore};
 use crate::time::SharedClock;
 
@@ -75,49 +75,7 @@ impl Default for EngineSettings {
     }
 }
 
-/// A sync failure.
-#[derive(Debug, thiserror::Error)]
-pub enum SyncError {
-    #[error(transparent)]
-    HubSpot(#[from] ApiError),
-    #[error(transparent)]
-    Queue(#[from] super::queue::QueueError),
-    #[error(transparent)]
-    Index(#[from] crate::index::IndexError),
-    #[error(transparent)]
-    Embed(#[from] crate::embed::EmbedError),
-    #[error("background task failed: {0}")]
-    Task(String),
-}
-
-impl SyncError {
-    /// Would retrying later succeed? Rate limits, HubSpot's 5xx, an open breaker, the
-    /// network, credentials being refreshed, and the database or index being away are
-    /// transient: they delay events, never dead-letter them. A 4xx other than 429 (and
-    /// 401), a body that cannot be decoded, or text that cannot be embedded is permanent
-    /// for the events that cause it.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            Self::HubSpot(e) => match e {
-                ApiError::Http { status, .. } => *status == 429 || *status == 401 || *status >= 500,
-                ApiError::DailyLimit { .. }
-                | ApiError::RateLimited { .. }
-                | ApiError::BudgetUnavailable { .. }
-                | ApiError::CircuitOpen { .. }
-                | ApiError::Timeout { .. }
-                | ApiError::Transport { .. }
-                | ApiError::Auth(_) => true,
-                ApiError::Decode { .. }
-                | ApiError::ProductionGuard { .. }
-                | ApiError::Invalid(_) => false,
-            },
-            Self::Queue(_) | Self::Index(_) => true,
-            // A panic in a blocking task, or text the model refuses: the same input fails the
-            // same way next time.
-            Self::Task(_) | Self::Embed(_) => false,
-        }
-    }
-}
+pub use super::error::SyncError;
 
 /// Semantic search over an index, blocking (run it on a blocking thread): embed the query
 /// ahead of background work, search, keep each record's best chunk. The one search both

@@ -26,6 +26,7 @@
 
 pub mod backfill;
 pub mod engine;
+pub mod error;
 pub mod normalize;
 pub mod patience;
 pub mod queue;

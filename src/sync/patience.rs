@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use super::engine::SyncError;
+use super::error::SyncError;
 use crate::hubspot::patience::{after_failure, Next};
 
 /// Runs `attempt` until it succeeds or fails for good (see the module docs).

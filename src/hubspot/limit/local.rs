@@ -192,7 +192,12 @@ impl LocalGovernor {
                 settings.interval_ms,
                 settings.background_burst,
             ),
-            search: Window::new(settings.search_per_second, 0, 1_000, 1),
+            search: Window::new(
+                settings.search_per_second,
+                0,
+                settings.search_interval_ms.max(1),
+                1,
+            ),
             daily_limit: settings.daily,
             daily_used: 0,
             day: Self::day(now, settings.utc_offset_minutes),

@@ -181,8 +181,11 @@ pub struct GovernorSettings {
     pub interval_ms: i64,
     /// Slots kept free for skew and in-flight requests: `max(1, max / 50)` when `None`.
     pub margin: Option<u32>,
-    /// Search requests per second.
+    /// Search requests per `search_interval_ms` (HubSpot: 5 per second).
     pub search_per_second: u32,
+    /// The search window: 1,000 ms, longer only for a fallback share smaller than one
+    /// search per second.
+    pub search_interval_ms: i64,
     /// Daily budget, if any.
     pub daily: Option<u64>,
     /// Background burst allowance, in slots. Zero keeps background requests evenly spaced, so
@@ -200,6 +203,7 @@ impl Default for GovernorSettings {
             interval_ms: 10_000,
             margin: None,
             search_per_second: 5,
+            search_interval_ms: 1_000,
             daily: None,
             background_burst: 0,
             utc_offset_minutes: 0,

@@ -374,14 +374,21 @@ impl Inner {
         Ok(n)
     }
 
-    /// The local share while Redis is away.
-    fn share(&self) -> (u32, u32) {
+    /// The local share while Redis is away: burst slots per window, and search requests per
+    /// search window (one per several seconds when the processes outnumber the searches).
+    fn share(&self) -> (u32, (u32, i64)) {
         let seen = match self.processes.load(Ordering::Relaxed) {
             0 => self.settings.fallback_processes.max(1),
             n => n,
         };
         let b = *self.budget.lock();
-        ((b.burst_max / seen).max(1), (b.search / seen).max(1))
+        let search = b.search.max(1);
+        let search_share = if search >= seen {
+            (search / seen, 1_000)
+        } else {
+            (1, 1_000 * i64::from(seen.div_ceil(search)))
+        };
+        ((b.burst_max / seen).max(1), search_share)
     }
 
     /// Redis failed: switch to the local share (once), and return it.
@@ -390,7 +397,7 @@ impl Inner {
         if let Mode::Fallback { local } = &*mode {
             return local.clone();
         }
-        let (burst, search) = self.share();
+        let (burst, (search, search_interval_ms)) = self.share();
         let b = *self.budget.lock();
         let local = Arc::new(LocalGovernor::new(
             GovernorSettings {
@@ -398,6 +405,7 @@ impl Inner {
                 interval_ms: b.interval_ms,
                 margin: None,
                 search_per_second: search,
+                search_interval_ms,
                 daily: None,
                 ..self.base.clone()
             },
@@ -882,6 +890,33 @@ impl RateGovernor for RedisGovernor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The fallback share never adds up to more than the limit, search included: eight
+    /// processes share 5 searches per second as one each every two seconds.
+    #[tokio::test]
+    async fn the_fallback_share_never_exceeds_the_limit() {
+        let g = RedisGovernor::new(
+            GovernorSettings::default(),
+            SharedSettings {
+                redis_url: Some(SecretString::from("redis://127.0.0.1:1/".to_string())),
+                ..Default::default()
+            },
+            Arc::new(crate::time::SystemClock),
+        )
+        .unwrap();
+        for (processes, burst, search) in [
+            (1, 190, (5, 1_000)),
+            (3, 63, (1, 1_000)),
+            (8, 23, (1, 2_000)),
+            (11, 17, (1, 3_000)),
+        ] {
+            g.inner.processes.store(processes, Ordering::Relaxed);
+            let (b, (n, every_ms)) = g.inner.share();
+            assert_eq!((b, (n, every_ms)), (burst, search), "{processes} processes");
+            assert!(b * processes <= 190);
+            assert!(f64::from(n * processes) * 1_000.0 / every_ms as f64 <= 5.0);
+        }
+    }
 
     #[test]
     fn redis_urls_are_printed_without_credentials() {

@@ -39,9 +39,14 @@ struct Window {
     log: VecDeque<i64>,
     /// Nothing is admitted before this time (after a 429).
     blocked_until: i64,
-    /// GCRA theoretical arrival time for the background lane.
+    /// GCRA theoretical arrival time for the background lane, and its burst in slots.
     tat: i64,
     burst: u32,
+    /// The same for the interactive lane: a burst of `iburst` slots, then the window's own
+    /// rate, so a busy window frees one slot at a time instead of a whole burst ten seconds
+    /// after it was spent (which is what made agents wait most of a window).
+    itat: i64,
+    iburst: u32,
     /// Requests admitted and not yet answered. They hold their slot until the answer comes
     /// and then enter the log at the answer's time: HubSpot counts a request when it
     /// arrives, somewhere between our send and its answer, so logging the answer time is
@@ -50,7 +55,7 @@ struct Window {
 }
 
 impl Window {
-    fn new(max: u32, margin: u32, interval_ms: i64, burst: u32) -> Self {
+    fn new(max: u32, margin: u32, interval_ms: i64, burst: u32, iburst: u32) -> Self {
         Self {
             max,
             margin,
@@ -59,6 +64,8 @@ impl Window {
             blocked_until: 0,
             tat: 0,
             burst,
+            itat: 0,
+            iburst,
             in_flight: 0,
         }
     }
@@ -98,7 +105,7 @@ impl Window {
     }
 
     /// Takes a slot now, or says how long until one could be free.
-    fn try_acquire(&mut self, now: i64, paced: bool) -> Result<(), i64> {
+    fn try_acquire(&mut self, now: i64, paced: Option<Lane>) -> Result<(), i64> {
         if now < self.blocked_until {
             return Err(self.blocked_until - now);
         }
@@ -109,14 +116,18 @@ impl Window {
             let oldest = self.log.front().copied().unwrap_or(now);
             return Err((oldest + self.interval_ms - now).max(1));
         }
-        if paced {
+        if let Some(lane) = paced {
             let t = self.spacing();
-            let tolerance = t * i64::from(self.burst);
-            let tat = self.tat.max(now);
-            if tat - now > tolerance {
-                return Err(tat - now - tolerance);
+            let (tat, burst) = match lane {
+                Lane::Background => (&mut self.tat, self.burst),
+                Lane::Interactive => (&mut self.itat, self.iburst),
+            };
+            let tolerance = t * i64::from(burst);
+            let next = (*tat).max(now);
+            if next - now > tolerance {
+                return Err(next - now - tolerance);
             }
-            self.tat = tat + t;
+            *tat = next + t;
         }
         self.in_flight += 1;
         Ok(())
@@ -191,12 +202,14 @@ impl LocalGovernor {
                 margin,
                 settings.interval_ms,
                 settings.background_burst,
+                settings.interactive_burst_slots(margin),
             ),
             search: Window::new(
                 settings.search_per_second,
                 0,
                 settings.search_interval_ms.max(1),
                 1,
+                settings.search_per_second,
             ),
             daily_limit: settings.daily,
             daily_used: 0,
@@ -253,10 +266,9 @@ impl LocalGovernor {
             };
             return Ok(Err(w));
         }
-        let paced = lane == Lane::Background;
         let r = match bucket {
-            Bucket::Burst => st.burst.try_acquire(now, paced),
-            Bucket::Search => st.search.try_acquire(now, false),
+            Bucket::Burst => st.burst.try_acquire(now, Some(lane)),
+            Bucket::Search => st.search.try_acquire(now, None),
         };
         Ok(r.map(|()| {
             st.daily_used += 1;
@@ -525,12 +537,44 @@ mod tests {
     }
 
     #[test]
-    fn interactive_uses_the_burst_and_background_is_paced() {
+    fn interactive_bursts_then_is_paced_and_background_is_paced() {
         let (g, clock) = governor(100);
+        // An idle window lets a fifth of it through at once (20 slots, and the one due now),
+        // then one interactive request per slot time (100 ms): a busy window frees one slot
+        // at a time instead of all of them ten seconds after a burst.
+        let mut admitted = 0;
         for _ in 0..100 {
-            assert_eq!(take(&g, Lane::Interactive, Bucket::Burst).unwrap(), Ok(()));
+            if take(&g, Lane::Interactive, Bucket::Burst).unwrap().is_ok() {
+                admitted += 1;
+            }
         }
-        assert!(take(&g, Lane::Interactive, Bucket::Burst).unwrap().is_err());
+        assert_eq!(admitted, 21);
+        assert_eq!(
+            take(&g, Lane::Interactive, Bucket::Burst).unwrap(),
+            Err(100)
+        );
+        clock.advance(Duration::from_millis(100));
+        assert_eq!(take(&g, Lane::Interactive, Bucket::Burst).unwrap(), Ok(()));
+        // With the whole window as its burst, interactive work can spend it at once.
+        let clock2 = ManualClock::new(1_000_000);
+        let whole = LocalGovernor::new(
+            GovernorSettings {
+                burst_max: 100,
+                margin: Some(0),
+                interactive_burst: Some(100),
+                ..Default::default()
+            },
+            Arc::new(clock2.clone()),
+        );
+        for _ in 0..100 {
+            assert_eq!(
+                take(&whole, Lane::Interactive, Bucket::Burst).unwrap(),
+                Ok(())
+            );
+        }
+        assert!(take(&whole, Lane::Interactive, Bucket::Burst)
+            .unwrap()
+            .is_err());
         clock.advance(Duration::from_secs(10));
         // Background: evenly spaced, one per 100 ms, no burst.
         let mut admitted = 0;

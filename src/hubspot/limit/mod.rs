@@ -192,8 +192,22 @@ pub struct GovernorSettings {
     /// slots in the window free one at a time and an interactive caller never lands behind a
     /// cluster of background requests that used (and will free) several slots at once.
     pub background_burst: u32,
+    /// Interactive burst allowance, in slots: an idle window lets this many interactive
+    /// requests through at once, then interactive requests are paced at the window's rate.
+    /// Default: a fifth of the window. A window spent in one burst frees in one burst ten
+    /// seconds later, and agents that arrive in between wait most of a window; paced, a busy
+    /// window frees a slot every `interval / max`.
+    pub interactive_burst: Option<u32>,
     /// The account's UTC offset, for the daily reset.
     pub utc_offset_minutes: i32,
+}
+
+impl GovernorSettings {
+    /// The interactive burst in slots (see [`interactive_burst`](Self::interactive_burst)).
+    pub fn interactive_burst_slots(&self, margin: u32) -> u32 {
+        self.interactive_burst
+            .unwrap_or_else(|| (self.burst_max.saturating_sub(margin) / 5).max(1))
+    }
 }
 
 impl Default for GovernorSettings {
@@ -206,6 +220,7 @@ impl Default for GovernorSettings {
             search_interval_ms: 1_000,
             daily: None,
             background_burst: 0,
+            interactive_burst: None,
             utc_offset_minutes: 0,
         }
     }

@@ -2,11 +2,12 @@
 --
 -- KEYS: 1 burst log (ZSET), 2 search log (ZSET), 3 background pacer (TAT, ms),
 --       4 interactive waiters (ZSET scored by expiry), 5 burst cooldown, 6 search cooldown,
---       7 daily counter, 8 daily block
+--       7 daily counter, 8 daily block, 9 interactive pacer (TAT, ms)
 -- ARGV: 1 lane ('i' | 'b'), 2 bucket ('burst' | 'search'), 3 member, 4 burst capacity,
 --       5 burst interval ms, 6 search capacity, 7 hold ms (in flight until answered),
 --       8 background spacing ms, 9 background tolerance ms, 10 daily limit (0: none),
---       11 ms until the daily reset, 12 waiter member, 13 waiter ttl ms
+--       11 ms until the daily reset, 12 waiter member, 13 waiter ttl ms,
+--       14 interactive tolerance ms
 -- Returns {1, 0, used} admitted; {0, wait_ms, used} not now; {-1, reset_ms, used} daily spent.
 --
 -- Each log holds one entry per admitted request. An entry is scored in the future (now +
@@ -63,11 +64,18 @@ if wait > 0 then
   return {0, wait, used}
 end
 
-if lane == 'b' and bucket == 'burst' then
-  local tat = math.max(tonumber(redis.call('GET', KEYS[3]) or '0'), now)
-  local over = tat - now - tonumber(ARGV[9])
-  if over > 0 then return {0, over, used} end
-  redis.call('SET', KEYS[3], tat + tonumber(ARGV[8]), 'PX', iv * 2)
+if bucket == 'burst' then
+  -- Each lane's pacer (GCRA, under the log): background evenly spaced, interactive after a
+  -- burst of ARGV[14] ms worth of slots.
+  local pacer, tolerance = KEYS[3], tonumber(ARGV[9])
+  if lane == 'i' then pacer, tolerance = KEYS[9], tonumber(ARGV[14]) end
+  local tat = math.max(tonumber(redis.call('GET', pacer) or '0'), now)
+  local over = tat - now - tolerance
+  if over > 0 then
+    wait_as_interactive()
+    return {0, over, used}
+  end
+  redis.call('SET', pacer, tat + tonumber(ARGV[8]), 'PX', iv * 2)
 end
 
 local hold = now + tonumber(ARGV[7])

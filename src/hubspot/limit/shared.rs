@@ -511,6 +511,7 @@ impl Inner {
             .key(key(p, "cooldown:search"))
             .key(key(p, &format!("daily:{day}")))
             .key(key(p, "daily:blocked"))
+            .key(key(p, "pacer:interactive"))
             .arg(match lane {
                 Lane::Interactive => "i",
                 Lane::Background => "b",
@@ -529,7 +530,8 @@ impl Inner {
             .arg(b.daily.unwrap_or(0))
             .arg(reset_ms)
             .arg(waiter)
-            .arg(WAITER_TTL_MS);
+            .arg(WAITER_TTL_MS)
+            .arg(b.spacing_ms() * i64::from(self.base.interactive_burst_slots(b.margin)));
         let (status, ms, used): (i64, i64, u32) = self.run(&inv).await?;
         if bucket == Bucket::Burst {
             self.last_in_window.store(used, Ordering::Relaxed);

@@ -87,6 +87,9 @@ pub enum ExportError {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct State {
     object_type: String,
+    /// Every property of the type was asked for (the list is what that resolved to).
+    #[serde(default)]
+    all_properties: bool,
     properties: Vec<String>,
     filters: Vec<String>,
     format: Format,
@@ -213,6 +216,13 @@ pub async fn export(
     client: &HubSpotClient,
     req: ExportRequest,
 ) -> Result<ExportReport, ExportError> {
+    if req.filters.len() > 5 {
+        // HubSpot takes 6 filters per group, and reading page by page adds one.
+        return Err(ExportError::Usage(format!(
+            "{} filters given; an export takes at most 5 (HubSpot allows 6 per search, and the export adds one to read page by page)",
+            req.filters.len()
+        )));
+    }
     let filters = req
         .filters
         .iter()
@@ -228,7 +238,12 @@ pub async fn export(
                 return Ok(None);
             }
             match std::fs::read(&p) {
-                Ok(b) => Ok(serde_json::from_slice(&b).ok()),
+                Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|e| {
+                    ExportError::Usage(format!(
+                        "{} cannot be read ({e}); pass --restart to start the export over",
+                        p.display()
+                    ))
+                }),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                 Err(e) => Err(io(&p)(e)),
             }
@@ -252,6 +267,7 @@ pub async fn export(
         Some(s) => {
             let asked = State {
                 object_type: req.object_type.clone(),
+                all_properties: req.properties.is_empty(),
                 properties: if req.properties.is_empty() {
                     s.properties.clone()
                 } else {
@@ -272,6 +288,7 @@ pub async fn export(
         }
         None => State {
             object_type: req.object_type.clone(),
+            all_properties: req.properties.is_empty(),
             properties: properties.clone(),
             filters: req.filters.clone(),
             format: req.format,
@@ -299,6 +316,13 @@ pub async fn export(
             .write(true)
             .open(&out)
             .map_err(io(&out))?;
+        let len = f.metadata().map_err(io(&out))?.len();
+        if len < keep {
+            return Err(ExportError::Usage(format!(
+                "{} is shorter ({len} bytes) than the unfinished export recorded ({keep}): it was changed or removed; pass --restart to start over",
+                out.display()
+            )));
+        }
         f.set_len(keep).map_err(io(&out))?;
         let mut len = keep;
         if let Some(h) = header {

@@ -391,10 +391,12 @@ async fn run_sync(
                     // A server holds the embedded index: the work is its to do.
                     anyhow::anyhow!(
                         "a running server holds this index ({e:#}).\n\
-                         It backfills an empty or partly filled index by itself, resumably, and keeps it fresh \
-                         from webhooks: follow it with `hubspot-mcp sync --status` (the \"backfill\" entry \
-                         shows done/total, rate and ETA per type). To re-read everything from scratch, stop \
-                         that server and run `hubspot-mcp sync --full --restart`."
+                         If it is `serve --sync`, it backfills an empty or partly filled index by itself, \
+                         resumably, and keeps it fresh from webhooks: follow it with `hubspot-mcp sync --status` \
+                         (the \"backfill\" entry shows done/total, rate and ETA per type; a backfill that \
+                         stopped on an error says so in its log). If it is `sync --listen`, which does not \
+                         backfill, stop it, run `hubspot-mcp sync --full`, and start it again. To re-read \
+                         everything from scratch, stop the server and run `hubspot-mcp sync --full --restart`."
                     )
                 } else {
                     e

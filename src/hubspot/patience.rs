@@ -33,6 +33,8 @@ pub fn after_failure(e: &ApiError, waits: u32) -> Next {
         ))
     };
     match e {
+        // The token endpoint could not be reached: an outage, not a refusal.
+        ApiError::Auth(super::auth::AuthError::Transport(_)) => backoff(),
         ApiError::Auth(_) | ApiError::DailyLimit { .. } | ApiError::ProductionGuard { .. } => {
             Next::Stop
         }

@@ -225,3 +225,70 @@ async fn export_finishes_through_an_outage_and_a_429_storm() {
     );
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// An unfinished export is resumed only into the file it left and with the same request:
+/// a file cut short, a corrupt state, or "every property" where a list was asked are refused
+/// with what to do; `--restart` starts over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unfinished_export_resumes_only_what_it_started() {
+    let sb = sandbox(2_000).await;
+    let c = client(&sb);
+    let dir = crate::support::tempdir("export-guard");
+    let out = dir.join("contacts.jsonl");
+    sb.inject(FaultSpec::new(FaultKind::Latency { ms: 60 }));
+    let cut = tokio::time::timeout(
+        Duration::from_millis(300),
+        export(&c, request(&out, &["email"])),
+    )
+    .await;
+    assert!(cut.is_err());
+    sb.clear_faults();
+    // The cut-off run's last page write runs on a blocking thread, which a dropped future
+    // cannot stop: let it land (a killed process has no such straggler).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Every property where one was asked: refused.
+    let e = export(&c, request(&out, &[])).await.unwrap_err();
+    assert!(e.to_string().contains("--restart"), "{e}");
+    // The file cut short behind its back: refused, never padded.
+    std::fs::write(&out, b"").unwrap();
+    let e = export(&c, request(&out, &["email"])).await.unwrap_err();
+    assert!(e.to_string().contains("shorter"), "{e}");
+    // A corrupt state: refused.
+    let state = dir.join("contacts.jsonl.export-state");
+    std::fs::write(&state, b"{not json").unwrap();
+    let e = export(&c, request(&out, &["email"])).await.unwrap_err();
+    assert!(
+        e.to_string().contains("cannot be read"),
+        "{e}; state: {:?}; dir: {:?}",
+        std::fs::read_to_string(&state),
+        std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect::<Vec<_>>()
+    );
+    // Starting over works, and writes each record once.
+    let report = export(
+        &c,
+        ExportRequest {
+            restart: true,
+            ..request(&out, &["email"])
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.records, 2_000);
+    assert_eq!(ids_in(&out).len(), 2_000);
+    // Six filters are more than HubSpot takes with the export's own.
+    let e = export(
+        &c,
+        ExportRequest {
+            filters: vec!["email:HAS_PROPERTY".into(); 6],
+            restart: true,
+            ..request(&out, &["email"])
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(e.to_string().contains("at most 5"), "{e}");
+    std::fs::remove_dir_all(dir).ok();
+}

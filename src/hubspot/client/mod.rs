@@ -244,7 +244,6 @@ pub fn default_http() -> reqwest::Client {
 const CHUNK: usize = 100;
 const ASSOC_CHUNK: usize = 1_000;
 const SEARCH_PAGE: usize = 200;
-const SEARCH_CAP: usize = 10_000;
 
 impl HubSpotClient {
     /// Starts a builder.

@@ -1,7 +1,8 @@
 //! Search: one page, every page, and a cursor that reads past the 10,000-result cap by
-//! sorting on `hs_object_id` and restarting above the last id.
+//! sorting on `hs_object_id` and asking for each next page above the last id (never an
+//! offset, which shifts when records change mid-read).
 
-use super::{typed, Call, HubSpotClient, SEARCH_CAP, SEARCH_PAGE};
+use super::{typed, Call, HubSpotClient, SEARCH_PAGE};
 use crate::hubspot::error::{ApiError, EndpointGroup};
 use crate::hubspot::limit::{Bucket, Lane};
 use crate::hubspot::model::{CrmObject, Filter, SearchPage, SearchQuery};
@@ -65,7 +66,6 @@ impl HubSpotClient {
             filters: filters.to_vec(),
             properties: properties.to_vec(),
             above: None,
-            after: None,
             requests: 0,
             done: false,
             total: None,
@@ -81,9 +81,8 @@ pub struct SearchPages {
     object_type: String,
     filters: Vec<Filter>,
     properties: Vec<String>,
-    /// Restart point past the 10,000 cap: records with a larger id.
+    /// Where the next page starts: records with a larger id.
     above: Option<String>,
-    after: Option<String>,
     requests: usize,
     done: bool,
     /// What the first page said matched (from the starting point).
@@ -120,25 +119,19 @@ impl SearchPages {
             properties: self.properties.clone(),
             sort: Some(("hs_object_id".into(), false)),
             limit: SEARCH_PAGE,
-            after: self.after.clone(),
+            after: None,
             query: None,
         };
         let page = self.client.search(self.lane, &self.object_type, &q).await?;
         self.requests += 1;
         self.total.get_or_insert(page.total);
-        let got = page.results.len();
         match page.paging.and_then(|p| p.next) {
-            Some(n)
-                if n.after
-                    .parse::<usize>()
-                    .is_ok_and(|a| a + SEARCH_PAGE <= SEARCH_CAP) =>
-            {
-                self.after = Some(n.after);
-            }
-            Some(_) if got > 0 => {
-                // The next page would cross the cap: restart above the last id.
+            // Every next page starts above the last id rather than at an offset: an offset
+            // shifts when a record before it is deleted or stops matching mid-read (one
+            // record skipped) or starts matching (one read twice); an id does not. It costs
+            // the same number of calls, and never meets the 10,000-result cap.
+            Some(_) if !page.results.is_empty() => {
                 self.above = page.results.last().map(|o| o.id.clone());
-                self.after = None;
             }
             _ => self.done = true,
         }

@@ -421,6 +421,11 @@ impl RateGovernor for LocalGovernor {
                     );
                     st.burst.max = max;
                     st.burst.margin = self.settings.margin.unwrap_or((max / 50).max(1));
+                    st.burst.iburst = GovernorSettings {
+                        burst_max: max,
+                        ..self.settings.clone()
+                    }
+                    .interactive_burst_slots(st.burst.margin);
                 }
             }
             if let Some(iv) = obs.interval_ms.filter(|i| *i > 0) {

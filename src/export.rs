@@ -26,6 +26,7 @@ use crate::hubspot::limit::Lane;
 use crate::hubspot::model::{CrmObject, Filter};
 use crate::hubspot::patience::{next_page, until_done};
 use crate::hubspot::ApiError;
+use hubspot_wire::search::OPERATORS;
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -99,23 +100,6 @@ struct State {
     /// The output's length after the last complete page.
     bytes: u64,
 }
-
-/// The HubSpot search operators a filter may use.
-const OPERATORS: [&str; 13] = [
-    "EQ",
-    "NEQ",
-    "LT",
-    "LTE",
-    "GT",
-    "GTE",
-    "BETWEEN",
-    "IN",
-    "NOT_IN",
-    "HAS_PROPERTY",
-    "NOT_HAS_PROPERTY",
-    "CONTAINS_TOKEN",
-    "NOT_CONTAINS_TOKEN",
-];
 
 /// Parses `property:OPERATOR[:value]` (`IN`/`NOT_IN` take `a,b,c`; `BETWEEN` takes `low,high`).
 ///

@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use super::error::HsError;
 use super::model::{ObjectType, PropertyDef, Record};
 use super::store::Store;
+use hubspot_wire::search::OPERATORS;
 use hubspot_wire::time::parse_hs_datetime;
 
 /// Search limits (HubSpot's current documentation by default).
@@ -111,22 +112,6 @@ fn parse_usize(v: &Option<Value>, what: &str) -> Result<Option<usize>, HsError> 
         }),
     }
 }
-
-const OPERATORS: &[&str] = &[
-    "EQ",
-    "NEQ",
-    "LT",
-    "LTE",
-    "GT",
-    "GTE",
-    "BETWEEN",
-    "IN",
-    "NOT_IN",
-    "HAS_PROPERTY",
-    "NOT_HAS_PROPERTY",
-    "CONTAINS_TOKEN",
-    "NOT_CONTAINS_TOKEN",
-];
 
 /// Checks the request against the limits before any record is read.
 ///

@@ -17,6 +17,7 @@
 //!   is the number it stands for), so the gate judges what HubSpot will store.
 
 pub mod objects;
+pub mod search;
 pub mod signature;
 pub mod time;
 pub mod values;

@@ -11,4 +11,5 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/hubspot-mcp/target}"
 export HUBSPOT_MCP_CACHE="$(scripts/provision.sh models)"
 [ $# -gt 0 ] || set -- --http 127.0.0.1:8765
 cargo build --release --locked --quiet
+echo "binary: $CARGO_TARGET_DIR/release/hubspot-mcp" >&2
 exec "$CARGO_TARGET_DIR/release/hubspot-mcp" serve --sandbox --sync "$@"

@@ -19,6 +19,10 @@ pub struct Cli {
     /// account or a sandbox.
     #[arg(long, global = true)]
     pub test_mode: bool,
+    /// Where indexes, queues, tokens and the audit log live (default: the platform's per-user
+    /// data directory, e.g. ~/.local/share/hubspot-mcp; `hubspot-mcp paths` prints it).
+    #[arg(long, global = true, env = "HUBSPOT_MCP_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -49,6 +53,9 @@ pub enum Command {
     Duplicates(DuplicatesArgs),
     /// Every record of a type to JSON Lines or CSV (Search API, background lane, resumable).
     Export(ExportArgs),
+    /// Where this installation keeps its data: the data directory, the sandbox's index, the
+    /// audit log, the HTTP token file, and the binary itself.
+    Paths,
 }
 
 #[derive(Debug, clap::Args)]
@@ -207,6 +214,9 @@ pub struct ServeArgs {
     /// Serve HTTP without authentication (loopback addresses only).
     #[arg(long)]
     pub no_auth: bool,
+    /// Replace the generated bearer token kept in `<data_dir>/http-token` with a new one.
+    #[arg(long)]
+    pub new_token: bool,
     /// A Host (or host:port) the HTTP endpoint answers to, beyond loopback; repeatable.
     #[arg(long = "allowed-host")]
     pub allowed_hosts: Vec<String>,
@@ -239,6 +249,7 @@ impl std::fmt::Debug for ServeArgs {
                 &self.http_token.as_ref().map(|_| "[redacted]"),
             )
             .field("no_auth", &self.no_auth)
+            .field("new_token", &self.new_token)
             .field("allowed_hosts", &self.allowed_hosts)
             .field("allowed_origins", &self.allowed_origins)
             .field("stateful", &self.stateful)

@@ -20,7 +20,8 @@ use crate::hubspot::client::ClientSettings;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// Where caches, queues, token stores and indexes live.
+    /// Where caches, queues, token stores, the audit log and indexes live: one directory per
+    /// user, shared by the server, the CLI and desktop clients ([`default_data_dir`]).
     pub data_dir: PathBuf,
     /// How to reach HubSpot.
     pub hubspot: HubSpotConfig,
@@ -46,7 +47,7 @@ const SECTIONS: [&str; 7] = [
 impl Default for Config {
     fn default() -> Self {
         Self {
-            data_dir: PathBuf::from(".hubspot-mcp"),
+            data_dir: default_data_dir(),
             hubspot: HubSpotConfig::default(),
             governor: crate::hubspot::limit::SharedSettings::default(),
             audit: crate::audit::AuditConfig::default(),
@@ -55,6 +56,17 @@ impl Default for Config {
             sandbox: None,
         }
     }
+}
+
+/// The platform's per-user data directory: `$XDG_DATA_HOME/hubspot-mcp` (by default
+/// `~/.local/share/hubspot-mcp`) on Linux, `~/Library/Application Support/hubspot-mcp` on
+/// macOS, `%APPDATA%\hubspot-mcp\data` on Windows; `.hubspot-mcp` in the working directory
+/// only when the system knows no home directory. `data_dir` (`HUBSPOT_MCP_DATA_DIR`,
+/// `--data-dir`) chooses another.
+pub fn default_data_dir() -> PathBuf {
+    directories::ProjectDirs::from("", "", "hubspot-mcp")
+        .map(|d| d.data_dir().to_path_buf())
+        .unwrap_or_else(|| PathBuf::from(".hubspot-mcp"))
 }
 
 /// HubSpot credentials and client behaviour.

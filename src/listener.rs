@@ -10,6 +10,10 @@
 //!   of a keep-alive connection, so the same limit is the **idle timeout**;
 //! - a **connection cap**: past it, new connections are accepted and closed at once, so a
 //!   flood of slow connections cannot exhaust file descriptors or memory;
+//! - a **per-peer cap** (a quarter of the connection cap by default): one address cannot
+//!   take every connection, so health checks, signed webhooks and authenticated callers from
+//!   elsewhere are still served while one peer floods the listener. Each request carries its
+//!   peer address (`axum::extract::ConnectInfo`) for per-peer limits further in;
 //! - **graceful shutdown**: on the shutdown signal the listener stops accepting, requests in
 //!   flight finish (up to [`Limits::drain`]), then the remaining connections are closed.
 //!
@@ -35,6 +39,8 @@ pub struct Limits {
     pub header_read: Duration,
     /// Connections served at once.
     pub max_connections: usize,
+    /// Connections served at once from one IP address.
+    pub max_per_peer: usize,
     /// On shutdown, how long requests in flight may take to finish.
     pub drain: Duration,
 }
@@ -44,6 +50,7 @@ impl Default for Limits {
         Self {
             header_read: Duration::from_secs(10),
             max_connections: 1_024,
+            max_per_peer: 256,
             drain: Duration::from_secs(10),
         }
     }
@@ -66,7 +73,7 @@ pub async fn serve(
         .keep_alive(true);
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
-    let service = TowerToHyperService::new(app);
+    let peers = Arc::new(PeerCounts::default());
     tokio::pin!(shutdown);
     loop {
         let (tcp, peer): (tokio::net::TcpStream, SocketAddr) = tokio::select! {
@@ -82,19 +89,29 @@ pub async fn serve(
                 }
             },
         };
+        let Some(from_peer) = peers.take(peer.ip(), limits.max_per_peer) else {
+            tracing::warn!(%peer, max = limits.max_per_peer, "connection refused: too many open connections from this address");
+            drop(tcp);
+            continue;
+        };
         let Ok(permit) = slots.clone().try_acquire_owned() else {
             tracing::warn!(%peer, max = limits.max_connections, "connection refused: too many open connections");
             drop(tcp);
             continue;
         };
         let _ = tcp.set_nodelay(true);
-        let conn = http.serve_connection(TokioIo::new(tcp), service.clone());
+        let service = TowerToHyperService::new(
+            app.clone()
+                .layer(axum::Extension(axum::extract::ConnectInfo(peer))),
+        );
+        let conn = http.serve_connection(TokioIo::new(tcp), service);
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!(%peer, error = %e, "connection closed with an error");
             }
             drop(permit);
+            drop(from_peer);
         });
     }
     drop(listener);
@@ -105,4 +122,43 @@ pub async fn serve(
         tracing::warn!(after = ?limits.drain, "connections still open after the drain period; closing them");
     }
     Ok(())
+}
+
+/// What each IP address holds of a shared limit (connections, bodies being read).
+#[derive(Debug, Default)]
+pub struct PeerCounts(parking_lot::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>);
+
+/// One place a peer holds; given back when dropped.
+#[derive(Debug)]
+pub struct PeerSlot {
+    counts: Arc<PeerCounts>,
+    ip: std::net::IpAddr,
+}
+
+impl PeerCounts {
+    /// A place for `ip`, unless it already holds `max`.
+    pub fn take(self: &Arc<Self>, ip: std::net::IpAddr, max: usize) -> Option<PeerSlot> {
+        let mut m = self.0.lock();
+        let n = m.entry(ip).or_insert(0);
+        if *n >= max.max(1) {
+            return None;
+        }
+        *n += 1;
+        Some(PeerSlot {
+            counts: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for PeerSlot {
+    fn drop(&mut self) {
+        let mut m = self.counts.0.lock();
+        if let Some(n) = m.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.ip);
+            }
+        }
+    }
 }

@@ -58,6 +58,9 @@ async fn run() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let mut config = Config::load(cli.config.as_deref())?;
+    if let Some(dir) = &cli.data_dir {
+        config.data_dir = dir.clone();
+    }
     if cli.test_mode {
         config.hubspot.client.production_guard = true;
     }
@@ -73,7 +76,7 @@ async fn run() -> anyhow::Result<()> {
         Command::Sync(args) => run_sync(config, file, args).await,
         Command::Search(args) => {
             let dir = app::sync_data_dir(&config, args.sandbox);
-            let hits = hubspot_mcp::sync::search_offline(
+            let offline = hubspot_mcp::sync::search_offline(
                 &config.sync,
                 &dir,
                 args.model_dir.clone(),
@@ -81,7 +84,15 @@ async fn run() -> anyhow::Result<()> {
                 args.k,
                 args.object_types.clone(),
             )
-            .await?;
+            .await;
+            let hits = match offline {
+                Ok(hits) => hits,
+                // A server holds the index: ask it (the same index, read while it writes).
+                Err(e) if is_busy(e.as_ref()) => {
+                    search_through_server(&config, &dir, &args).await?
+                }
+                Err(e) => return Err(e),
+            };
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&hits)?);
             }
@@ -107,6 +118,25 @@ async fn run() -> anyhow::Result<()> {
             println!("{} groups", groups.len());
             Ok(())
         }
+        Command::Paths => {
+            let exe = std::env::current_exe().map(|p| p.display().to_string());
+            println!("data directory  {}", config.data_dir.display());
+            println!(
+                "sandbox index   {}",
+                app::sync_data_dir(&config, true).display()
+            );
+            println!(
+                "hubspot index   {}",
+                app::sync_data_dir(&config, false).display()
+            );
+            println!("audit log       {}", app::audit_path(&config).display());
+            println!("http token      {}", http_token_path(&config).display());
+            println!(
+                "binary          {}",
+                exe.unwrap_or_else(|e| format!("unknown ({e})"))
+            );
+            Ok(())
+        }
         Command::Schemas(SchemasCommand::Export { dir }) => {
             let server = HubSpotMcp::offline(config.hubspot.client.clone());
             for path in hubspot_mcp::mcp::schemas::export(&server, &dir)? {
@@ -115,6 +145,75 @@ async fn run() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Did this fail because another process holds the embedded index?
+fn is_busy(e: &(dyn std::error::Error + 'static)) -> bool {
+    std::iter::successors(Some(e), |e| e.source()).any(|e| {
+        matches!(
+            e.downcast_ref::<hubspot_mcp::index::IndexError>(),
+            Some(hubspot_mcp::index::IndexError::Busy { .. })
+        )
+    })
+}
+
+/// `search` while a server holds the index: its `semantic_search` tool answers.
+async fn search_through_server(
+    config: &Config,
+    dir: &std::path::Path,
+    args: &cli::SearchArgs,
+) -> anyhow::Result<Vec<hubspot_mcp::index::Hit>> {
+    use app::running::{client_token, RunningServer};
+    let server = RunningServer::find(dir).await.with_context(|| {
+        format!(
+            "the index in {} is held by a server that does not serve HTTP (a stdio server, or `sync --listen`): ask it through its client, or stop it first",
+            dir.display()
+        )
+    })?;
+    eprintln!(
+        "the index is held by the server at {} (pid {}); asking it",
+        server.url, server.pid
+    );
+    let mut arguments = serde_json::json!({"query": args.query, "k": args.k});
+    if !args.object_types.is_empty() {
+        arguments["objectTypes"] = serde_json::json!(args.object_types);
+    }
+    let result = server
+        .call_tool(
+            client_token(&config.data_dir).as_deref(),
+            "semantic_search",
+            arguments,
+        )
+        .await?;
+    let text = result["content"][0]["text"].as_str().unwrap_or_default();
+    if result["isError"] == true {
+        anyhow::bail!("{text}");
+    }
+    let out = &result["structuredContent"];
+    if let Some(note) = out["note"].as_str() {
+        eprintln!("note: {note}");
+    }
+    Ok(out["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|h| hubspot_mcp::index::Hit {
+            record: format!(
+                "{}/{}",
+                h["objectType"].as_str().unwrap_or_default(),
+                h["id"].as_str().unwrap_or_default()
+            ),
+            score: h["score"].as_f64().unwrap_or_default() as f32,
+            payload: hubspot_mcp::index::Payload {
+                object_type: h["objectType"].as_str().unwrap_or_default().into(),
+                record_id: h["id"].as_str().unwrap_or_default().into(),
+                title: h["title"].as_str().unwrap_or_default().into(),
+                snippet: h["snippet"].as_str().unwrap_or_default().into(),
+                ..Default::default()
+            },
+            chunk: 0,
+        })
+        .collect())
 }
 
 /// The portal a `--sandbox` flag chooses.
@@ -220,8 +319,49 @@ fn for_terminal(s: &str) -> String {
         .collect()
 }
 
+/// Where a generated HTTP bearer token is kept across restarts.
+fn http_token_path(config: &Config) -> std::path::PathBuf {
+    config.data_dir.join("http-token")
+}
+
+/// The generated bearer token: the one kept in `path` (owner-only), or a new one written
+/// there (first start, or `--new-token`).
+fn kept_token(path: &std::path::Path, renew: bool) -> anyhow::Result<String> {
+    if !renew {
+        match std::fs::read_to_string(path) {
+            Ok(t) if t.trim().len() >= 32 => return Ok(t.trim().to_string()),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+    let token = format!("hsmcp-{}", uuid::Uuid::new_v4().simple());
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    {
+        use std::io::Write;
+        let mut o = std::fs::OpenOptions::new();
+        o.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+        let mut f = o
+            .open(&tmp)
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        f.write_all(token.as_bytes())?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(token)
+}
+
 /// The HTTP endpoint's options from the flags; prints a generated token when none was given.
-fn http_options(addr: SocketAddr, args: &ServeArgs) -> anyhow::Result<HttpOptions> {
+fn http_options(
+    addr: SocketAddr,
+    args: &ServeArgs,
+    config: &Config,
+) -> anyhow::Result<HttpOptions> {
     let mut opts = HttpOptions::loopback(addr);
     opts.stateless = !args.stateful;
     opts.allowed_hosts
@@ -238,9 +378,13 @@ fn http_options(addr: SocketAddr, args: &ServeArgs) -> anyhow::Result<HttpOption
         opts.token_hashes.push(hash_token(t));
     }
     if opts.token_hashes.is_empty() && !args.no_auth {
-        let generated = format!("hsmcp-{}", uuid::Uuid::new_v4().simple());
+        let path = http_token_path(config);
+        let generated = kept_token(&path, args.new_token)?;
         opts.token_hashes.push(hash_token(&generated));
-        eprintln!("HTTP bearer token for this run (pass --http-token-sha256 to choose your own): {generated}");
+        eprintln!(
+            "HTTP bearer token (kept in {} across restarts; --new-token replaces it, --http-token-sha256 chooses your own): {generated}",
+            path.display()
+        );
     }
     Ok(opts)
 }
@@ -264,6 +408,20 @@ async fn run_serve(
         granted_scopes: None,
     };
     options.handoff.validate().map_err(|e| anyhow::anyhow!(e))?;
+    let http = match args.http {
+        Some(addr) if !args.stdio => Some(http_options(addr, &args, &config)?),
+        _ => None,
+    };
+    // A desktop client's stdio server beside a running HTTP server of the same data directory
+    // shares it (one index, one audit log, one portal) instead of failing on their locks.
+    if args.stdio {
+        let dir = app::sync_data_dir(&config, args.sandbox);
+        if let Some(server) = app::running::RunningServer::find(&dir).await {
+            tracing::info!(url = %server.url, pid = server.pid, "a server already serves this data directory: bridging stdio to it");
+            let token = app::running::client_token(&config.data_dir);
+            return server.bridge_stdio(token.as_deref()).await;
+        }
+    }
     let mut app = App::connect(config, portal(args.sandbox, file)?).await?;
     let result = async {
         app.check_handoff(&options.handoff).await?;
@@ -284,8 +442,8 @@ async fn run_serve(
         let server = app.mcp_server(&options, &extra)?;
         if args.stdio {
             app.serve_stdio(server).await
-        } else if let Some(addr) = args.http {
-            let bound = app.serve_http(server, http_options(addr, &args)?).await?;
+        } else if let Some(opts) = http {
+            let bound = app.serve_http(server, opts).await?;
             let stop = app::shutdown_signal();
             println!("http://{bound}/mcp");
             app.until_shutdown(stop).await
@@ -366,7 +524,15 @@ async fn run_sync(
     if args.status {
         // Only the queue database: SQLite is safe to read while a server holds the index.
         let mut status = match open_sync_database(&config, args.connect.sandbox) {
-            Ok(q) => serde_json::to_value(q.status(now)?)?,
+            Ok(q) => {
+                let mut s = serde_json::to_value(q.status(now)?)?;
+                let types =
+                    hubspot_mcp::sync::normalize::Mapping::load(config.sync.mapping.as_deref())?
+                        .object_types();
+                let index = hubspot_mcp::sync::readiness::IndexReadiness::read(&q, &types)?;
+                s["index"] = serde_json::json!({"readiness": index, "summary": index.summary()});
+                s
+            }
             // Nothing synced yet is a state to report, not a failure of the status command.
             Err(e) => serde_json::json!({"syncDatabase": null, "note": e.to_string()}),
         };

@@ -22,6 +22,7 @@
 //! `sync --listen` all end through [`App::shutdown`].
 
 mod connect;
+pub mod running;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -165,11 +166,15 @@ impl App {
     pub fn start_sync(&mut self, backfill_if_empty: bool) {
         let engine = self.engine().expect("open_sync first").clone();
         let cancel = self.cancel.clone();
+        #[cfg(feature = "sandbox")]
+        let afresh = self.conn.sandbox.is_some();
+        #[cfg(not(feature = "sandbox"))]
+        let afresh = false;
         self.tasks.spawn(engine.clone().run_worker(cancel.clone()));
         self.tasks.spawn(async move {
             tokio::select! {
                 () = cancel.cancelled() => {}
-                () = initial_sync(engine, backfill_if_empty) => {}
+                () = initial_sync(engine, backfill_if_empty, afresh) => {}
             }
         });
     }
@@ -310,9 +315,21 @@ impl App {
         let with_webhooks = extra.is_some();
         let (tx, rx) = tokio::sync::oneshot::channel();
         let (cancel, failure) = (self.cancel.clone(), self.failure.clone());
+        let record_dir = self.conn.data_dir.clone();
         self.tasks.spawn(async move {
             let mut tx = Some(tx);
             let served = crate::mcp::http::serve(server, options, extra, cancel.clone(), |a| {
+                // Where the CLI and desktop clients of this data directory find this server.
+                let host = if a.ip().is_unspecified() {
+                    SocketAddr::from(([127, 0, 0, 1], a.port()))
+                } else {
+                    a
+                };
+                if let Err(e) =
+                    running::RunningServer::record(&record_dir, &format!("http://{host}/mcp"))
+                {
+                    tracing::warn!(error = %e, "could not record this server for the CLI");
+                }
                 if let Some(tx) = tx.take() {
                     let _ = tx.send(Ok(a));
                 }
@@ -387,6 +404,7 @@ impl App {
     /// Stops everything: cancels every task, waits up to [`DRAIN`] for them to end (then
     /// aborts the rest), flushes the index and stops the in-process sandbox.
     pub async fn shutdown(mut self) {
+        running::RunningServer::forget(&self.conn.data_dir);
         self.cancel.cancel();
         let drained = tokio::time::timeout(DRAIN, async {
             while let Some(r) = self.tasks.join_next().await {
@@ -424,7 +442,13 @@ fn fail(failure: &parking_lot::Mutex<Option<String>>, cancel: &CancellationToken
 
 /// The first thing sync does after the worker starts: catch up from the watermark, or
 /// backfill an empty index (in the sandbox, or when asked), or say how to fill it.
-async fn initial_sync(engine: SyncEngine, backfill_if_empty: bool) {
+/// The first sync work of a server: a backfill of an empty (or partly filled) index; after a
+/// restart, a catch-up on what changed while down. An in-process sandbox starts from its seed
+/// every time (`portal_afresh`), so what the index kept from the last run (records created,
+/// changed or deleted since the seed) is checked against it record by record (a reconcile):
+/// no ghost of the last run is served once it ends, and the index says "being checked" until
+/// then (`semantic_search`, `/readyz`, `sync --status`).
+async fn initial_sync(engine: SyncEngine, backfill_if_empty: bool, portal_afresh: bool) {
     let fresh = engine
         .queue()
         .checkpoint("caught_up_ms")
@@ -439,6 +463,34 @@ async fn initial_sync(engine: SyncEngine, backfill_if_empty: bool) {
             ),
             Err(err) => {
                 tracing::error!(error = %err, "backfill failed; run `hubspot-mcp sync --full` to resume it")
+            }
+        }
+    } else if !fresh && portal_afresh {
+        let q = engine.queue().clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            q.set_checkpoint(crate::sync::readiness::RECONCILING, Some("1"))
+        })
+        .await;
+        tracing::info!(
+            "the sandbox starts from its seed: checking the index against it (reconcile)"
+        );
+        match crate::sync::patience::until_permanent("all", "reconcile", || engine.reconcile())
+            .await
+        {
+            Ok(r) => {
+                tracing::info!(
+                    removed = r.iter().map(|t| t.extra).sum::<usize>(),
+                    reindexed = r.iter().map(|t| t.missing + t.stale).sum::<usize>(),
+                    "the index matches the sandbox"
+                );
+                let q = engine.queue().clone();
+                let _ = tokio::task::spawn_blocking(move || {
+                    q.set_checkpoint(crate::sync::readiness::RECONCILING, None)
+                })
+                .await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "the reconcile after a restart failed; `hubspot-mcp reconcile` repairs drift")
             }
         }
     } else if !fresh {

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 /// One entry of HubSpot's `errors[]`.
-#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, Default)]
 pub struct ErrorDetail {
     #[serde(default)]
     pub message: String,
@@ -40,6 +40,18 @@ pub struct HubSpotErrorBody {
     /// 429s: `TEN_SECONDLY_ROLLING`, `SECONDLY`, `DAILY`.
     #[serde(default)]
     pub policy_name: Option<String>,
+}
+
+impl HubSpotErrorBody {
+    /// The message and `errors[]` read as a headline and per-property errors.
+    pub fn field_errors(&self) -> crate::hubspot::rejection::FieldErrors {
+        let errors: Vec<Value> = self
+            .errors
+            .iter()
+            .filter_map(|e| serde_json::to_value(e).ok())
+            .collect();
+        crate::hubspot::rejection::FieldErrors::read(&self.message, &errors)
+    }
 }
 
 /// The endpoint groups that have their own circuit breaker.
@@ -220,20 +232,10 @@ fn render_http(status: u16, body: &HubSpotErrorBody, path: &str) -> String {
         out.push_str(&format!(" {c}"));
     }
     out.push_str(&format!(" for {path}"));
-    if !body.message.is_empty() {
-        out.push_str(&format!(": {}", body.message));
-    }
-    let details: Vec<String> = body
-        .errors
-        .iter()
-        .map(|e| match &e.code {
-            Some(code) => format!("{code}: {}", e.message),
-            None => e.message.clone(),
-        })
-        .filter(|d| !d.is_empty())
-        .collect();
-    if !details.is_empty() && !body.message.contains(&details[0]) {
-        out.push_str(&format!(" [{}]", details.join("; ")));
+    let fields = body.field_errors();
+    let text = fields.render();
+    if !text.is_empty() {
+        out.push_str(&format!(": {text}"));
     }
     out.push_str(". ");
     out.push_str(advice(status, body.category.as_deref()));

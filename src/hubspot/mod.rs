@@ -30,6 +30,7 @@ pub mod model;
 pub mod observe;
 pub mod path;
 pub mod patience;
+pub mod rejection;
 pub mod retry;
 
 pub use auth::Credentials;

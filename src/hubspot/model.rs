@@ -57,7 +57,21 @@ pub struct ItemError {
     /// Ids the error names (batch read).
     pub ids: Vec<String>,
     pub category: String,
+    /// HubSpot's message without JSON embedded in it.
     pub message: String,
+    /// The refused property values, when HubSpot names them.
+    pub fields: Vec<crate::hubspot::rejection::FieldError>,
+}
+
+impl ItemError {
+    /// The message and the refused property values, as text.
+    pub fn describe(&self) -> String {
+        crate::hubspot::rejection::FieldErrors {
+            headline: format!("{} {}", self.category, self.message),
+            fields: self.fields.clone(),
+        }
+        .render()
+    }
 }
 
 /// The result of a batch operation over any number of inputs (chunked at 100).

@@ -76,7 +76,9 @@ impl EdgeStore {
             EdgeShard::load(path, None).map_err(|e| {
                 let m = e.to_string();
                 if m.contains("WouldBlock") {
-                    err("it is open in another process (a running `serve --sync` or `sync --listen`?): use that server's semantic_search tool, or stop it first".into())
+                    IndexError::Busy {
+                        path: path.display().to_string(),
+                    }
                 } else {
                     err(format!("cannot load: {m}"))
                 }

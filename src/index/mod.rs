@@ -36,6 +36,9 @@ pub enum IndexError {
     Dimensions { got: usize, want: usize },
     #[error("Qdrant server at {url}: {message}")]
     Server { url: String, message: String },
+    /// Another process holds the embedded index (one writer per index).
+    #[error("vector index at {path}: it is open in another process (a running `serve --sync` or `sync --listen`): ask that server (`hubspot-mcp search` does when it serves HTTP), or stop it first")]
+    Busy { path: String },
 }
 
 /// One chunk of one record.

@@ -60,13 +60,7 @@ fn invalid(msg: String) -> rmcp::ErrorData {
 }
 
 fn invalid_of(e: ToolFailure) -> rmcp::ErrorData {
-    match e {
-        ToolFailure::Invalid(d) => d,
-        ToolFailure::Failed(m) => rmcp::ErrorData::internal_error(m, None),
-        ToolFailure::InputRequired(_) => {
-            rmcp::ErrorData::internal_error("unexpected input-required round", None)
-        }
-    }
+    e.into_error_data()
 }
 
 /// The records a write's arguments name, each with its properties as sent.
@@ -349,13 +343,7 @@ impl HubSpotMcp {
                         handoffs.push(json!({"id": id, "handoff": w}));
                     }
                     Err(e) => {
-                        let m = match e {
-                            ToolFailure::Failed(m) => m,
-                            ToolFailure::Invalid(e) => e.message.to_string(),
-                            ToolFailure::InputRequired(_) => {
-                                "unexpected input-required round".into()
-                            }
-                        };
+                        let m = e.message();
                         handoffs.push(json!({"id": id, "error": m}));
                     }
                 }

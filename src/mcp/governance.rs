@@ -217,7 +217,7 @@ impl HubSpotMcp {
             if let Some(e) = out.errors.first() {
                 return Err(ToolFailure::Failed(format!(
                     "the change passed the gate but HubSpot refused it: {}",
-                    e.message
+                    e.describe()
                 )));
             }
             let id = out.results.first().map(|r| r.id.clone()).or(record_id);

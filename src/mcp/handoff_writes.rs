@@ -252,7 +252,7 @@ impl HubSpotMcp {
                 if let Some(e) = out.errors.first() {
                     return Err(failure(format!(
                         "the handoff could not write the suggestion onto {t} {id}: {}; nothing else was written",
-                        e.message
+                        e.describe()
                     )));
                 }
                 writes.push(Written {

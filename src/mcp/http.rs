@@ -26,7 +26,6 @@ use subtle::ConstantTimeEq;
 use tokio_util::sync::CancellationToken;
 
 use super::HubSpotMcp;
-use crate::hubspot::limit::Lane;
 
 /// HTTP settings.
 #[derive(Debug, Clone)]
@@ -202,7 +201,15 @@ fn rpc_error(status: StatusCode, code: i64, message: &str) -> Response {
 /// JSON before rmcp sees it: an oversized body gets 413 however it is framed, and malformed
 /// JSON (invalid UTF-8, truncation, nesting past serde_json's depth limit) gets a JSON-RPC
 /// parse error (-32700) with 400, which is what JSON-RPC clients expect, instead of 415.
-async fn mcp_body(State(max): State<usize>, req: Request, next: Next) -> Response {
+/// What [`mcp_body`] needs: the body limit, and the session table when sessions are on.
+#[derive(Clone)]
+struct BodyCheck {
+    max: usize,
+    sessions: Option<Arc<super::sessions::BoundedSessions>>,
+}
+
+async fn mcp_body(State(state): State<BodyCheck>, req: Request, next: Next) -> Response {
+    let max = state.max;
     if req.method() != axum::http::Method::POST || !req.uri().path().starts_with("/mcp") {
         return next.run(req).await;
     }
@@ -241,15 +248,72 @@ async fn mcp_body(State(max): State<usize>, req: Request, next: Next) -> Respons
     }
     // A full parse (not `IgnoredAny`, which skips nesting without a depth limit): serde_json
     // refuses documents nested deeper than 128 levels.
-    if let Err(e) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+    let message = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            return rpc_error(
+                StatusCode::BAD_REQUEST,
+                -32700,
+                &format!("Parse error: {e}"),
+            )
+        }
+    };
+    if let Err(why) = well_formed(&message) {
         return rpc_error(
             StatusCode::BAD_REQUEST,
-            -32700,
-            &format!("Parse error: {e}"),
+            -32600,
+            &format!("Invalid Request: {why}"),
         );
+    }
+    // An `initialize` past the `--stateful` session cap: 503 (try later), not rmcp's 500.
+    if let Some(sessions) = &state.sessions {
+        let opens =
+            !parts.headers.contains_key("mcp-session-id") && message["method"] == "initialize";
+        if opens && !sessions.has_room().await {
+            let mut r = rpc_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                -32000,
+                "this server holds as many MCP sessions as it is set to (--max-sessions); retry later",
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            return r;
+        }
     }
     next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
         .await
+}
+
+/// One JSON-RPC 2.0 message as MCP allows it: an object (MCP has no batches since
+/// 2025-06-18), `"jsonrpc": "2.0"`, an id that is a string or an integer (never null or a
+/// fraction), and a method name or a result/error (a client's answer to a server request).
+fn well_formed(m: &serde_json::Value) -> Result<(), String> {
+    use serde_json::Value;
+    let Value::Object(o) = m else {
+        return Err(if m.is_array() {
+            "batches are not part of MCP; send one JSON-RPC message per request".into()
+        } else {
+            "a JSON-RPC message is an object".into()
+        });
+    };
+    if o.get("jsonrpc") != Some(&Value::from("2.0")) {
+        return Err("\"jsonrpc\" must be \"2.0\"".into());
+    }
+    match o.get("id") {
+        None | Some(Value::String(_)) => {}
+        Some(Value::Number(n)) if n.is_i64() || n.is_u64() => {}
+        Some(other) => {
+            return Err(format!(
+                "the id must be a string or an integer, not {other}"
+            ))
+        }
+    }
+    match (o.get("method"), o.contains_key("result") || o.contains_key("error")) {
+        (Some(Value::String(_)), false) => Ok(()),
+        (None, true) if o.contains_key("id") => Ok(()),
+        (Some(_), false) => Err("\"method\" must be a string".into()),
+        _ => Err("a message has a method (a request or notification) or an id with a result or error (a response)".into()),
+    }
 }
 
 /// How long a readiness answer is reused.
@@ -304,7 +368,7 @@ impl Readiness {
                 return ok;
             }
         }
-        let probe = self.client.account_details(Lane::Interactive);
+        let probe = self.client.probe();
         let ok = match tokio::time::timeout(Duration::from_secs(5), probe).await {
             Ok(Ok(_)) => true,
             Ok(Err(e)) => {
@@ -331,17 +395,19 @@ pub fn router(server: HubSpotMcp, opts: &HttpOptions, cancel: CancellationToken)
         .with_max_request_body_bytes(opts.max_body_bytes)
         .with_cancellation_token(cancel);
     let s2 = server.clone();
-    let mcp = StreamableHttpService::new(
-        move || Ok(s2.clone()),
-        super::sessions::BoundedSessions::start(opts.max_sessions, opts.session_idle),
-        config,
-    );
+    let sessions = super::sessions::BoundedSessions::start(opts.max_sessions, opts.session_idle);
+    let check = BodyCheck {
+        max: opts.max_body_bytes,
+        sessions: (!opts.stateless).then(|| sessions.clone()),
+    };
+    let mcp = StreamableHttpService::new(move || Ok(s2.clone()), sessions, config);
     let g = Guard {
         hashes: Arc::new(opts.token_hashes.clone()),
         hosts: Arc::new(opts.allowed_hosts.clone()),
         origins: Arc::new(opts.allowed_origins.clone()),
     };
     let ready = Arc::new(Readiness::new(server.client().clone(), READY_TTL));
+    let index = server.sync.clone();
     Router::new()
         .nest_service("/mcp", mcp)
         .route("/healthz", get(|| async { "ok" }))
@@ -349,19 +415,29 @@ pub fn router(server: HubSpotMcp, opts: &HttpOptions, cancel: CancellationToken)
             "/readyz",
             get(move || {
                 let r = ready.clone();
+                let index = index.clone();
                 async move {
+                    // Tool calls are served while the index is built; the body says how far.
+                    let building = match &index {
+                        Some(engine) => match engine.readiness().await {
+                            Ok(i) if !i.complete => format!("\n{}", i.summary()),
+                            Ok(_) => String::new(),
+                            Err(e) => format!("\nthe index state cannot be read: {e}"),
+                        },
+                        None => String::new(),
+                    };
                     if r.check().await {
-                        (StatusCode::OK, "ready")
+                        (StatusCode::OK, format!("ready{building}"))
                     } else {
-                        (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+                        (
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            format!("not ready{building}"),
+                        )
                     }
                 }
             }),
         )
-        .layer(axum::middleware::from_fn_with_state(
-            opts.max_body_bytes,
-            mcp_body,
-        ))
+        .layer(axum::middleware::from_fn_with_state(check, mcp_body))
         .layer(axum::middleware::from_fn_with_state(g, guard))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             opts.max_body_bytes,

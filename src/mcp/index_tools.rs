@@ -59,6 +59,13 @@ pub struct SemanticHit {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct SemanticSearchOutput {
     pub results: Vec<SemanticHit>,
+    /// Present only while the index is still being built: results then cover only what is
+    /// indexed so far.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<crate::sync::readiness::IndexReadiness>,
+    /// What `index` means, in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// `find_duplicates` arguments.
@@ -150,7 +157,19 @@ impl HubSpotMcp {
             .search(&p.query, k as usize, &filter)
             .await
             .map_err(|e| ToolFailure::Failed(e.to_string()))?;
+        let readiness = engine
+            .readiness()
+            .await
+            .map_err(|e| ToolFailure::Failed(e.to_string()))?;
+        let (index, note) = if readiness.complete {
+            (None, None)
+        } else {
+            let note = readiness.summary();
+            (Some(readiness), Some(note))
+        };
         Ok(Json(SemanticSearchOutput {
+            index,
+            note,
             results: hits
                 .into_iter()
                 .map(|h| SemanticHit {

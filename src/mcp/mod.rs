@@ -318,13 +318,43 @@ impl HubSpotMcp {
     }
 }
 
-/// Strips what a model does not need from a schema.
+/// An argument the tool refused (a misspelled property, a value out of range, a missing gate
+/// field) is a tool result with `isError: true` and the same message, so the model reads it
+/// and corrects its call (MCP 2025-11-25, SEP-1303). A tool that is not offered stays a
+/// protocol error (it is refused before this point).
+fn arguments_refused_as_result(
+    r: Result<rmcp::model::CallToolResponse, rmcp::ErrorData>,
+) -> Result<rmcp::model::CallToolResponse, rmcp::ErrorData> {
+    match r {
+        Err(e) if e.code == rmcp::model::ErrorCode::INVALID_PARAMS => Ok(
+            rmcp::model::CallToolResult::error(vec![rmcp::model::ContentBlock::text(format!(
+                "invalid arguments: {}",
+                e.message
+            ))])
+            .into(),
+        ),
+        other => other,
+    }
+}
+
+/// Strips what a model does not need from a schema. The names of properties (and of
+/// definitions) are data, not keywords: a property called `title` or `description` stays.
 fn compact(v: &serde_json::Value, keep_descriptions: bool) -> serde_json::Value {
     use serde_json::Value;
     match v {
         Value::Object(m) => {
             let mut out = serde_json::Map::new();
             for (k, x) in m {
+                if matches!(k.as_str(), "properties" | "$defs" | "definitions") {
+                    if let Value::Object(named) = x {
+                        let kept = named
+                            .iter()
+                            .map(|(name, s)| (name.clone(), compact(s, keep_descriptions)))
+                            .collect();
+                        out.insert(k.clone(), Value::Object(kept));
+                        continue;
+                    }
+                }
                 let drop = matches!(k.as_str(), "$schema" | "title")
                     || (k == "default" && (x.is_null() || x == &serde_json::json!([])))
                     // Unknown fields are still refused, with their name, when the call arrives.
@@ -470,12 +500,14 @@ impl ServerHandler for HubSpotMcp {
         }
         let Some(log) = &self.audit else {
             if let Some(r) = gated {
-                return r;
+                return arguments_refused_as_result(r);
             }
             let tcc = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
-            return until_cancelled(&ct, self.tool_router.call(tcc))
-                .await
-                .and_then(|r| r);
+            return arguments_refused_as_result(
+                until_cancelled(&ct, self.tool_router.call(tcc))
+                    .await
+                    .and_then(|r| r),
+            );
         };
         if self.audit_fail_closed && !log.healthy() {
             return Err(rmcp::ErrorData::internal_error(format!("the audit log at {} could not be written, so tool calls are refused until it can (audit.fail_closed)", log.path().display()), None));
@@ -570,7 +602,7 @@ impl ServerHandler for HubSpotMcp {
             latency_us: started.elapsed().as_micros() as u64,
         })
         .await?;
-        result
+        arguments_refused_as_result(result)
     }
 
     async fn list_tools(
@@ -699,13 +731,10 @@ impl ServerHandler for HubSpotMcp {
                 None,
             ));
         };
-        let name = self.object_type(t).await.map_err(|e| match e {
-            tools::ToolFailure::Invalid(d) => d,
-            tools::ToolFailure::Failed(m) => rmcp::ErrorData::internal_error(m, None),
-            tools::ToolFailure::InputRequired(_) => {
-                rmcp::ErrorData::internal_error("unexpected input-required round", None)
-            }
-        })?;
+        let name = self
+            .object_type(t)
+            .await
+            .map_err(tools::ToolFailure::into_error_data)?;
         let props = self
             .client
             .properties(&name)

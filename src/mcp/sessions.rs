@@ -108,6 +108,16 @@ impl BoundedSessions {
     }
 }
 
+impl BoundedSessions {
+    /// Is there room for one more session (after closing the idle ones)?
+    pub async fn has_room(&self) -> bool {
+        if self.len() >= self.max {
+            self.reap().await;
+        }
+        self.len() < self.max
+    }
+}
+
 impl SessionManager for BoundedSessions {
     type Error = SessionsError;
     type Transport = <LocalSessionManager as SessionManager>::Transport;

@@ -34,6 +34,9 @@ pub enum ToolFailure {
     Invalid(rmcp::ErrorData),
     /// HubSpot or the client failed: an `isError` result the model can read.
     Failed(String),
+    /// HubSpot refused records of a write: an `isError` result whose structured content (the
+    /// tool's own output shape) lists what was written and, per record, what was refused.
+    Rejected { text: String, structured: Value },
     /// The person in the client must answer first (a 2026-07-28 input-required round).
     InputRequired(rmcp::model::InputRequiredResult),
 }
@@ -43,7 +46,31 @@ impl IntoCallToolResult for ToolFailure {
         match self {
             Self::Invalid(e) => Err(e),
             Self::Failed(msg) => Ok(CallToolResult::error(vec![ContentBlock::text(msg)]).into()),
+            Self::Rejected { text, structured } => {
+                let mut r = CallToolResult::structured_error(structured);
+                r.content = vec![ContentBlock::text(text)];
+                Ok(r.into())
+            }
             Self::InputRequired(input) => Ok(CallToolResponse::InputRequired(input)),
+        }
+    }
+}
+
+impl ToolFailure {
+    /// What went wrong, as text (for a caller that folds the failure into its own answer).
+    pub fn message(self) -> String {
+        match self {
+            Self::Invalid(e) => e.message.to_string(),
+            Self::Failed(m) | Self::Rejected { text: m, .. } => m,
+            Self::InputRequired(_) => "unexpected input-required round".into(),
+        }
+    }
+
+    /// As a JSON-RPC error, for a surface that has no tool result (a resource read).
+    pub fn into_error_data(self) -> rmcp::ErrorData {
+        match self {
+            Self::Invalid(d) => d,
+            other => rmcp::ErrorData::internal_error(other.message(), None),
         }
     }
 }
@@ -429,12 +456,16 @@ pub struct GetObjectsOutput {
     pub missing: Vec<String>,
 }
 
-// A failed input of a write.
+// A refused input of a write.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct WriteError {
-    /// Position in `records`.
+    /// Position in `records`, when known.
     pub index: Option<usize>,
+    /// HubSpot's category (`VALIDATION_ERROR`, `CONFLICT`, …).
+    pub category: String,
     pub message: String,
+    /// The refused property values: property, HubSpot's code, message.
+    pub fields: Vec<crate::hubspot::rejection::FieldError>,
 }
 
 /// Output of the write tools.
@@ -1248,20 +1279,73 @@ impl HubSpotMcp {
         }
         let t = t.as_str();
         let inputs = inputs.as_slice();
-        let out = self
+        let out = match self
             .client
             .batch_write(Lane::Interactive, t, op, inputs)
-            .await?;
-        Ok(Json(WriteOutput {
+            .await
+        {
+            Ok(out) => out,
+            // The whole batch refused for its values (HubSpot's 400): the same answer as a
+            // per-record refusal, so the model reads one shape either way.
+            Err(ApiError::Http { status, body, .. })
+                if (400..500).contains(&status) && status != 401 && status != 403 =>
+            {
+                let read = body.field_errors();
+                crate::hubspot::model::BatchOutcome {
+                    results: Vec::new(),
+                    errors: vec![crate::hubspot::model::ItemError {
+                        index: None,
+                        ids: Vec::new(),
+                        category: body.category.unwrap_or_else(|| "ERROR".into()),
+                        message: read.headline,
+                        fields: read.fields,
+                    }],
+                    requests: 1,
+                }
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let written = out.results.len();
+        let output = WriteOutput {
             results: out.results.into_iter().map(record).collect(),
             errors: out
                 .errors
                 .into_iter()
                 .map(|e| WriteError {
                     index: e.index,
+                    category: e.category,
                     message: e.message,
+                    fields: e.fields,
                 })
                 .collect(),
-        }))
+        };
+        if output.errors.is_empty() {
+            return Ok(Json(output));
+        }
+        let lines: Vec<String> = output
+            .errors
+            .iter()
+            .map(|e| {
+                let at = e
+                    .index
+                    .map_or_else(|| "the batch".to_string(), |i| format!("records[{i}]"));
+                let fields: Vec<String> = e.fields.iter().map(ToString::to_string).collect();
+                if fields.is_empty() {
+                    format!("{at}: {} {}", e.category, e.message)
+                } else {
+                    format!("{at}: {}", fields.join("; "))
+                }
+            })
+            .collect();
+        let text = format!(
+            "HubSpot refused {} of {} records ({written} written): {}. Correct the values named and send only the refused records again.",
+            inputs.len() - written,
+            inputs.len(),
+            lines.join(" | ")
+        );
+        Err(ToolFailure::Rejected {
+            text,
+            structured: serde_json::to_value(&output).unwrap_or_default(),
+        })
     }
 }

@@ -178,6 +178,8 @@ async fn backfill_type(
         if report.search_calls == 1 {
             report.total = page.total;
             bar.set_length(page.total);
+            // Known from the first page: readers see "0 of N" at once, not nothing.
+            progress_report(engine, ty, &report, started, false).await?;
         }
         let got = page.results.len();
         let next = page.paging.and_then(|p| p.next).map(|n| n.after);

@@ -248,6 +248,16 @@ impl SyncEngine {
         }
     }
 
+    pub async fn readiness(&self) -> Result<super::readiness::IndexReadiness, SyncError> {
+        let q = self.queue().clone();
+        let types = self.mapping().object_types();
+        tokio::task::spawn_blocking(move || super::readiness::IndexReadiness::read(&q, &types))
+            .await
+            .map_err(|e| SyncError::Task(e.to_string()))?
+            .map_err(Into::into)
+    }
+
+    /// The sync database.
     pub fn queue(&self) -> &Arc<Queue> {
         &self.inner.queue
     }

@@ -30,6 +30,7 @@ pub mod error;
 pub mod normalize;
 pub mod patience;
 pub mod queue;
+pub mod readiness;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -60,6 +60,11 @@ pub struct ReceiverConfig {
     pub ack_deadline: Duration,
     /// Bodies read at once; more requests get 503 (HubSpot retries them).
     pub max_in_flight: usize,
+    /// Bodies read at once from one IP address: a sender that forges signatures (which
+    /// cannot be checked before the body is read) holds at most this many, and signed
+    /// deliveries from elsewhere keep the rest. Behind a reverse proxy every request comes
+    /// from the proxy: set it to `max_in_flight` there.
+    pub max_in_flight_per_peer: usize,
     /// The body must arrive within this.
     pub body_timeout: Duration,
     /// The whole request must be answered within this (408 otherwise).
@@ -89,6 +94,7 @@ impl ReceiverConfig {
             max_body_bytes: 1024 * 1024,
             ack_deadline: Duration::from_secs(4),
             max_in_flight: 32,
+            max_in_flight_per_peer: 8,
             body_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(20),
         }
@@ -104,6 +110,8 @@ pub struct Receiver {
     notify: Arc<Notify>,
     /// One permit per body being read.
     bodies: Arc<tokio::sync::Semaphore>,
+    /// Bodies being read, per peer address.
+    per_peer: Arc<crate::listener::PeerCounts>,
 }
 
 impl Receiver {
@@ -120,6 +128,7 @@ impl Receiver {
             clock,
             notify,
             bodies,
+            per_peer: Arc::default(),
         })
     }
 
@@ -221,6 +230,26 @@ async fn receive(State(r): State<Arc<Receiver>>, req: axum::extract::Request) ->
         tracing::warn!(reason = %e, "webhook rejected before its body: bad signature headers");
         return StatusCode::UNAUTHORIZED.into_response();
     }
+    // The peer's own share first, so one address cannot take every place.
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let _from_peer = match peer {
+        Some(ip) => match r.per_peer.take(ip, r.config.max_in_flight_per_peer) {
+            Some(slot) => Some(slot),
+            None => {
+                tracing::warn!(%ip, max = r.config.max_in_flight_per_peer, "webhook refused: too many bodies in flight from this address");
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    [(axum::http::header::RETRY_AFTER, "1")],
+                    "too many webhook requests at once from this address; retry later",
+                )
+                    .into_response();
+            }
+        },
+        None => None,
+    };
     let Ok(_permit) = r.bodies.clone().try_acquire_owned() else {
         tracing::warn!(
             max = r.config.max_in_flight,

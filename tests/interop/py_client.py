@@ -39,19 +39,21 @@ async def exercise(session: ClientSession) -> dict:
     sc = res.structured_content
     check(sc["total"] > 0 and len(sc["results"]) == 3, f"search results {sc}")
 
-    # A mistyped property is refused before any HubSpot call, with close matches.
-    try:
-        await session.call_tool("search_objects", {"objectType": "tickets", "filters": [{"property": "hs_ticket_priorty", "operator": "EQ", "value": "HIGH"}]})
-        check(False, "a misspelled property was accepted")
-    except McpError as e:
-        check("hs_ticket_priority" in e.error.message, f"close match in {e.error.message}")
+    # A mistyped property is refused before any HubSpot call, with close matches, as a tool
+    # result the model reads (isError), not a protocol error (SEP-1303).
+    bad = await session.call_tool("search_objects", {"objectType": "tickets", "filters": [{"property": "hs_ticket_priorty", "operator": "EQ", "value": "HIGH"}]})
+    check(bad.is_error and "hs_ticket_priority" in bad.content[0].text, f"close match in {bad}")
 
     # A wrong enum value names the allowed ones; an invalid operator names the JSON path.
+    bad = await session.call_tool("search_objects", {"objectType": "tickets", "filters": [{"property": "hs_ticket_priority", "operator": "LIKE", "value": "x"}]})
+    check(bad.is_error and "filters[0].operator" in bad.content[0].text, f"path in {bad}")
+
+    # A tool that does not exist stays a protocol error.
     try:
-        await session.call_tool("search_objects", {"objectType": "tickets", "filters": [{"property": "hs_ticket_priority", "operator": "LIKE", "value": "x"}]})
-        check(False, "an unknown operator was accepted")
+        await session.call_tool("no_such_tool", {})
+        check(False, "an unknown tool was called")
     except McpError as e:
-        check("filters[0].operator" in e.error.message, f"path in {e.error.message}")
+        check("not offered" in e.error.message, f"unknown tool: {e.error.message}")
 
     prompts = await session.list_prompts()
     pnames = sorted(p.name for p in prompts.prompts)

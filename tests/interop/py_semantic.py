@@ -22,6 +22,39 @@ def check(cond, what):
         raise SystemExit(f"expectation failed: {what}")
 
 
+def resolve(schema, root):
+    while isinstance(schema, dict) and "$ref" in schema:
+        name = schema["$ref"].split("/")[-1]
+        schema = root.get("$defs", {}).get(name) or root.get("definitions", {}).get(name)
+    return schema or {}
+
+
+def undeclared(value, schema, root, at="$"):
+    """Keys the result carries that its schema does not declare (the SDK's own validation
+    cannot see them: output schemas allow extra keys)."""
+    schema = resolve(schema, root)
+    out = []
+    for alt in schema.get("anyOf", []) + schema.get("oneOf", []):
+        alt = resolve(alt, root)
+        if isinstance(value, dict) and alt.get("properties"):
+            schema = alt
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        for k, v in value.items():
+            if k in props:
+                out += undeclared(v, props[k], root, f"{at}.{k}")
+            elif isinstance(extra, dict):
+                out += undeclared(v, extra, root, f"{at}.{k}")
+            elif extra is not True:
+                out.append(f"{at}.{k}")
+    elif isinstance(value, list):
+        items = schema.get("items", {})
+        for i, v in enumerate(value):
+            out += undeclared(v, items, root, f"{at}[{i}]")
+    return out
+
+
 async def main() -> None:
     env = dict(os.environ)
     env.update({
@@ -31,6 +64,9 @@ async def main() -> None:
         "HUBSPOT_MCP_SANDBOX__RECORDS__DEALS": "40",
         "HUBSPOT_MCP_SANDBOX__RECORDS__TICKETS": "60",
         "RUST_LOG": "error",
+        # One search every 2 s: the backfill takes long enough to be seen in progress.
+        "HUBSPOT_MCP_HUBSPOT__CLIENT__GOVERNOR__SEARCH_PER_SECOND": "1",
+        "HUBSPOT_MCP_HUBSPOT__CLIENT__GOVERNOR__SEARCH_INTERVAL_MS": "2000",
     })
     params = StdioServerParameters(command=sys.argv[1], args=["serve", "--stdio", "--sandbox", "--sync"], env=env)
     async with stdio_client(params) as (read, write):
@@ -38,25 +74,60 @@ async def main() -> None:
             await session.initialize()
             names = sorted(t.name for t in (await session.list_tools()).tools)
             check("semantic_search" in names and "find_duplicates" in names, f"tools {names}")
-            # The backfill runs in the background on first start.
+            # The backfill runs in the background on first start; until it ends, results say
+            # how far it is rather than passing for "nothing similar".
             deadline = time.time() + 120
+            seen_progress = None
             while True:
                 res = await session.call_tool("semantic_search", {"query": "cannot log in with single sign-on", "objectTypes": ["tickets"], "k": 5})
-                results = (res.structured_content or {}).get("results", [])
-                if len(results) == 5:
+                sc = res.structured_content or {}
+                results = sc.get("results", [])
+                if "index" in sc:
+                    check(sc["index"]["complete"] is False and "still being built" in sc.get("note", ""), f"progress {sc}")
+                    check(set(sc["index"]["types"]) == {"contacts", "companies", "deals", "tickets"}, f"types {sc['index']}")
+                    seen_progress = seen_progress or sc["index"]
+                elif len(results) == 5:
                     break
                 check(time.time() < deadline, f"backfill never finished: {res}")
-                await asyncio.sleep(0.3)
+                await asyncio.sleep(0.2)
+            check(seen_progress is not None, "semantic_search during the backfill reported its progress")
             check(all(r["objectType"] == "tickets" and 0 < r["score"] <= 1 for r in results), f"hits {results}")
             scores = [r["score"] for r in results]
             check(scores == sorted(scores, reverse=True), f"best first: {scores}")
-            try:
-                await session.call_tool("semantic_search", {"query": "x", "k": 99})
-                check(False, "k=99 accepted")
-            except McpError as e:
-                check("k: 99" in str(e), f"error names the argument: {e}")
+            bad = await session.call_tool("semantic_search", {"query": "x", "k": 99})
+            check(bad.is_error and "k: 99" in bad.content[0].text, f"error names the argument: {bad}")
             dups = await session.call_tool("find_duplicates", {"field": "email"})
             check(dups.structured_content is not None and "groups" in dups.structured_content, f"{dups}")
+
+            # Every tool's real output against its declared output schema: the SDK validates
+            # each (a missing required field, a wrong type), and no field goes undeclared.
+            tools = {t.name: t for t in (await session.list_tools()).tools}
+            found = await session.call_tool("search_objects", {"objectType": "contacts", "limit": 2, "properties": ["email"]})
+            contact = found.structured_content["results"][0]["id"]
+            company = (await session.call_tool("search_objects", {"objectType": "companies", "limit": 1})).structured_content["results"][0]["id"]
+            samples = {
+                "list_object_types": {},
+                "describe_properties": {"objectType": "tickets"},
+                "list_owners": {},
+                "list_pipelines": {"objectType": "tickets"},
+                "search_objects": {"objectType": "tickets", "query": "login", "limit": 3},
+                "get_objects": {"objectType": "contacts", "ids": [contact, "999999999"]},
+                "get_associations": {"objectType": "contacts", "ids": [contact], "toObjectType": "companies"},
+                "create_objects": {"objectType": "contacts", "records": [{"properties": {"email": "schema@outputs.test", "firstname": "Schema"}}]},
+                "update_objects": {"objectType": "contacts", "records": [{"id": contact, "properties": {"firstname": "Checked"}}]},
+                "upsert_objects": {"objectType": "contacts", "idProperty": "email", "records": [{"id": "upsert@outputs.test", "properties": {"firstname": "Up"}}]},
+                "associate_objects": {"objectType": "contacts", "id": contact, "toObjectType": "companies", "toId": company},
+                "semantic_search": {"query": "login problems", "k": 3},
+                "find_duplicates": {"field": "email"},
+            }
+            check(set(tools) <= set(samples), f"a listed tool has no sample call: {set(tools) - set(samples)}")
+            for name, tool in sorted(tools.items()):
+                res = await session.call_tool(name, samples[name])
+                check(not res.is_error, f"{name}: {res.content}")
+                schema = tool.output_schema
+                check(schema is not None and res.structured_content is not None, f"{name} has structured output")
+                extra = undeclared(res.structured_content, schema, schema)
+                check(not extra, f"{name} returns fields its output schema does not declare: {extra}")
             print(json.dumps({"tools": len(names), "top": results[0]["title"], "top_score": results[0]["score"]}))
 
 

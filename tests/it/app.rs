@@ -57,7 +57,7 @@ async fn shutdown_drains_every_task_closes_the_listeners_and_releases_the_index(
 /// Spawns the binary, reads its first stdout line, sends SIGTERM, and returns the line and how
 /// the process ended.
 fn run_until_sigterm(args: &[&str], dir: &std::path::Path) -> (String, std::process::ExitStatus) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hubspot-mcp"))
+    let mut child = crate::support::bin()
         .args(args)
         .env("HUBSPOT_MCP_DATA_DIR", dir)
         .env("HUBSPOT_MCP_SANDBOX__RECORDS__CONTACTS", "50")
@@ -118,7 +118,7 @@ fn sigterm_drains_serve_http_and_sync_listen_and_they_exit_cleanly() {
 #[test]
 fn sigterm_ends_serve_stdio_even_while_the_client_keeps_stdin_open() {
     let dir = crate::support::tempdir("sigterm-stdio");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hubspot-mcp"))
+    let mut child = crate::support::bin()
         .args(["serve", "--sandbox", "--stdio"])
         .env("HUBSPOT_MCP_DATA_DIR", &dir)
         .env("HUBSPOT_MCP_SANDBOX__RECORDS__CONTACTS", "50")

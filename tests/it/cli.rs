@@ -1,11 +1,11 @@
 //! The `hubspot-mcp sandbox` command, as a script would use it.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 #[tokio::test]
 async fn sandbox_command_accepts_the_given_token_and_prints_its_url() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hubspot-mcp"))
+    let mut child = crate::support::bin()
         .args([
             "sandbox",
             "--addr",
@@ -44,7 +44,7 @@ async fn sandbox_command_accepts_the_given_token_and_prints_its_url() {
 
 #[tokio::test]
 async fn sandbox_command_prints_a_ready_token_when_none_is_given() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hubspot-mcp"))
+    let mut child = crate::support::bin()
         .args(["sandbox", "--records", "50"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -77,7 +77,7 @@ async fn auth_login_against_the_sandbox_stores_an_encrypted_refresh_token() {
     let dir = std::env::temp_dir().join(format!("hsmcp-auth-{}", uuid::Uuid::new_v4()));
     let d = dir.clone();
     let run = move |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_hubspot-mcp"))
+        let out = crate::support::bin()
             .args(args)
             .env("HUBSPOT_MCP_DATA_DIR", &d)
             .env_remove("HUBSPOT_MCP_TOKEN_KEY")
@@ -101,7 +101,7 @@ async fn auth_login_against_the_sandbox_stores_an_encrypted_refresh_token() {
         !String::from_utf8_lossy(&stored).contains("na1-"),
         "the refresh token is encrypted"
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_hubspot-mcp"))
+    let out = crate::support::bin()
         .args(["auth", "status", "--sandbox", &sb.base_url()])
         .env("HUBSPOT_MCP_DATA_DIR", &dir)
         .output()
@@ -119,7 +119,7 @@ async fn auth_login_against_the_sandbox_stores_an_encrypted_refresh_token() {
 fn serve_audits_tool_calls_and_audit_verify_checks_the_chain() {
     use std::io::Write;
     let dir = std::env::temp_dir().join(format!("hsmcp-serve-audit-{}", uuid::Uuid::new_v4()));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hubspot-mcp"))
+    let mut child = crate::support::bin()
         .args(["serve", "--stdio", "--sandbox"])
         .env("HUBSPOT_MCP_DATA_DIR", &dir)
         .env("HUBSPOT_MCP_SANDBOX__RECORDS__CONTACTS", "50")
@@ -148,7 +148,7 @@ fn serve_audits_tool_calls_and_audit_verify_checks_the_chain() {
     out.read_line(&mut line).unwrap();
     assert!(line.contains("not offered"), "{line}");
     let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_hubspot-mcp"))
+        crate::support::bin()
             .args(args)
             .env("HUBSPOT_MCP_DATA_DIR", &dir)
             .env("HUBSPOT_MCP_SANDBOX__RECORDS__CONTACTS", "50")
@@ -225,7 +225,7 @@ fn session_with_known_token(
 ) -> (String, String, String) {
     use std::io::Write;
     let stderr_path = dir.join("stderr.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hubspot-mcp"))
+    let mut child = crate::support::bin()
         .args(["serve", "--stdio"])
         .env("HUBSPOT_MCP_HUBSPOT__TOKEN", token)
         .env("HUBSPOT_MCP_HUBSPOT__CLIENT__BASE_URL", sandbox_url)
@@ -271,7 +271,7 @@ fn session_with_known_token(
 fn a_whole_session_never_shows_a_known_token_in_output_logs_or_audit() {
     let good = "pat-na1-known-good-0f3c9a";
     let bad = "pat-na1-known-bad-77d2e1";
-    let mut sandbox = Command::new(env!("CARGO_BIN_EXE_hubspot-mcp"))
+    let mut sandbox = crate::support::bin()
         .args(["sandbox", "--records", "100", "--token", good])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

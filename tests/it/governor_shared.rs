@@ -394,7 +394,7 @@ async fn sync_status_shows_where_the_budget_is_kept() {
     let redis = RedisServer::start();
     let dir = crate::support::tempdir("status");
     let status = |url: &str| {
-        let out = Command::new(env!("CARGO_BIN_EXE_hubspot-mcp"))
+        let out = crate::support::bin()
             .args(["sync", "--status", "--sandbox"])
             .env("HUBSPOT_MCP_DATA_DIR", &dir)
             .env("HUBSPOT_MCP_GOVERNOR__REDIS_URL", url)

@@ -119,6 +119,14 @@ async fn readyz_spends_at_most_one_call_and_tells_nothing_upstream() {
         "not ready",
         "nothing about HubSpot's answer"
     );
+    // Broken once: the probe was retried (5 requests to a failing HubSpot per readiness check).
+    let probes_sent = ep
+        .sb
+        .log_entries()
+        .iter()
+        .filter(|e| e.path.contains("account-info"))
+        .count();
+    assert_eq!(probes_sent, 1, "one probe, never retried");
 }
 
 /// Broken once: malformed JSON-RPC got 415, an oversized chunked body 500.
@@ -142,6 +150,48 @@ async fn malformed_oversized_and_nested_bodies_get_clear_json_rpc_errors() {
         assert_eq!(res.status().as_u16(), 400, "{label}");
         let v: Value = res.json().await.unwrap();
         assert_eq!(v["error"]["code"], -32700, "{label}: {v}");
+    }
+    // Broken once: well-formed JSON that is not a JSON-RPC request MCP accepts got 415 with
+    // a plain-text body.
+    for (label, body) in [
+        (
+            "a batch",
+            json!([{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}]),
+        ),
+        (
+            "a null id",
+            json!({"jsonrpc": "2.0", "id": null, "method": "tools/list"}),
+        ),
+        (
+            "a fractional id",
+            json!({"jsonrpc": "2.0", "id": 1.5, "method": "tools/list"}),
+        ),
+        (
+            "version 1.0",
+            json!({"jsonrpc": "1.0", "id": 1, "method": "tools/list"}),
+        ),
+        ("no version", json!({"id": 1, "method": "tools/list"})),
+        (
+            "a number method",
+            json!({"jsonrpc": "2.0", "id": 1, "method": 7}),
+        ),
+        (
+            "neither request nor response",
+            json!({"jsonrpc": "2.0", "id": 1}),
+        ),
+        ("a scalar", json!(42)),
+    ] {
+        let res = post(&ep.url()).json(&body).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 400, "{label}");
+        let v: Value = res.json().await.unwrap();
+        assert_eq!(v["error"]["code"], -32600, "{label}: {v}");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("Invalid Request"),
+            "{label}: {v}"
+        );
     }
     // Oversized, with and without a Content-Length.
     let big = vec![b' '; 200 * 1024];
@@ -334,10 +384,16 @@ async fn sessions_are_capped_and_expire_when_idle() {
         assert!(res.headers().get("mcp-session-id").is_some());
     }
     let res = post(&ep.url()).json(&init).send().await.unwrap();
+    assert_eq!(
+        res.status().as_u16(),
+        503,
+        "the fourth session is refused as 'try later', not as a server fault"
+    );
+    assert!(res.headers().get("retry-after").is_some());
+    let v: Value = res.json().await.unwrap();
     assert!(
-        res.status().is_server_error(),
-        "the fourth session is refused: {}",
-        res.status()
+        v["error"]["message"].as_str().unwrap().contains("sessions"),
+        "{v}"
     );
     tokio::time::sleep(Duration::from_millis(1_200)).await;
     let res = post(&ep.url()).json(&init).send().await.unwrap();
@@ -550,4 +606,102 @@ async fn webhook_bodies_are_checked_bounded_and_timed() {
         (1, 2),
         "one event stored, two replays dropped"
     );
+}
+
+/// A connection from another loopback address (127.0.0.0/8 is all loopback on Linux), so a
+/// test can be two peers at once.
+async fn connect_from(source: [u8; 4], to: SocketAddr) -> tokio::net::TcpStream {
+    let s = tokio::net::TcpSocket::new_v4().unwrap();
+    s.bind(SocketAddr::from((source, 0))).unwrap();
+    s.connect(to).await.unwrap()
+}
+
+/// Broken once: anyone who sent *a* signature header and a fresh timestamp took one of the
+/// 32 body slots; 32 such connections made signed deliveries 503 for 10 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_signatures_holding_bodies_open_do_not_starve_signed_webhooks() {
+    let (addr, queue, _cancel) = receiver(|_| {}).await;
+    let now = chrono::Utc::now().timestamp_millis();
+    let uri = format!("http://{addr}{PATH}");
+    let forged = "Zm9yZ2VkIHNpZ25hdHVyZSBmb3JnZWQgc2lnbmF0dXJlIQ==";
+    let mut held = Vec::new();
+    let mut refused = 0;
+    for _ in 0..64 {
+        let mut s = connect_from([127, 0, 0, 2], addr).await;
+        s.write_all(format!("POST {PATH} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 100000\r\nX-HubSpot-Signature-v3: {forged}\r\nX-HubSpot-Request-Timestamp: {now}\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        held.push(s);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The forger got its own share and 503s beyond it; its held bodies never complete.
+    for s in &mut held {
+        let mut buf = [0u8; 64];
+        if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_millis(5), s.read(&mut buf)).await {
+            if String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 503") {
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!(refused, 64 - 8, "the forger holds 8 places, no more");
+    // Signed deliveries from HubSpot's address are accepted meanwhile, and stored.
+    for id in 0..20 {
+        let event = json!([{"eventId": 1000 + id, "subscriptionId": 1, "portalId": 1, "appId": 1,
+            "occurredAt": now, "subscriptionType": "contact.propertyChange", "attemptNumber": 0,
+            "objectId": 101 + id, "propertyName": "email", "propertyValue": "a@b.c", "changeSource": "CRM"}])
+        .to_string();
+        let res = reqwest::Client::new()
+            .post(&uri)
+            .header(
+                "x-hubspot-signature-v3",
+                sign_v3(SECRET, "POST", &uri, event.as_bytes(), now),
+            )
+            .header("x-hubspot-request-timestamp", now.to_string())
+            .body(event)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 204, "signed delivery {id}");
+    }
+    assert_eq!(
+        queue.depth(now).unwrap().pending,
+        20,
+        "every signed event stored"
+    );
+    drop(held);
+}
+
+/// Broken once: 1,030 idle connections with no credentials blocked every request, health
+/// checks and webhooks included, for about 8 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_peer_with_1100_idle_connections_does_not_lock_out_others() {
+    let ep = endpoint(GovernorSettings::default(), |_| {}).await;
+    let mut idle = Vec::new();
+    for _ in 0..1_100 {
+        idle.push(connect_from([127, 0, 0, 3], ep.addr).await);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    let health = reqwest::Client::new()
+        .get(format!("http://{}/healthz", ep.addr))
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    let res = post(&ep.url())
+        .timeout(Duration::from_secs(5))
+        .json(&call("list_owners", json!({})))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let v: Value = res.json().await.unwrap();
+    assert!(v["result"]["structuredContent"].is_object(), "{v}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(idle);
 }

@@ -35,6 +35,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_hubspot-mcp");
 /// `serve --http 127.0.0.1:0 --sandbox …`, returning the process and its /mcp URL.
 fn serve_http(extra: &[&str]) -> (Child, String) {
     let mut child = Command::new(BIN)
+        .env("HUBSPOT_MCP_DATA_DIR", crate::support::tempdir("interop"))
         .args(["serve", "--http", "127.0.0.1:0", "--sandbox"])
         .args(extra)
         .stdout(Stdio::piped())
@@ -48,8 +49,12 @@ fn serve_http(extra: &[&str]) -> (Child, String) {
     (child, line.trim().to_string())
 }
 
+/// Runs a client; servers it spawns get a data directory of their own.
 fn run(cmd: &mut Command) -> (bool, String) {
-    let out = cmd.output().unwrap();
+    let out = cmd
+        .env("HUBSPOT_MCP_DATA_DIR", crate::support::tempdir("interop"))
+        .output()
+        .unwrap();
     (
         out.status.success(),
         format!(

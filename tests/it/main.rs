@@ -13,6 +13,7 @@ mod hostile;
 mod interop;
 mod layout;
 mod mcp;
+mod readme;
 mod redis_server;
 mod sandbox_api;
 mod sandbox_limits;

@@ -345,3 +345,26 @@ pub async fn spawn_app(options: TestOptions) -> TestApp {
         webhook_url,
     }
 }
+
+/// The text of a tool call the tool refused: an `isError` result the model can read (bad
+/// arguments, a HubSpot rejection), never a JSON-RPC error. Panics on anything else.
+pub fn refusal(v: &serde_json::Value) -> String {
+    assert!(
+        v["error"].is_null(),
+        "a protocol error, not a tool result: {v}"
+    );
+    assert_eq!(v["result"]["isError"], true, "not refused: {v}");
+    v["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The `hubspot-mcp` binary with a data directory of its own (a fresh temporary one; a test
+/// that needs a particular one sets `HUBSPOT_MCP_DATA_DIR` after this), so no test reads or
+/// writes the user's per-user data directory.
+pub fn bin() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_hubspot-mcp"));
+    c.env("HUBSPOT_MCP_DATA_DIR", tempdir("bin"));
+    c
+}

@@ -251,7 +251,7 @@ async fn crafted_ids_never_become_hubspot_paths() {
                     "objectType": "contacts", "id": id, "toObjectType": "companies", "toId": to_id}}),
             )
             .await;
-            let msg = reply["error"]["message"].as_str().unwrap_or_default();
+            let msg = crate::support::refusal(&reply);
             assert!(
                 msg.contains("is not a HubSpot record id"),
                 "{crafted:?} must be refused as an id: {reply}"

@@ -97,6 +97,7 @@ impl HubSpotClient {
             bucket: Bucket::Burst,
             safe: true,
             write: true,
+            once: false,
         };
         self.execute(&call).await.map(drop)
     }

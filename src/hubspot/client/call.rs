@@ -24,6 +24,9 @@ pub struct Call {
     pub safe: bool,
     /// Writes data (checked by the production guard).
     pub write: bool,
+    /// One attempt, whatever the answer: a readiness probe asks whether HubSpot answers now,
+    /// and retrying would only spend the budget on an anonymous caller's behalf.
+    pub once: bool,
 }
 
 impl Call {
@@ -39,6 +42,7 @@ impl Call {
             bucket: Bucket::Burst,
             safe: true,
             write: false,
+            once: false,
         }
     }
 
@@ -61,6 +65,7 @@ impl Call {
             bucket: Bucket::Burst,
             safe,
             write,
+            once: false,
         }
     }
 }

@@ -26,6 +26,20 @@ impl HubSpotClient {
             .body)
     }
 
+    /// Does HubSpot answer now? One `account-info` request, never retried (readiness).
+    ///
+    /// # Errors
+    /// As [`execute`](Self::execute), after the one attempt.
+    pub async fn probe(&self) -> Result<(), ApiError> {
+        let mut call = Call::get(
+            self.v().account_details(),
+            Lane::Interactive,
+            EndpointGroup::Metadata,
+        );
+        call.once = true;
+        self.execute(&call).await.map(|_| ())
+    }
+
     /// A GET served from the metadata cache while fresh (one fetch per key, single-flight).
     async fn cached_get(&self, key: String, path: ApiPath) -> Result<Value, ApiError> {
         self.inner

@@ -262,17 +262,19 @@ fn collect_batch(body: &Value, out: &mut BatchOutcome, traced: Option<()>) -> Re
                     .collect()
             })
             .unwrap_or_default();
-        let mut message = e["message"].as_str().unwrap_or_default().to_string();
-        if let Some(first) = e["errors"][0]["message"].as_str() {
-            if !message.contains(first) {
-                message = format!("{message} ({first})");
-            }
-        }
+        let read = crate::hubspot::rejection::FieldErrors::read(
+            e["message"].as_str().unwrap_or_default(),
+            e["errors"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default(),
+        );
         out.errors.push(ItemError {
             index,
             ids,
             category: e["category"].as_str().unwrap_or("ERROR").to_string(),
-            message,
+            message: read.headline,
+            fields: read.fields,
         });
     }
     Ok(())

@@ -99,6 +99,10 @@ impl HubSpotClient {
                     Ok(answer) => self.refusal(call, answer, run.attempt).await,
                 },
             };
+            if call.once {
+                self.inner.metrics.failures.fetch_add(1, Ordering::Relaxed);
+                return Err(failed.error);
+            }
             self.settle(failed, generation, &mut run).await?;
         }
     }

@@ -33,12 +33,14 @@ async fn main() {
     std::process::exit(code);
 }
 
-/// The tracing filter: `RUST_LOG`, or info. rmcp's request and response logs are held at
-/// info whatever `RUST_LOG` says: at debug they print tool arguments and CRM records whole.
+/// The tracing filter: `RUST_LOG`, or info. rmcp's logs are held at info whatever `RUST_LOG`
+/// says: at debug and trace they print tool arguments and CRM records whole.
 fn log_filter() -> tracing_subscriber::EnvFilter {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "info,qdrant_edge=error".into());
-    match "rmcp::service=info".parse() {
+    // All of rmcp, not only its service module: its streamable-HTTP transport logs whole
+    // messages (tool results: CRM records, emails) at trace.
+    match "rmcp=info".parse() {
         Ok(d) => filter.add_directive(d),
         Err(_) => filter,
     }

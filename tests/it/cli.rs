@@ -313,3 +313,62 @@ fn a_whole_session_never_shows_a_known_token_in_output_logs_or_audit() {
     sandbox.kill().ok();
     let _ = sandbox.wait();
 }
+
+/// Broken once: at `RUST_LOG=trace`, rmcp's HTTP transport logged whole tool results.
+#[test]
+fn trace_logs_hold_no_crm_data() {
+    let log = crate::support::tempdir("trace").join("stderr.log");
+    let mut child = crate::support::bin()
+        .args([
+            "serve",
+            "--sandbox",
+            "--http",
+            "127.0.0.1:0",
+            "--http-token",
+            "t",
+        ])
+        .env("HUBSPOT_MCP_SANDBOX__RECORDS__CONTACTS", "50")
+        .env("RUST_LOG", "trace")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut url = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut url)
+        .unwrap();
+    let url = url.trim().to_string();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let v: serde_json::Value = rt.block_on(async {
+        reqwest::Client::new()
+            .post(&url)
+            .bearer_auth("t")
+            .header("accept", "application/json, text/event-stream")
+            .json(&serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+                "name": "search_objects", "arguments": {"objectType": "contacts", "limit": 3, "properties": ["email", "firstname"]}}}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let emails: Vec<String> = v["result"]["structuredContent"]["results"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{v}"))
+        .iter()
+        .filter_map(|r| r["properties"]["email"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(emails.len(), 3, "{v}");
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged.len() > 1_000,
+        "trace logging is on: {} bytes",
+        logged.len()
+    );
+    for e in &emails {
+        assert!(!logged.contains(e.as_str()), "{e} is in the trace log");
+    }
+}

@@ -12,7 +12,7 @@ use hubspot_sandbox::cli::SandboxArgs;
 #[derive(Debug, Parser)]
 #[command(name = "hubspot-mcp", version, about)]
 pub struct Cli {
-    /// A TOML configuration file (see README.md, "Configuration").
+    /// A TOML configuration file (see docs/configuration.md).
     #[arg(long, global = true, env = "HUBSPOT_MCP_CONFIG")]
     pub config: Option<PathBuf>,
     /// Test mode: the production guard refuses writes unless the portal is a developer test

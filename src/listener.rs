@@ -136,8 +136,17 @@ pub struct PeerSlot {
 }
 
 impl PeerCounts {
-    /// A place for `ip`, unless it already holds `max`.
+    /// A place for `ip`, unless it already holds `max`. An IPv4-mapped IPv6 address counts as
+    /// its IPv4 address, and IPv6 addresses count per /64 (what one host is usually given),
+    /// so rotating through a prefix does not multiply a peer's share.
     pub fn take(self: &Arc<Self>, ip: std::net::IpAddr, max: usize) -> Option<PeerSlot> {
+        let ip = match ip.to_canonical() {
+            std::net::IpAddr::V6(v6) => {
+                let s = v6.segments();
+                std::net::IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+            v4 => v4,
+        };
         let mut m = self.0.lock();
         let n = m.entry(ip).or_insert(0);
         if *n >= max.max(1) {

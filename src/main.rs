@@ -63,6 +63,7 @@ async fn run() -> anyhow::Result<()> {
     if let Some(dir) = &cli.data_dir {
         config.data_dir = dir.clone();
     }
+    prepare_data_dir(&config.data_dir, cli.data_dir.is_some());
     if cli.test_mode {
         config.hubspot.client.production_guard = true;
     }
@@ -321,18 +322,55 @@ fn for_terminal(s: &str) -> String {
         .collect()
 }
 
+/// Creates the data directory owner-only when it does not exist yet, and points at the data
+/// an older version kept in `./.hubspot-mcp` (OAuth tokens, the audit chain, the index).
+fn prepare_data_dir(dir: &std::path::Path, chosen: bool) {
+    if !dir.exists() {
+        let mut b = std::fs::DirBuilder::new();
+        b.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+        if let Err(e) = b.create(dir) {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot create the data directory");
+        }
+    }
+    let legacy = std::path::Path::new(".hubspot-mcp");
+    if !chosen && legacy.is_dir() && dir != legacy {
+        tracing::warn!(
+            legacy = %legacy.display(),
+            data_dir = %dir.display(),
+            "data from an older version is in ./.hubspot-mcp; this version uses the per-user data directory: move it there, or pass --data-dir .hubspot-mcp"
+        );
+    }
+}
+
 /// Where a generated HTTP bearer token is kept across restarts.
 fn http_token_path(config: &Config) -> std::path::PathBuf {
     config.data_dir.join("http-token")
 }
 
 /// The generated bearer token: the one kept in `path` (owner-only), or a new one written
-/// there (first start, or `--new-token`).
-fn kept_token(path: &std::path::Path, renew: bool) -> anyhow::Result<String> {
+/// there (first start, or `--new-token`); `true` when it is new. A token file that is a
+/// symbolic link or readable by others is refused rather than trusted.
+fn kept_token(path: &std::path::Path, renew: bool) -> anyhow::Result<(String, bool)> {
     if !renew {
-        match std::fs::read_to_string(path) {
-            Ok(t) if t.trim().len() >= 32 => return Ok(t.trim().to_string()),
-            Ok(_) => {}
+        match std::fs::symlink_metadata(path) {
+            Ok(m) if m.file_type().is_symlink() => anyhow::bail!(
+                "{} is a symbolic link; remove it (the token file is the server's own)",
+                path.display()
+            ),
+            #[cfg(unix)]
+            Ok(m) if std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o077 != 0 => {
+                anyhow::bail!(
+                    "{} is readable by other users; remove it (or pass --new-token) so a new one is written owner-only",
+                    path.display()
+                )
+            }
+            Ok(_) => match std::fs::read_to_string(path) {
+                Ok(t) if t.trim().len() >= 32 => return Ok((t.trim().to_string(), false)),
+                Ok(_) => {}
+                Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+            },
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         }
@@ -341,7 +379,7 @@ fn kept_token(path: &std::path::Path, renew: bool) -> anyhow::Result<String> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
     {
         use std::io::Write;
         let mut o = std::fs::OpenOptions::new();
@@ -355,7 +393,7 @@ fn kept_token(path: &std::path::Path, renew: bool) -> anyhow::Result<String> {
         f.sync_all()?;
     }
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
-    Ok(token)
+    Ok((token, true))
 }
 
 /// The HTTP endpoint's options from the flags; prints a generated token when none was given.
@@ -381,12 +419,20 @@ fn http_options(
     }
     if opts.token_hashes.is_empty() && !args.no_auth {
         let path = http_token_path(config);
-        let generated = kept_token(&path, args.new_token)?;
-        opts.token_hashes.push(hash_token(&generated));
-        eprintln!(
-            "HTTP bearer token (kept in {} across restarts; --new-token replaces it, --http-token-sha256 chooses your own): {generated}",
-            path.display()
-        );
+        let (token, new) = kept_token(&path, args.new_token)?;
+        opts.token_hashes.push(hash_token(&token));
+        // Printed once, when made; after that it is only named (logs keep what they are given).
+        if new {
+            eprintln!(
+                "HTTP bearer token (new; kept in {} across restarts, --new-token replaces it, --http-token-sha256 chooses your own): {token}",
+                path.display()
+            );
+        } else {
+            eprintln!(
+                "HTTP bearer token: the one kept in {} (--new-token replaces it)",
+                path.display()
+            );
+        }
     }
     Ok(opts)
 }
@@ -419,9 +465,18 @@ async fn run_serve(
     if args.stdio {
         let dir = app::sync_data_dir(&config, args.sandbox);
         if let Some(server) = app::running::RunningServer::find(&dir).await {
+            // What this invocation would restrict, the running server would not.
+            if args.read_only || !args.toolsets.is_empty() || file.is_some() {
+                anyhow::bail!(
+                    "a server already serves {} ({}, pid {}), and --read-only, --toolsets or --config cannot be applied through it: give this client its own --data-dir, or start that server with the same options",
+                    dir.display(),
+                    server.url,
+                    server.pid
+                );
+            }
             tracing::info!(url = %server.url, pid = server.pid, "a server already serves this data directory: bridging stdio to it");
             let token = app::running::client_token(&config.data_dir);
-            return server.bridge_stdio(token.as_deref()).await;
+            return server.bridge_stdio(token).await;
         }
     }
     let mut app = App::connect(config, portal(args.sandbox, file)?).await?;

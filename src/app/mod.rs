@@ -316,6 +316,7 @@ impl App {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let (cancel, failure) = (self.cancel.clone(), self.failure.clone());
         let record_dir = self.conn.data_dir.clone();
+        let instance = options.instance.clone();
         self.tasks.spawn(async move {
             let mut tx = Some(tx);
             let served = crate::mcp::http::serve(server, options, extra, cancel.clone(), |a| {
@@ -325,9 +326,11 @@ impl App {
                 } else {
                     a
                 };
-                if let Err(e) =
-                    running::RunningServer::record(&record_dir, &format!("http://{host}/mcp"))
-                {
+                if let Err(e) = running::RunningServer::record(
+                    &record_dir,
+                    &format!("http://{host}/mcp"),
+                    &instance,
+                ) {
                     tracing::warn!(error = %e, "could not record this server for the CLI");
                 }
                 if let Some(tx) = tx.take() {
@@ -490,7 +493,12 @@ async fn initial_sync(engine: SyncEngine, backfill_if_empty: bool, portal_afresh
                 .await;
             }
             Err(err) => {
-                tracing::error!(error = %err, "the reconcile after a restart failed; `hubspot-mcp reconcile` repairs drift")
+                tracing::error!(error = %err, "the reconcile after a restart failed; `hubspot-mcp reconcile` repairs drift");
+                let q = engine.queue().clone();
+                let _ = tokio::task::spawn_blocking(move || {
+                    q.set_checkpoint(crate::sync::readiness::RECONCILING, None)
+                })
+                .await;
             }
         }
     } else if !fresh {

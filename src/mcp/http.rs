@@ -27,6 +27,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::HubSpotMcp;
 
+/// The header `/healthz` answers with: this server process's random id, which the record
+/// that lets the CLI and desktop clients find it names (`app::running`).
+pub const INSTANCE_HEADER: &str = "x-hubspot-mcp-instance";
+
 /// HTTP settings.
 #[derive(Debug, Clone)]
 pub struct HttpOptions {
@@ -48,6 +52,8 @@ pub struct HttpOptions {
     pub session_idle: Duration,
     /// `--stateful`: at most this many sessions at once; `initialize` past it gets 503.
     pub max_sessions: usize,
+    /// This server process's random id, answered by `/healthz` (see `app::running`).
+    pub instance: String,
 }
 
 impl HttpOptions {
@@ -64,6 +70,7 @@ impl HttpOptions {
             limits: crate::listener::Limits::default(),
             session_idle: Duration::from_secs(120),
             max_sessions: 1_000,
+            instance: uuid::Uuid::new_v4().simple().to_string(),
         }
     }
 }
@@ -323,9 +330,11 @@ pub const READY_TTL: Duration = Duration::from_secs(15);
 ///
 /// The probe is one `account-info` call at most every `ttl`, single-flight, whatever the
 /// number of callers: readiness is unauthenticated, so it must not spend the HubSpot budget
-/// on a caller's say-so. An open circuit breaker answers "not ready" without any call. The
-/// answer says "ready" or "not ready" and nothing else: why (HubSpot's error) goes to the
-/// server's log, not to an anonymous caller.
+/// on a caller's say-so; it is one request, never retried. An open circuit breaker answers
+/// "not ready" without any call. The answer says "ready" or "not ready", and while the index
+/// is being built, how far it is (counts per type, nothing from a record): why HubSpot failed,
+/// or why the index state could not be read, goes to the server's log, not to an anonymous
+/// caller.
 pub struct Readiness {
     client: crate::hubspot::HubSpotClient,
     ttl: Duration,
@@ -408,9 +417,13 @@ pub fn router(server: HubSpotMcp, opts: &HttpOptions, cancel: CancellationToken)
     };
     let ready = Arc::new(Readiness::new(server.client().clone(), READY_TTL));
     let index = server.sync.clone();
+    let instance = opts.instance.clone();
     Router::new()
         .nest_service("/mcp", mcp)
-        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/healthz",
+            get(move || async move { ([(INSTANCE_HEADER, instance)], "ok") }),
+        )
         .route(
             "/readyz",
             get(move || {
@@ -422,7 +435,10 @@ pub fn router(server: HubSpotMcp, opts: &HttpOptions, cancel: CancellationToken)
                         Some(engine) => match engine.readiness().await {
                             Ok(i) if !i.complete => format!("\n{}", i.summary()),
                             Ok(_) => String::new(),
-                            Err(e) => format!("\nthe index state cannot be read: {e}"),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "the index state cannot be read");
+                                String::new()
+                            }
                         },
                         None => String::new(),
                     };

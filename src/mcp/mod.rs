@@ -529,6 +529,34 @@ impl ServerHandler for HubSpotMcp {
                 .and_then(|r| r)
             }
         };
+        // The records a result names (search hits, written records, a handoff's context):
+        // taken from error results too, since a partly refused write still wrote some.
+        let named = |r: &rmcp::model::CallToolResult| -> Vec<serde_json::Value> {
+            r.structured_content
+                .as_ref()
+                .and_then(|v| {
+                    v["results"]
+                        .as_array()
+                        .or_else(|| v.pointer("/handoff/retrieved").and_then(|r| r.as_array()))
+                })
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| {
+                            let mut r = serde_json::json!({"id": x.get("id")?.clone()});
+                            if let Some(v) = x.get("objectType") {
+                                r["objectType"] = v.clone();
+                            }
+                            // Audit entries hold integers only (floats do not
+                            // round-trip exactly through the hash chain).
+                            if let Some(s) = x.get("score").and_then(|v| v.as_f64()) {
+                                r["scoreMilli"] = serde_json::json!((s * 1000.0).round() as i64);
+                            }
+                            Some(r)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
         let (outcome, retrieved) = match &result {
             Ok(rmcp::model::CallToolResponse::Complete(r)) if r.is_error == Some(true) => {
                 let text = r
@@ -537,37 +565,9 @@ impl ServerHandler for HubSpotMcp {
                     .and_then(|c| c.as_text())
                     .map(|t| t.text.clone())
                     .unwrap_or_default();
-                (format!("error: {text}"), Vec::new())
+                (format!("error: {text}"), named(r))
             }
-            Ok(rmcp::model::CallToolResponse::Complete(r)) => {
-                let ids = r
-                    .structured_content
-                    .as_ref()
-                    .and_then(|v| {
-                        v["results"]
-                            .as_array()
-                            .or_else(|| v.pointer("/handoff/retrieved").and_then(|r| r.as_array()))
-                    })
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|x| {
-                                let mut r = serde_json::json!({"id": x.get("id")?.clone()});
-                                if let Some(v) = x.get("objectType") {
-                                    r["objectType"] = v.clone();
-                                }
-                                // Audit entries hold integers only (floats do not
-                                // round-trip exactly through the hash chain).
-                                if let Some(s) = x.get("score").and_then(|v| v.as_f64()) {
-                                    r["scoreMilli"] =
-                                        serde_json::json!((s * 1000.0).round() as i64);
-                                }
-                                Some(r)
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                ("ok".to_string(), ids)
-            }
+            Ok(rmcp::model::CallToolResponse::Complete(r)) => ("ok".to_string(), named(r)),
             Ok(_) => ("pending".to_string(), Vec::new()),
             Err(e) => (format!("invalid: {}", e.message), Vec::new()),
         };

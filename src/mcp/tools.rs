@@ -1287,9 +1287,7 @@ impl HubSpotMcp {
             Ok(out) => out,
             // The whole batch refused for its values (HubSpot's 400): the same answer as a
             // per-record refusal, so the model reads one shape either way.
-            Err(ApiError::Http { status, body, .. })
-                if (400..500).contains(&status) && status != 401 && status != 403 =>
-            {
+            Err(ApiError::Http { status, body, .. }) if status == 400 || status == 409 => {
                 let read = body.field_errors();
                 crate::hubspot::model::BatchOutcome {
                     results: Vec::new(),

@@ -113,6 +113,9 @@ pub struct WebhookConfig {
     pub max_future_ms: i64,
     /// `serve --stdio` and `sync --listen`: where to receive webhooks (`serve --http` uses its own address).
     pub listen: Option<std::net::SocketAddr>,
+    /// Bodies read at once from one address (8); behind a reverse proxy, where every request
+    /// comes from the proxy, raise it to 32 (all of them).
+    pub max_in_flight_per_peer: usize,
 }
 
 impl Default for WebhookConfig {
@@ -124,6 +127,7 @@ impl Default for WebhookConfig {
             max_body_bytes: 1024 * 1024,
             max_future_ms: 60_000,
             listen: None,
+            max_in_flight_per_peer: 8,
         }
     }
 }
@@ -204,6 +208,7 @@ impl SyncRuntime {
         rc.accept_v2 = config.webhooks.accept_v2;
         rc.max_body_bytes = config.webhooks.max_body_bytes;
         rc.max_future_ms = config.webhooks.max_future_ms;
+        rc.max_in_flight_per_peer = config.webhooks.max_in_flight_per_peer;
         let receiver = Receiver::new(rc, queue.clone(), clock.clone(), notify.clone());
         let engine = SyncEngine::new(
             client,

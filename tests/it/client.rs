@@ -287,7 +287,8 @@ async fn batch_writes_report_partial_failures_per_input() {
     assert_eq!(out.errors.len(), 1);
     assert_eq!(out.errors[0].index, Some(120));
     assert!(
-        out.errors[0].message.contains("not_a_property"),
+        out.errors[0].describe().contains("not_a_property")
+            && out.errors[0].fields[0].property.as_deref() == Some("not_a_property"),
         "{}",
         out.errors[0].message
     );

@@ -204,12 +204,16 @@ async fn malformed_oversized_and_nested_bodies_get_clear_json_rpc_errors() {
             })
             .collect::<Vec<_>>(),
     );
-    let res = post(&ep.url())
+    // The 413 is sent as soon as the limit is passed and the connection closed; a client still
+    // writing may see the closed connection (EPIPE) before it reads the answer.
+    match post(&ep.url())
         .body(reqwest::Body::wrap(http_body_util::StreamBody::new(chunks)))
         .send()
         .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 413, "chunked");
+    {
+        Ok(res) => assert_eq!(res.status().as_u16(), 413, "chunked"),
+        Err(e) => assert!(e.is_request(), "refused mid-body: {e}"),
+    }
     // A JSON-RPC batch is not part of this protocol version: a clear error, not a crash.
     let batch = json!([{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}]);
     let res = post(&ep.url()).json(&batch).send().await.unwrap();

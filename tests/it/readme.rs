@@ -170,7 +170,7 @@ async fn the_readmes_commands_run_beside_a_running_server() {
     let mut output = BufReader::new(stdio.stdout.take().unwrap());
     let _stdio = crate::sync::ChildGuard(stdio);
     for m in [
-        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"desktop","version":"1"}}}"#,
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-03-26","capabilities":{},"clientInfo":{"name":"desktop","version":"1"}}}"#,
         r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
         r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#,
     ] {

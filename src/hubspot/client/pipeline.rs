@@ -99,7 +99,7 @@ impl HubSpotClient {
                     Ok(answer) => self.refusal(call, answer, run.attempt).await,
                 },
             };
-            if call.once {
+            if call.once && !matches!(failed.action, RetryAction::RefreshAndReplay) {
                 self.inner.metrics.failures.fetch_add(1, Ordering::Relaxed);
                 return Err(failed.error);
             }

@@ -155,3 +155,38 @@ fn sigterm_ends_serve_stdio_even_while_the_client_keeps_stdin_open() {
     };
     assert!(status.success(), "{status:?}");
 }
+
+/// Broken once (in review): a `server.json` left by a server that died was trusted whenever
+/// anything answered `/healthz` on its port, so a desktop client could be bridged to another
+/// server (another portal) with the shared token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_recorded_live_loopback_server_is_found() {
+    use hubspot_mcp::app::running::{RunningServer, INSTANCE_HEADER};
+    let app = spawn_app(TestOptions {
+        http_token: Some("t"),
+        ..Default::default()
+    })
+    .await;
+    let url = app.mcp_url().to_string();
+    let instance = reqwest::get(url.replace("/mcp", "/healthz"))
+        .await
+        .unwrap()
+        .headers()
+        .get(INSTANCE_HEADER)
+        .expect("/healthz names its instance")
+        .to_str()
+        .unwrap()
+        .to_string();
+    let dir = crate::support::tempdir("running");
+    RunningServer::record(&dir, &url, &instance).unwrap();
+    assert!(RunningServer::find(&dir).await.is_some(), "the live server");
+    RunningServer::record(&dir, &url, "a-server-that-died").unwrap();
+    assert!(
+        RunningServer::find(&dir).await.is_none(),
+        "another instance on the recorded port is not the recorded server"
+    );
+    let elsewhere = url.replace("127.0.0.1", "10.255.255.1");
+    RunningServer::record(&dir, &elsewhere, &instance).unwrap();
+    assert!(RunningServer::find(&dir).await.is_none(), "not on loopback");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -459,6 +459,10 @@ async fn initial_sync(engine: SyncEngine, backfill_if_empty: bool, portal_afresh
         .flatten()
         .is_none();
     if fresh && backfill_if_empty {
+        tracing::info!(
+            types = ?engine.mapping().object_types(),
+            "backfill started: the index is empty or partly filled; progress is logged per type, and semantic_search, /readyz and sync --status report it"
+        );
         match crate::sync::backfill::full_sync(&engine, false, false).await {
             Ok(r) => tracing::info!(
                 records = r.iter().map(|t| t.indexed).sum::<usize>(),

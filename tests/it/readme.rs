@@ -155,6 +155,12 @@ async fn the_readmes_commands_run_beside_a_running_server() {
         if args[0] == "search" {
             assert!(text.contains("tickets/"), "search found tickets: {text}");
         }
+        if args[0] == "sync" {
+            assert!(
+                text.contains("\"complete\": true") && text.contains("the index is complete"),
+                "sync --status reports the index: {text}"
+            );
+        }
     }
     // The README's stdio client configuration, beside the running server: bridged to it.
     let mut stdio = crate::support::bin();

@@ -31,6 +31,7 @@ pub mod normalize;
 pub mod patience;
 pub mod queue;
 pub mod readiness;
+pub mod streams;
 
 use std::path::PathBuf;
 use std::sync::Arc;

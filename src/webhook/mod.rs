@@ -4,12 +4,12 @@
 
 pub mod receiver;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use hubspot_wire::signature;
 
 /// One change to apply, as parsed from a webhook event (or produced by catch-up).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
     /// Dedupe key: equal keys are the same event delivered again.
     pub key: String,

@@ -479,6 +479,9 @@ async fn run_serve(
             return server.bridge_stdio(token).await;
         }
     }
+    // Made before connecting (which can take seconds): from here a SIGTERM or Ctrl-C is
+    // recorded, not fatal, and ends the server cleanly once it runs.
+    let stop = app::shutdown_signal();
     let mut app = App::connect(config, portal(args.sandbox, file)?).await?;
     let result = async {
         app.check_handoff(&options.handoff).await?;
@@ -498,10 +501,9 @@ async fn run_serve(
         let extra: Vec<String> = args.http_token.iter().cloned().collect();
         let server = app.mcp_server(&options, &extra)?;
         if args.stdio {
-            app.serve_stdio(server).await
+            app.serve_stdio(server, stop).await
         } else if let Some(opts) = http {
             let bound = app.serve_http(server, opts).await?;
-            let stop = app::shutdown_signal();
             println!("http://{bound}/mcp");
             app.until_shutdown(stop).await
         } else {

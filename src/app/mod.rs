@@ -14,7 +14,7 @@
 //!    ├─ serve_webhooks(addr)             the receiver on its own listener              │ JoinSet
 //!    ├─ mcp_server(tool options)         HubSpotMcp + audit log (pruned) + sync         │
 //!    ├─ serve_http(server, options)      streamable HTTP (+ the receiver's route)       ┘
-//!    ├─ serve_stdio(server)              until stdin closes or a shutdown signal
+//!    ├─ serve_stdio(server, signal)      until stdin closes or a shutdown signal
 //!    └─ shutdown()                       cancel → drain → flush → stop the sandbox
 //! ```
 //!
@@ -363,10 +363,14 @@ impl App {
     ///
     /// # Errors
     /// The transport fails to start.
-    pub async fn serve_stdio(&mut self, server: HubSpotMcp) -> anyhow::Result<()> {
+    pub async fn serve_stdio(
+        &mut self,
+        server: HubSpotMcp,
+        signal: impl std::future::Future<Output = ()>,
+    ) -> anyhow::Result<()> {
         use rmcp::ServiceExt;
-        // rmcp's `serve` waits for the client's `initialize`: listen for signals from the start.
-        let signal = shutdown_signal();
+        // rmcp's `serve` waits for the client's `initialize`: `signal` (made before the app
+        // connected, so a SIGTERM during start-up is not lost) is watched from the start.
         tokio::pin!(signal);
         let running = tokio::select! {
             r = server.serve(rmcp::transport::stdio()) => r.context("starting the stdio transport")?,

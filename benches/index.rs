@@ -113,13 +113,14 @@ async fn main() {
         FastEmbedder::load(&default_model_dir(), 0).expect("run scripts/provision.sh first"),
     );
     eprintln!("model loaded in {:.2} s", t.elapsed().as_secs_f64());
-    let queue = Arc::new(Queue::open(&dir.join("sync.sqlite")).unwrap());
+    let queue = Queue::open(&dir.join("sync.sqlite")).unwrap();
     let store = Arc::new(EdgeStore::open(&dir.join("index"), 384, HnswParams::default()).unwrap());
     let notify = Arc::new(tokio::sync::Notify::new());
     let clock: SharedClock = Arc::new(SystemClock);
     let engine = SyncEngine::new(
         client,
-        queue.clone(),
+        Arc::new(queue.clone()),
+        Arc::new(queue.clone()),
         store.clone(),
         embedder.clone(),
         Arc::new(Mapping::builtin()),
@@ -207,7 +208,7 @@ async fn main() {
     // 3. Freshness through signed webhooks.
     let receiver = Receiver::new(
         ReceiverConfig::new(SecretString::from(SECRET.to_string())),
-        queue.clone(),
+        Arc::new(queue.clone()),
         clock.clone(),
         notify.clone(),
     );

@@ -13,7 +13,8 @@ use hubspot_mcp::app::{self, App, Portal, SyncOverrides};
 use hubspot_mcp::config::Config;
 use hubspot_mcp::mcp::http::{hash_token, parse_hash, HttpOptions};
 use hubspot_mcp::mcp::{HubSpotMcp, ToolOptions, Toolset};
-use hubspot_mcp::sync::queue::Queue;
+use hubspot_mcp::sync::seams::{EventQueue, RecordState};
+use std::sync::Arc;
 
 use cli::{AuditCommand, AuthCommand, Cli, Command, ConnectArgs, SchemasCommand, ServeArgs};
 
@@ -110,8 +111,10 @@ async fn run() -> anyhow::Result<()> {
         Command::Reconcile(args) => run_reconcile(config, file, args).await,
         Command::Export(args) => run_export(config, file, args).await,
         Command::Duplicates(args) => {
-            let q = open_sync_database(&config, args.sandbox)?;
-            let groups = q.duplicates(&args.field, args.object_type.as_deref(), args.limit)?;
+            let (_, state) = open_sync_database(&config, args.sandbox).await?;
+            let groups = state
+                .duplicates(&args.field, args.object_type.as_deref(), args.limit)
+                .await?;
             for (value, rows) in &groups {
                 println!("{value}  ({} records)", rows.len());
                 for r in rows {
@@ -515,16 +518,22 @@ async fn run_serve(
     result
 }
 
-/// The sync database alone (safe to read while a server holds the index), or what to run
-/// first when there is none.
-fn open_sync_database(config: &Config, sandbox: bool) -> anyhow::Result<Queue> {
-    let path = app::sync_data_dir(config, sandbox).join("sync.sqlite");
-    anyhow::ensure!(
-        path.exists(),
-        "no sync database at {}: run `hubspot-mcp sync --full` or `serve --sync` first",
-        path.display()
-    );
-    Ok(Queue::open(&path)?)
+/// The queue and record state alone (safe to read while a server holds the index): Redis when
+/// `[sync.shared]` names it, else the sync database, or what to run first when there is none.
+async fn open_sync_database(
+    config: &Config,
+    sandbox: bool,
+) -> anyhow::Result<(Arc<dyn EventQueue>, Arc<dyn RecordState>)> {
+    let dir = app::sync_data_dir(config, sandbox);
+    if config.sync.shared.redis_url.is_none() {
+        let path = dir.join("sync.sqlite");
+        anyhow::ensure!(
+            path.exists(),
+            "no sync database at {}: run `hubspot-mcp sync --full` or `serve --sync` first",
+            path.display()
+        );
+    }
+    hubspot_mcp::sync::open_state(&config.sync, &dir).await
 }
 
 /// Where the HubSpot budget is kept, as `sync --status` reports it: in-process, or shared
@@ -571,24 +580,27 @@ async fn run_sync(
 ) -> anyhow::Result<()> {
     let now = chrono::Utc::now().timestamp_millis();
     if args.dead_letters {
-        let q = open_sync_database(&config, args.connect.sandbox)?;
+        let (q, _) = open_sync_database(&config, args.connect.sandbox).await?;
         return print_json(&if args.retry {
-            serde_json::json!({"retried": q.retry_dead_letters()?})
+            serde_json::json!({"retried": q.retry_dead_letters().await?})
         } else if args.drop {
-            serde_json::json!({"dropped": q.drop_dead_letters(now)?})
+            serde_json::json!({"dropped": q.drop_dead_letters(now).await?})
         } else {
-            serde_json::json!({"deadLetters": q.dead_letters(1_000)?})
+            serde_json::json!({"deadLetters": q.dead_letters(1_000).await?})
         });
     }
     if args.status {
         // Only the queue database: SQLite is safe to read while a server holds the index.
-        let mut status = match open_sync_database(&config, args.connect.sandbox) {
-            Ok(q) => {
-                let mut s = serde_json::to_value(q.status(now)?)?;
+        let mut status = match open_sync_database(&config, args.connect.sandbox).await {
+            Ok((q, state)) => {
+                let mut s = serde_json::to_value(
+                    hubspot_mcp::sync::status::read(&*q, &*state, now).await?,
+                )?;
                 let types =
                     hubspot_mcp::sync::normalize::Mapping::load(config.sync.mapping.as_deref())?
                         .object_types();
-                let index = hubspot_mcp::sync::readiness::IndexReadiness::read(&q, &types)?;
+                let index =
+                    hubspot_mcp::sync::readiness::IndexReadiness::read(&*state, &types).await?;
                 s["index"] = serde_json::json!({"readiness": index, "summary": index.summary()});
                 s
             }

@@ -457,8 +457,9 @@ fn fail(failure: &parking_lot::Mutex<Option<String>>, cancel: &CancellationToken
 /// then (`semantic_search`, `/readyz`, `sync --status`).
 async fn initial_sync(engine: SyncEngine, backfill_if_empty: bool, portal_afresh: bool) {
     let fresh = engine
-        .queue()
+        .state()
         .checkpoint("caught_up_ms")
+        .await
         .ok()
         .flatten()
         .is_none();
@@ -477,11 +478,10 @@ async fn initial_sync(engine: SyncEngine, backfill_if_empty: bool, portal_afresh
             }
         }
     } else if !fresh && portal_afresh {
-        let q = engine.queue().clone();
-        let _ = tokio::task::spawn_blocking(move || {
-            q.set_checkpoint(crate::sync::readiness::RECONCILING, Some("1"))
-        })
-        .await;
+        let _ = engine
+            .state()
+            .set_checkpoint(crate::sync::readiness::RECONCILING, Some("1"))
+            .await;
         tracing::info!(
             "the sandbox starts from its seed: checking the index against it (reconcile)"
         );
@@ -494,19 +494,17 @@ async fn initial_sync(engine: SyncEngine, backfill_if_empty: bool, portal_afresh
                     reindexed = r.iter().map(|t| t.missing + t.stale).sum::<usize>(),
                     "the index matches the sandbox"
                 );
-                let q = engine.queue().clone();
-                let _ = tokio::task::spawn_blocking(move || {
-                    q.set_checkpoint(crate::sync::readiness::RECONCILING, None)
-                })
-                .await;
+                let _ = engine
+                    .state()
+                    .set_checkpoint(crate::sync::readiness::RECONCILING, None)
+                    .await;
             }
             Err(err) => {
                 tracing::error!(error = %err, "the reconcile after a restart failed; `hubspot-mcp reconcile` repairs drift");
-                let q = engine.queue().clone();
-                let _ = tokio::task::spawn_blocking(move || {
-                    q.set_checkpoint(crate::sync::readiness::RECONCILING, None)
-                })
-                .await;
+                let _ = engine
+                    .state()
+                    .set_checkpoint(crate::sync::readiness::RECONCILING, None)
+                    .await;
             }
         }
     } else if !fresh {

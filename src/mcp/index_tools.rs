@@ -215,14 +215,11 @@ impl HubSpotMcp {
             )));
         }
         let limit = p.limit.unwrap_or(20).clamp(1, 200) as usize;
-        let q = engine.queue().clone();
-        let field = p.field.clone();
-        let ty = p.object_type.clone();
-        let groups =
-            tokio::task::spawn_blocking(move || q.duplicates(&field, ty.as_deref(), limit))
-                .await
-                .map_err(|e| ToolFailure::Failed(e.to_string()))?
-                .map_err(|e| ToolFailure::Failed(e.to_string()))?;
+        let groups = engine
+            .state()
+            .duplicates(&p.field, p.object_type.as_deref(), limit)
+            .await
+            .map_err(|e| ToolFailure::Failed(e.to_string()))?;
         Ok(Json(FindDuplicatesOutput {
             groups: groups
                 .into_iter()

@@ -57,12 +57,10 @@ pub async fn full_sync(
     for ty in &types {
         reports.push(backfill_type(engine, ty, restart, progress).await?);
     }
-    let q = engine.queue().clone();
-    tokio::task::spawn_blocking(move || {
-        q.set_checkpoint("caught_up_ms", Some(&started.to_string()))
-    })
-    .await
-    .map_err(|e| SyncError::Task(e.to_string()))??;
+    engine
+        .state()
+        .set_checkpoint("caught_up_ms", Some(&started.to_string()))
+        .await?;
     // Build HNSW now rather than on the first search.
     if let Some(h) = engine.optimize_in_background() {
         let _ = h.await;
@@ -118,11 +116,10 @@ async fn checkpoint(
     name: String,
     value: Option<String>,
 ) -> Result<(), SyncError> {
-    let q = engine.queue().clone();
-    tokio::task::spawn_blocking(move || q.set_checkpoint(&name, value.as_deref()))
-        .await
-        .map_err(|e| SyncError::Task(e.to_string()))??;
-    Ok(())
+    Ok(engine
+        .state()
+        .set_checkpoint(&name, value.as_deref())
+        .await?)
 }
 
 async fn backfill_type(
@@ -135,11 +132,7 @@ async fn backfill_type(
     if restart {
         checkpoint(engine, name.clone(), None).await?;
     }
-    let q = engine.queue().clone();
-    let n2 = name.clone();
-    let cp = tokio::task::spawn_blocking(move || q.checkpoint(&n2))
-        .await
-        .map_err(|e| SyncError::Task(e.to_string()))??;
+    let cp = engine.state().checkpoint(&name).await?;
     let mut report = TypeReport {
         object_type: ty.to_string(),
         ..Default::default()

@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::normalize::{labels, normalize, Canonical, Labels, Mapping};
 use super::patience::until_permanent;
-use super::queue::{Failed, Leased, Queue, RecordRow};
+use super::seams::{EventQueue, Failed, Leased, RecordRow, RecordState};
 use crate::embed::Embedder;
 use crate::hubspot::model::{CrmObject, Filter, SearchQuery};
 use crate::hubspot::{HubSpotClient, Lane};
@@ -102,10 +102,10 @@ pub fn search_index(
     Ok(best_per_record(hits, k))
 }
 
-/// The index's records of one type in ascending id order, read from the sync database a
-/// page at a time.
+/// The index's records of one type in ascending id order, read from the record state a page
+/// at a time.
 struct LocalRecords {
-    queue: Arc<Queue>,
+    state: Arc<dyn RecordState>,
     object_type: String,
     page: std::collections::VecDeque<(i64, Option<i64>)>,
     after: i64,
@@ -115,9 +115,9 @@ struct LocalRecords {
 }
 
 impl LocalRecords {
-    fn new(queue: Arc<Queue>, object_type: String) -> Self {
+    fn new(state: Arc<dyn RecordState>, object_type: String) -> Self {
         Self {
-            queue,
+            state,
             object_type,
             page: std::collections::VecDeque::new(),
             after: i64::MIN,
@@ -128,9 +128,10 @@ impl LocalRecords {
 
     async fn peek(&mut self) -> Result<Option<(i64, Option<i64>)>, SyncError> {
         if self.page.is_empty() && !self.exhausted {
-            let (q, t, after) = (self.queue.clone(), self.object_type.clone(), self.after);
-            let rows =
-                SyncEngine::blocking(move || Ok(q.record_versions_page(&t, after, 1_000)?)).await?;
+            let rows = self
+                .state
+                .record_versions_page(&self.object_type, self.after, 1_000)
+                .await?;
             self.exhausted = rows.len() < 1_000;
             if let Some((last, _)) = rows.last() {
                 self.after = *last;
@@ -184,11 +185,16 @@ pub struct EngineStats {
     pub optimizations: AtomicU64,
     pub apply_errors: AtomicU64,
     pub dead_lettered: AtomicU64,
+    /// Events older than their object's last applied change: acked without a read.
+    pub superseded: AtomicU64,
+    /// Acks refused because another worker had reclaimed the events (this one was too slow).
+    pub acks_refused: AtomicU64,
 }
 
 struct Inner {
     client: HubSpotClient,
-    queue: Arc<Queue>,
+    queue: Arc<dyn EventQueue>,
+    state: Arc<dyn RecordState>,
     store: Arc<dyn VectorStore>,
     embedder: Arc<dyn Embedder>,
     mapping: Arc<Mapping>,
@@ -222,7 +228,8 @@ impl SyncEngine {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         client: HubSpotClient,
-        queue: Arc<Queue>,
+        queue: Arc<dyn EventQueue>,
+        state: Arc<dyn RecordState>,
         store: Arc<dyn VectorStore>,
         embedder: Arc<dyn Embedder>,
         mapping: Arc<Mapping>,
@@ -234,6 +241,7 @@ impl SyncEngine {
             inner: Arc::new(Inner {
                 client,
                 queue,
+                state,
                 store,
                 embedder,
                 mapping,
@@ -249,17 +257,17 @@ impl SyncEngine {
     }
 
     pub async fn readiness(&self) -> Result<super::readiness::IndexReadiness, SyncError> {
-        let q = self.queue().clone();
         let types = self.mapping().object_types();
-        tokio::task::spawn_blocking(move || super::readiness::IndexReadiness::read(&q, &types))
-            .await
-            .map_err(|e| SyncError::Task(e.to_string()))?
-            .map_err(Into::into)
+        Ok(super::readiness::IndexReadiness::read(&*self.inner.state, &types).await?)
     }
 
-    /// The sync database.
-    pub fn queue(&self) -> &Arc<Queue> {
+    /// The event queue (SQLite, or Redis Streams shared with other workers).
+    pub fn queue(&self) -> &Arc<dyn EventQueue> {
         &self.inner.queue
+    }
+    /// Record digests, versions and checkpoints (SQLite, or Redis).
+    pub fn state(&self) -> &Arc<dyn RecordState> {
+        &self.inner.state
     }
     pub fn store(&self) -> &Arc<dyn VectorStore> {
         &self.inner.store
@@ -377,13 +385,9 @@ impl SyncEngine {
         }
         let n = refs.len();
         let store = self.inner.store.clone();
-        let queue = self.inner.queue.clone();
-        Self::blocking(move || {
-            store.delete_records(&refs)?;
-            queue.delete_records(&refs)?;
-            Ok(())
-        })
-        .await?;
+        let gone = refs.clone();
+        Self::blocking(move || Ok(store.delete_records(&gone)?)).await?;
+        self.inner.state.delete_records(&refs).await?;
         self.inner
             .stats
             .deleted
@@ -422,8 +426,7 @@ impl SyncEngine {
             })
             .collect();
         let refs: Vec<String> = canon.iter().map(Canonical::reference).collect();
-        let queue = self.inner.queue.clone();
-        let known = Self::blocking(move || Ok(queue.digests(&refs)?)).await?;
+        let known = self.inner.state.digests(&refs).await?;
         let mut changed = Vec::new();
         for c in canon {
             let d = c.digest(&om);
@@ -511,14 +514,13 @@ impl SyncEngine {
         };
         let n_points = points.len();
         let store = self.inner.store.clone();
-        let queue = self.inner.queue.clone();
         Self::blocking(move || {
             store.upsert(points)?;
             store.delete_chunks_from(&stale)?;
-            queue.put_records(&rows)?;
             Ok(())
         })
         .await?;
+        self.inner.state.put_records(&rows).await?;
         out.upserted = changed.len();
         out.chunks = n_points;
         self.inner
@@ -568,15 +570,31 @@ impl SyncEngine {
         }))
     }
 
-    /// Applies one leased batch (see the module docs).
+    /// Applies one leased batch (see the module docs). Events older than their object's last
+    /// applied change are superseded: that apply read the record after they happened, so
+    /// they need no read of their own (association changes and merges are always applied:
+    /// they touch other records too).
     ///
     /// # Errors
     /// Any failure: the batch is then not acked and comes back.
     pub async fn apply(&self, batch: &[Leased]) -> Result<Applied, SyncError> {
+        let primary = |c: &crate::webhook::Change| format!("{}/{}", c.object_type, c.object_id);
+        let refs: Vec<String> = batch.iter().map(|l| primary(&l.change)).collect();
+        let applied = self.inner.state.applied_at(&refs).await?;
         let mut touched: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         let mut remove: Vec<String> = Vec::new();
+        let mut marks: BTreeMap<String, i64> = BTreeMap::new();
+        let mut superseded = 0u64;
         for l in batch {
             let c = &l.change;
+            let r = primary(c);
+            let always = matches!(c.kind.as_str(), "merge" | "associationChange");
+            if !always && applied.get(&r).is_some_and(|at| c.occurred_ms <= *at) {
+                superseded += 1;
+                continue;
+            }
+            let m = marks.entry(r).or_insert(c.occurred_ms);
+            *m = (*m).max(c.occurred_ms);
             touched
                 .entry(c.object_type.clone())
                 .or_default()
@@ -612,13 +630,61 @@ impl SyncEngine {
                 .collect();
             out += self.refresh(&ty, &ids).await?;
         }
+        // Only after the index holds the result: a crash before this applies them again.
+        let marks: Vec<(String, i64)> = marks.into_iter().collect();
+        self.inner.state.mark_applied(&marks).await?;
+        self.inner
+            .stats
+            .superseded
+            .fetch_add(superseded, Ordering::Relaxed);
         Ok(out)
     }
 
-    /// The worker loop: wait for events, lease, apply, ack; until `cancel`.
+    /// [`apply`](Self::apply), keeping the batch's lease while it runs (every third of the
+    /// lease), so that a long apply is not reclaimed by another worker.
+    async fn apply_held(&self, batch: &[Leased]) -> Result<Applied, SyncError> {
+        let lease = self.inner.settings.lease_ms;
+        let every = Duration::from_millis((lease / 3).max(20) as u64);
+        let apply = self.apply(batch);
+        tokio::pin!(apply);
+        loop {
+            tokio::select! {
+                r = &mut apply => return r,
+                () = tokio::time::sleep(every) => {
+                    let now = self.inner.clock.now_ms();
+                    if let Err(e) = self.inner.queue.keep(batch, now, lease).await {
+                        tracing::warn!(error = %e, "cannot keep the batch's lease; another worker may take it over (the apply is idempotent)");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Acks a batch; logs what another worker took over meanwhile.
+    async fn ack(&self, batch: &[Leased]) {
+        let now = self.inner.clock.now_ms();
+        match self.inner.queue.ack(batch, now).await {
+            Ok(a) if a.refused > 0 => {
+                self.inner
+                    .stats
+                    .acks_refused
+                    .fetch_add(a.refused as u64, Ordering::Relaxed);
+                tracing::warn!(
+                    refused = a.refused,
+                    "events were reclaimed by another worker before this one acked them; theirs is the ack"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "applied but not acked; the events will be applied again (idempotently)")
+            }
+        }
+    }
+
+    /// The worker loop: wait for events, lease, apply, ack; until `cancel`. Many workers, in
+    /// this process or others, may run it on one shared queue.
     pub async fn run_worker(self, cancel: CancellationToken) {
-        let q = self.inner.queue.clone();
-        match Self::blocking(move || Ok(q.release_all()?)).await {
+        match self.inner.queue.start_worker().await {
             Ok(n) if n > 0 => {
                 tracing::info!(events = n, "re-queued events a previous process had leased")
             }
@@ -630,18 +696,17 @@ impl SyncEngine {
         loop {
             if last_prune.elapsed() > Duration::from_secs(600) {
                 last_prune = Instant::now();
-                let q = self.inner.queue.clone();
                 let before = self.inner.clock.now_ms()
                     - self.inner.settings.dedupe_retention_hours * 3_600_000;
-                if let Err(e) = Self::blocking(move || Ok(q.prune_seen(before)?)).await {
+                if let Err(e) = self.inner.queue.prune(before).await {
                     tracing::warn!(error = %e, "dedupe pruning failed");
                 }
             }
-            let batch = {
-                let q = self.inner.queue.clone();
-                let now = self.inner.clock.now_ms();
-                let (max, lease) = (self.inner.settings.batch, self.inner.settings.lease_ms);
-                Self::blocking(move || Ok(q.lease(max, now, lease)?)).await
+            let now = self.inner.clock.now_ms();
+            let (max, lease) = (self.inner.settings.batch, self.inner.settings.lease_ms);
+            let batch = tokio::select! {
+                () = cancel.cancelled() => return,
+                b = self.inner.queue.lease(max, now, lease) => b,
             };
             let batch = match batch {
                 Ok(b) => b,
@@ -661,22 +726,17 @@ impl SyncEngine {
                 continue;
             }
             let started = Instant::now();
-            match self.apply(&batch).await {
+            match self.apply_held(&batch).await {
                 Ok(applied) => {
                     failures = 0;
-                    let q = self.inner.queue.clone();
-                    let now = self.inner.clock.now_ms();
-                    let n = batch.len();
-                    if let Err(e) = Self::blocking(move || Ok(q.ack(&batch, now)?)).await {
-                        tracing::error!(error = %e, "applied but not acked; the batch will be applied again (idempotently)");
-                    }
+                    self.ack(&batch).await;
                     self.inner.stats.batches.fetch_add(1, Ordering::Relaxed);
                     self.inner
                         .stats
                         .events
-                        .fetch_add(n as u64, Ordering::Relaxed);
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
                     tracing::debug!(
-                        events = n,
+                        events = batch.len(),
                         ?applied,
                         ms = started.elapsed().as_millis() as u64,
                         "batch applied"
@@ -694,9 +754,15 @@ impl SyncEngine {
                         let backoff =
                             Duration::from_millis((500u64 << failures.min(6)).min(30_000));
                         tracing::warn!(error = %e, events = batch.len(), retry_in_ms = backoff.as_millis() as u64, "batch failed (transient); it stays queued");
-                        let q = self.inner.queue.clone();
-                        let until = self.inner.clock.now_ms() + backoff.as_millis() as i64;
-                        let _ = Self::blocking(move || Ok(q.retry_later(&batch, until)?)).await;
+                        let now = self.inner.clock.now_ms();
+                        if let Err(e) = self
+                            .inner
+                            .queue
+                            .retry_later(&batch, now, backoff.as_millis() as i64)
+                            .await
+                        {
+                            tracing::warn!(error = %e, "cannot hold the batch back; it comes back when its lease lapses");
+                        }
                         tokio::select! {
                             () = cancel.cancelled() => return,
                             () = tokio::time::sleep(backoff) => {}
@@ -719,6 +785,7 @@ impl SyncEngine {
     async fn isolate(&self, mut batch: Vec<Leased>, cancel: &CancellationToken) {
         let right = batch.split_off(batch.len() / 2);
         let mut parts = vec![right, batch];
+        let q = &self.inner.queue;
         while let Some(mut part) = parts.pop() {
             if cancel.is_cancelled() {
                 return;
@@ -727,17 +794,11 @@ impl SyncEngine {
                 continue;
             }
             if part.len() > 1 {
-                let q = self.inner.queue.clone();
-                let now = self.inner.clock.now_ms();
-                match self.apply(&part).await {
-                    Ok(_) => {
-                        if let Err(e) = Self::blocking(move || Ok(q.ack(&part, now)?)).await {
-                            tracing::error!(error = %e, "applied but not acked; it will be applied again (idempotently)");
-                        }
-                    }
+                match self.apply_held(&part).await {
+                    Ok(_) => self.ack(&part).await,
                     Err(e) if e.is_transient() => {
-                        let _ =
-                            Self::blocking(move || Ok(q.retry_later(&part, now + 5_000)?)).await;
+                        let now = self.inner.clock.now_ms();
+                        let _ = q.retry_later(&part, now, 5_000).await;
                     }
                     Err(_) => {
                         let right = part.split_off(part.len() / 2);
@@ -748,25 +809,23 @@ impl SyncEngine {
                 continue;
             }
             let event = part.remove(0);
-            let result = self.apply(std::slice::from_ref(&event)).await;
-            let q = self.inner.queue.clone();
+            let result = self.apply_held(std::slice::from_ref(&event)).await;
             let now = self.inner.clock.now_ms();
             let max = self.inner.settings.max_failures;
-            let one = event.clone();
             let stored = match result {
-                Ok(_) => Self::blocking(move || Ok(q.ack(std::slice::from_ref(&one), now)?))
+                Ok(_) => {
+                    self.ack(std::slice::from_ref(&event)).await;
+                    Ok(None)
+                }
+                Err(e) if e.is_transient() => q
+                    .retry_later(std::slice::from_ref(&event), now, 5_000)
                     .await
                     .map(|()| None),
-                Err(e) if e.is_transient() => Self::blocking(move || {
-                    Ok(q.retry_later(std::slice::from_ref(&one), now + 5_000)?)
-                })
-                .await
-                .map(|()| None),
                 Err(e) => {
                     let msg = e.to_string();
-                    Self::blocking(move || Ok(q.fail(&one, &msg, now, max, failure_backoff_ms)?))
+                    q.fail(&event, &msg, now, max, failure_backoff_ms)
                         .await
-                        .map(|f| Some((f, e.to_string())))
+                        .map(|f| Some((f, msg)))
                 }
             };
             match stored {
@@ -779,6 +838,9 @@ impl SyncEngine {
                 }
                 Ok(Some((Failed::Retrying { failures, at_ms }, error))) => {
                     tracing::warn!(object_type = %event.change.object_type, object_id = %event.change.object_id, failures, retry_in_ms = at_ms - now, %error, "event failed; it will be retried");
+                }
+                Ok(Some((Failed::NotHeld, _))) => {
+                    tracing::warn!(object_type = %event.change.object_type, object_id = %event.change.object_id, "event failed, but another worker had taken it over; its outcome is theirs");
                 }
                 Ok(None) => {}
                 Err(e) => {
@@ -883,14 +945,11 @@ impl SyncEngine {
     /// # Errors
     /// As [`catch_up`](Self::catch_up).
     pub async fn catch_up_from_watermark(&self) -> Result<Option<Applied>, SyncError> {
-        let q = self.inner.queue.clone();
-        let (a, b) = Self::blocking(move || {
-            Ok((
-                q.checkpoint("last_received_ms")?,
-                q.checkpoint("caught_up_ms")?,
-            ))
-        })
-        .await?;
+        let state = &self.inner.state;
+        let (a, b) = (
+            state.checkpoint("last_received_ms").await?,
+            state.checkpoint("caught_up_ms").await?,
+        );
         let mark = [a, b]
             .into_iter()
             .flatten()
@@ -901,8 +960,9 @@ impl SyncEngine {
         let out = self
             .catch_up(mark - self.inner.settings.catch_up_margin_ms)
             .await?;
-        let q = self.inner.queue.clone();
-        Self::blocking(move || Ok(q.set_checkpoint("caught_up_ms", Some(&started.to_string()))?))
+        self.inner
+            .state
+            .set_checkpoint("caught_up_ms", Some(&started.to_string()))
             .await?;
         Ok(Some(out))
     }
@@ -929,7 +989,7 @@ impl SyncEngine {
             .inner
             .client
             .search_pages(Lane::Background, ty, &[], &[lm.clone()]);
-        let mut local = LocalRecords::new(self.inner.queue.clone(), ty.to_string());
+        let mut local = LocalRecords::new(self.inner.state.clone(), ty.to_string());
         let mut report = ReconcileReport {
             object_type: ty.to_string(),
             in_hubspot: 0,

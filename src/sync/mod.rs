@@ -14,8 +14,9 @@
 //!  semantic_search / `hubspot-mcp search` ◀── embed query ── VectorStore (qdrant-edge)
 //! ```
 //!
-//! - [`queue`]: the durable queue, dedupe keys, record digests, checkpoints (one SQLite file,
-//!   `<data_dir>/sync.sqlite`).
+//! - [`seams`]: what the engine needs from an event queue and a record state, whoever keeps
+//!   them; [`queue`]: both in one SQLite file (`<data_dir>/sync.sqlite`, the default);
+//!   [`shared`]: both in Redis (Streams and hashes), shared by workers in many processes.
 //! - [`engine`]: apply, the worker loop, search, catch-up, reconcile.
 //! - [`backfill`]: `sync --full` with checkpoints and a progress bar.
 //! - [`normalize`]: the canonical shape, the mapping file, value normalization, documents.
@@ -31,7 +32,9 @@ pub mod normalize;
 pub mod patience;
 pub mod queue;
 pub mod readiness;
-pub mod streams;
+pub mod seams;
+pub mod shared;
+pub mod status;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -63,6 +66,8 @@ pub struct SyncConfig {
     pub index: IndexConfig,
     pub webhooks: WebhookConfig,
     pub engine: EngineSettings,
+    /// Share the queue and the record state through Redis with workers in other processes.
+    pub shared: shared::SharedConfig,
 }
 
 impl Default for SyncConfig {
@@ -75,6 +80,7 @@ impl Default for SyncConfig {
             index: IndexConfig::default(),
             webhooks: WebhookConfig::default(),
             engine: EngineSettings::default(),
+            shared: shared::SharedConfig::default(),
         }
     }
 }
@@ -168,6 +174,35 @@ pub async fn open_store(
     Ok(store)
 }
 
+/// The event queue and the record state the configuration names: Redis when
+/// `[sync.shared] redis_url` is set (shared with every worker using the same prefix), else the
+/// SQLite database under `data_dir`.
+///
+/// # Errors
+/// The database cannot be opened, or Redis does not answer.
+pub async fn open_state(
+    config: &SyncConfig,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<(Arc<dyn seams::EventQueue>, Arc<dyn seams::RecordState>)> {
+    if let Some(url) = &config.shared.redis_url {
+        let settings = shared::StreamSettings {
+            prefix: config.shared.prefix.clone(),
+            max_deliveries: config.shared.max_deliveries,
+            dedupe_retention: std::time::Duration::from_secs(
+                config.engine.dedupe_retention_hours.max(1) as u64 * 3600,
+            ),
+            ..Default::default()
+        };
+        let queue = shared::StreamQueue::connect(url, settings).await?;
+        let state = shared::RedisState::connect(url, &config.shared.prefix).await?;
+        tracing::info!(queue = %seams::EventQueue::describe(&queue), "sync shares its queue and record state through Redis");
+        return Ok((Arc::new(queue), Arc::new(state)));
+    }
+    let path = data_dir.join("sync.sqlite");
+    let queue = tokio::task::spawn_blocking(move || queue::Queue::open(&path)).await??;
+    Ok((Arc::new(queue.clone()), Arc::new(queue)))
+}
+
 /// Loads the embedding model.
 ///
 /// # Errors
@@ -194,9 +229,7 @@ impl SyncRuntime {
         embedder: Option<Arc<dyn Embedder>>,
     ) -> anyhow::Result<Self> {
         let mapping = Arc::new(normalize::Mapping::load(config.mapping.as_deref())?);
-        let path = data_dir.join("sync.sqlite");
-        let queue =
-            Arc::new(tokio::task::spawn_blocking(move || queue::Queue::open(&path)).await??);
+        let (queue, state) = open_state(config, data_dir).await?;
         let embedder = match embedder {
             Some(e) => e,
             None => open_embedder(config).await?,
@@ -214,6 +247,7 @@ impl SyncRuntime {
         let engine = SyncEngine::new(
             client,
             queue,
+            state,
             store,
             embedder,
             mapping,

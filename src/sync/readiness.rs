@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use super::queue::{Queue, QueueError};
+use super::seams::{QueueError, RecordState};
 
 /// The checkpoint set while the index is being checked against the portal (a reconcile after
 /// an in-process sandbox restarted from its seed).
@@ -48,22 +48,20 @@ pub struct IndexReadiness {
 }
 
 impl IndexReadiness {
-    /// Reads the backfill checkpoints of `types` (blocking: call from `spawn_blocking`).
+    /// Reads the backfill checkpoints of `types`.
     ///
     /// # Errors
-    /// The sync database cannot be read.
-    pub fn read(queue: &Queue, types: &[String]) -> Result<Self, QueueError> {
-        let progress: BTreeMap<String, serde_json::Value> = queue
-            .checkpoints_under("backfill_progress:")?
+    /// The record state cannot be read.
+    pub async fn read(state: &dyn RecordState, types: &[String]) -> Result<Self, QueueError> {
+        let progress: BTreeMap<String, serde_json::Value> = state
+            .checkpoints_under("backfill_progress:")
+            .await?
             .into_iter()
-            .filter_map(|(name, v)| {
-                let ty = name.strip_prefix("backfill_progress:")?.to_string();
-                Some((ty, serde_json::from_str(&v).ok()?))
-            })
+            .filter_map(|(ty, v)| Some((ty, serde_json::from_str(&v).ok()?)))
             .collect();
         let mut out = BTreeMap::new();
         for ty in types {
-            let done = queue.checkpoint(&format!("backfill:{ty}"))?;
+            let done = state.checkpoint(&format!("backfill:{ty}")).await?;
             let p = progress.get(ty);
             let indexed = p.and_then(|p| p["done"].as_u64()).unwrap_or(0);
             let total = p.and_then(|p| p["total"].as_u64());
@@ -89,7 +87,7 @@ impl IndexReadiness {
                 },
             );
         }
-        let reconciling = queue.checkpoint(RECONCILING)?.is_some();
+        let reconciling = state.checkpoint(RECONCILING).await?.is_some();
         Ok(Self {
             complete: !reconciling && out.values().all(|t| t.state == "indexed"),
             reconciling,

@@ -32,15 +32,23 @@ pub struct Enqueued {
     pub duplicates: usize,
 }
 
+/// Why a batch was not stored: HubSpot must deliver it again (the receiver answers 503).
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// The queue could not commit (the disk, or Redis, is away).
+    #[error("the event queue is unavailable: {0}")]
+    Unavailable(String),
+}
+
 /// Where the receiver puts the changes it verified and parsed: a durable store that answers
-/// only after they are committed (the SQLite queue; later a shared one). The receiver depends
-/// on this trait, not on a queue, so that sync builds the receiver and not the other way round.
-///
-/// `store` blocks (it commits to disk): the receiver calls it on a blocking thread.
+/// only after they are committed (the SQLite queue, or Redis Streams shared by many
+/// workers). The receiver depends on this trait, not on a queue, so that sync builds the
+/// receiver and not the other way round.
+#[async_trait::async_trait]
 pub trait EventSink: Send + Sync + 'static {
     /// Commits `changes` (dropping those whose key was seen before).
     ///
     /// # Errors
-    /// The store could not commit; nothing was stored and HubSpot must deliver again.
-    fn store(&self, changes: &[Change], now_ms: i64) -> Result<Enqueued, String>;
+    /// The store could not commit; HubSpot must deliver again.
+    async fn store(&self, changes: &[Change], now_ms: i64) -> Result<Enqueued, SinkError>;
 }

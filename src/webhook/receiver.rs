@@ -309,7 +309,9 @@ async fn receive(State(r): State<Arc<Receiver>>, req: axum::extract::Request) ->
     let sink = r.sink.clone();
     let now = r.clock.now_ms();
     let n = changes.len();
-    let commit = tokio::task::spawn_blocking(move || sink.store(&changes, now));
+    // On its own task: a commit cut off by the deadline still finishes (a retry is then a
+    // duplicate), and a client that hangs up does not cancel it half way.
+    let commit = tokio::spawn(async move { sink.store(&changes, now).await });
     match tokio::time::timeout(r.config.ack_deadline, commit).await {
         Ok(Ok(Ok(out))) => {
             if out.accepted > 0 {
@@ -550,9 +552,16 @@ mod tests {
     /// Verification never reaches the sink.
     struct Refuses;
 
+    #[async_trait::async_trait]
     impl EventSink for Refuses {
-        fn store(&self, _: &[Change], _: i64) -> Result<super::super::Enqueued, String> {
-            Err("verification must not store".into())
+        async fn store(
+            &self,
+            _: &[Change],
+            _: i64,
+        ) -> Result<super::super::Enqueued, super::super::SinkError> {
+            Err(super::super::SinkError::Unavailable(
+                "verification must not store".into(),
+            ))
         }
     }
 

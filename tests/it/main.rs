@@ -20,7 +20,7 @@ mod sandbox_limits;
 mod sandbox_oauth;
 mod sandbox_search;
 mod sandbox_webhooks;
-mod shared_queue;
 mod support;
 mod surface;
 mod sync;
+mod sync_contract;

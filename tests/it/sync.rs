@@ -171,7 +171,7 @@ async fn forged_stale_altered_and_misaddressed_webhooks_get_a_bare_401_and_valid
     assert_eq!(res.status(), 401);
     let q = r.engine().queue();
     assert_eq!(
-        q.depth(now).unwrap().pending,
+        q.depth(now).await.unwrap().pending,
         0,
         "nothing rejected was stored"
     );
@@ -179,7 +179,7 @@ async fn forged_stale_altered_and_misaddressed_webhooks_get_a_bare_401_and_valid
     // Valid: stored durably before the 204; a redelivery (attemptNumber 1) is a duplicate.
     let res = post_signed(r.webhook_url(), body, now, r.webhook_url(), SECRET).await;
     assert_eq!(res.status(), 204);
-    assert_eq!(q.depth(now).unwrap().pending, 1);
+    assert_eq!(q.depth(now).await.unwrap().pending, 1);
     let retry = body.replace("\"attemptNumber\":0", "\"attemptNumber\":1");
     assert_eq!(
         post_signed(r.webhook_url(), &retry, now, r.webhook_url(), SECRET)
@@ -187,7 +187,7 @@ async fn forged_stale_altered_and_misaddressed_webhooks_get_a_bare_401_and_valid
             .status(),
         204
     );
-    let d = q.depth(now).unwrap();
+    let d = q.depth(now).await.unwrap();
     assert_eq!((d.pending, d.duplicates), (1, 1));
 
     // Malformed but signed: a 400 that says what is wrong; 101 events: refused.
@@ -212,7 +212,25 @@ async fn forged_stale_altered_and_misaddressed_webhooks_get_a_bare_401_and_valid
     let huge = "x".repeat(2 * 1024 * 1024);
     let res = post_signed(r.webhook_url(), &huge, now, r.webhook_url(), SECRET).await;
     assert_eq!(res.status(), 413);
-    assert_eq!(q.depth(now).unwrap().pending, 1);
+    assert_eq!(q.depth(now).await.unwrap().pending, 1);
+}
+
+/// `id -> updated_ms` of every indexed record of a type, read through the record state.
+async fn versions(engine: &SyncEngine, ty: &str) -> std::collections::HashMap<String, Option<i64>> {
+    let mut out = std::collections::HashMap::new();
+    let mut after = i64::MIN;
+    loop {
+        let page = engine
+            .state()
+            .record_versions_page(ty, after, 1_000)
+            .await
+            .unwrap();
+        let Some(&(last, _)) = page.last() else {
+            return out;
+        };
+        after = last;
+        out.extend(page.into_iter().map(|(id, v)| (id.to_string(), v)));
+    }
 }
 
 /// Searches until `pred` holds for the hits or `timeout` passes; returns the wait.
@@ -253,14 +271,15 @@ async fn backfill_hits_the_minimum_calls_then_webhooks_keep_the_index_fresh_and_
         (calls as f64) <= minimum as f64 * 1.02,
         "backfill spent {calls} calls, the minimum is {minimum}"
     );
-    let counts = r.engine().queue().record_counts().unwrap();
+    let counts = r.engine().state().record_counts().await.unwrap();
     assert_eq!(counts.iter().map(|c| c.1).sum::<u64>(), 440, "{counts:?}");
 
     // Messy duplicate emails of the seed normalize to the same address.
     let dups = r
         .engine()
-        .queue()
+        .state()
         .duplicates("email", Some("contacts"), 50)
+        .await
         .unwrap();
     assert!(
         !dups.is_empty(),
@@ -296,11 +315,8 @@ async fn backfill_hits_the_minimum_calls_then_webhooks_keep_the_index_fresh_and_
     assert!(waited.is_some(), "the new ticket never became the top hit");
 
     // Associating it with a contact updates its payload.
-    let contact = r
-        .engine()
-        .queue()
-        .record_versions("contacts")
-        .unwrap()
+    let contact = versions(r.engine(), "contacts")
+        .await
         .into_keys()
         .min()
         .unwrap();
@@ -329,11 +345,8 @@ async fn backfill_hits_the_minimum_calls_then_webhooks_keep_the_index_fresh_and_
     );
 
     // A privacy deletion makes the person unsearchable within seconds, and forgets their row.
-    let person = r
-        .engine()
-        .queue()
-        .record_versions("contacts")
-        .unwrap()
+    let person = versions(r.engine(), "contacts")
+        .await
         .into_keys()
         .max()
         .unwrap();
@@ -380,22 +393,11 @@ async fn backfill_hits_the_minimum_calls_then_webhooks_keep_the_index_fresh_and_
         gone.is_some(),
         "the privacy-deleted contact is still searchable"
     );
-    assert!(!r
-        .engine()
-        .queue()
-        .record_versions("contacts")
-        .unwrap()
-        .contains_key(&person));
+    assert!(!versions(r.engine(), "contacts").await.contains_key(&person));
 
     // A merge removes the merged-away contact.
     let ids: Vec<String> = {
-        let mut v: Vec<String> = r
-            .engine()
-            .queue()
-            .record_versions("contacts")
-            .unwrap()
-            .into_keys()
-            .collect();
+        let mut v: Vec<String> = versions(r.engine(), "contacts").await.into_keys().collect();
         v.sort();
         v
     };
@@ -408,13 +410,7 @@ async fn backfill_hits_the_minimum_calls_then_webhooks_keep_the_index_fresh_and_
         .await;
     assert!(res.status < 300, "{} {}", res.status, res.body);
     let deadline = Instant::now() + Duration::from_secs(10);
-    while r
-        .engine()
-        .queue()
-        .record_versions("contacts")
-        .unwrap()
-        .contains_key(&lose)
-    {
+    while versions(r.engine(), "contacts").await.contains_key(&lose) {
         assert!(
             Instant::now() < deadline,
             "the merged-away contact is still indexed"
@@ -433,6 +429,7 @@ async fn backfill_hits_the_minimum_calls_then_webhooks_keep_the_index_fresh_and_
         .engine()
         .queue()
         .depth(chrono::Utc::now().timestamp_millis())
+        .await
         .unwrap();
     assert_eq!(d.double_acks, 0);
 }
@@ -455,7 +452,12 @@ async fn a_crashed_backfill_resumes_from_its_checkpoint_and_reconcile_repairs_dr
     let task = tokio::spawn(async move { full_sync(&e2, false, false).await });
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let cp = r.engine().queue().checkpoint("backfill:contacts").unwrap();
+        let cp = r
+            .engine()
+            .state()
+            .checkpoint("backfill:contacts")
+            .await
+            .unwrap();
         if cp.as_deref().is_some_and(|v| v != "done") {
             break;
         }
@@ -490,15 +492,18 @@ async fn a_crashed_backfill_resumes_from_its_checkpoint_and_reconcile_repairs_dr
     );
     let counts: u64 = r
         .engine()
-        .queue()
+        .state()
         .record_counts()
+        .await
         .unwrap()
         .iter()
         .map(|c| c.1)
         .sum();
     assert_eq!(counts, 300 + 60 + 120 + 180, "every record indexed once");
     // `sync --status` shows each type's backfill: done, total, rate, ETA.
-    let status = r.engine().queue().status(0).unwrap();
+    let status = hubspot_mcp::sync::status::read(&**r.engine().queue(), &**r.engine().state(), 0)
+        .await
+        .unwrap();
     for ty in ["contacts", "companies", "deals", "tickets"] {
         let b = &status.backfill[ty];
         assert_eq!(b["finished"], true, "{ty}: {b}");
@@ -511,11 +516,8 @@ async fn a_crashed_backfill_resumes_from_its_checkpoint_and_reconcile_repairs_dr
 
     // Drift: the index loses a record and HubSpot changes another behind our back (no
     // webhooks in this rig); reconcile finds and repairs both.
-    let lost = r
-        .engine()
-        .queue()
-        .record_versions("deals")
-        .unwrap()
+    let lost = versions(r.engine(), "deals")
+        .await
         .into_keys()
         .next()
         .unwrap();
@@ -524,11 +526,8 @@ async fn a_crashed_backfill_resumes_from_its_checkpoint_and_reconcile_repairs_dr
         .await
         .unwrap();
     let api = Api::new(&r.sb());
-    let changed = r
-        .engine()
-        .queue()
-        .record_versions("tickets")
-        .unwrap()
+    let changed = versions(r.engine(), "tickets")
+        .await
         .into_keys()
         .next()
         .unwrap();
@@ -791,14 +790,15 @@ async fn kill_9_during_a_burst_of_10000_webhook_events_loses_nothing_and_applies
     assert_eq!(d.processed, 10_000, "{d:?} (killed at {killed_at:?})");
     assert_eq!(d.double_acks, 0, "{d:?}");
     // And the index holds every contact's last state: nothing missing, nothing stale.
-    let queue = Arc::new(Queue::open(&db).unwrap());
+    let queue = Queue::open(&db).unwrap();
     let e = embedder();
     let store = Arc::new(
         EdgeStore::open(&dir.join("index"), e.dimensions(), HnswParams::default()).unwrap(),
     );
     let engine = SyncEngine::new(
         client(&sb),
-        queue,
+        Arc::new(queue.clone()),
+        Arc::new(queue),
         store,
         e,
         Arc::new(Mapping::builtin()),
@@ -1067,9 +1067,9 @@ async fn catch_up_rereads_what_changed_while_no_webhooks_arrived() {
     // A change HubSpot could not deliver (this rig receives no webhooks): catch-up finds it
     // by last-modified time, from the watermark the backfill left.
     // The lowest id, so every run patches the same ticket (the versions come as a HashMap).
-    let versions = r.engine().queue().record_versions("tickets").unwrap();
-    let ticket = versions.keys().min().unwrap().clone();
-    let indexed_before = versions[&ticket];
+    let before = versions(r.engine(), "tickets").await;
+    let ticket = before.keys().min().unwrap().clone();
+    let indexed_before = before[&ticket];
     tokio::time::sleep(Duration::from_millis(5)).await;
     let res = Api::new(&r.sb())
         .patch(
@@ -1085,7 +1085,7 @@ async fn catch_up_rereads_what_changed_while_no_webhooks_arrived() {
     // Not indexed before catch-up: the index still holds the version the backfill read. (A
     // search cannot tell: a seeded ticket's old text may already be the best match.)
     assert_eq!(
-        r.engine().queue().record_versions("tickets").unwrap()[&ticket],
+        versions(r.engine(), "tickets").await[&ticket],
         indexed_before,
         "not indexed before catch-up"
     );
@@ -1097,7 +1097,7 @@ async fn catch_up_rereads_what_changed_while_no_webhooks_arrived() {
         .expect("a watermark exists");
     assert!(applied.upserted >= 1, "{applied:?}");
     assert_ne!(
-        r.engine().queue().record_versions("tickets").unwrap()[&ticket],
+        versions(r.engine(), "tickets").await[&ticket],
         indexed_before,
         "catch-up indexed the new version"
     );
@@ -1221,13 +1221,14 @@ async fn a_poison_event_is_dead_lettered_and_the_events_behind_it_are_applied() 
             .map(|c| change(format!("contact-{c}"), "contacts", c.to_string())),
     );
     let q = rig.engine().queue().clone();
-    q.enqueue(&changes, now).unwrap();
+    q.enqueue(&changes, now).await.unwrap();
     tokio::spawn(rig.engine().clone().run_worker(rig.cancel()));
     let started = std::time::Instant::now();
     loop {
-        let all_good = contacts
-            .iter()
-            .all(|c| q.is_done(&format!("contact-{c}")).unwrap());
+        let mut all_good = true;
+        for c in &contacts {
+            all_good &= q.is_done(&format!("contact-{c}")).await.unwrap();
+        }
         if all_good {
             break;
         }
@@ -1238,13 +1239,20 @@ async fn a_poison_event_is_dead_lettered_and_the_events_behind_it_are_applied() 
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     loop {
-        if q.depth(chrono::Utc::now().timestamp_millis()).unwrap().dead == 1 {
+        if q.depth(chrono::Utc::now().timestamp_millis())
+            .await
+            .unwrap()
+            .dead
+            == 1
+        {
             break;
         }
         assert!(
             started.elapsed() < Duration::from_secs(30),
             "the poison event was never dead-lettered: {:?} {:?}",
-            q.depth(chrono::Utc::now().timestamp_millis()).unwrap(),
+            q.depth(chrono::Utc::now().timestamp_millis())
+                .await
+                .unwrap(),
             rig.sb()
                 .log_entries()
                 .iter()
@@ -1254,14 +1262,20 @@ async fn a_poison_event_is_dead_lettered_and_the_events_behind_it_are_applied() 
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let dead = q.dead_letters(10).unwrap();
+    let dead = q.dead_letters(10).await.unwrap();
     assert_eq!(dead.len(), 1);
     assert_eq!((dead[0].key.as_str(), dead[0].failures), ("poison", 2));
     assert!(dead[0].error.contains("400"), "{}", dead[0].error);
-    let d = q.depth(chrono::Utc::now().timestamp_millis()).unwrap();
+    let d = q
+        .depth(chrono::Utc::now().timestamp_millis())
+        .await
+        .unwrap();
     assert_eq!((d.pending, d.leased, d.double_acks), (0, 0, 0), "{d:?}");
-    let indexed: Vec<i64> = q
+    let indexed: Vec<i64> = rig
+        .engine()
+        .state()
         .record_versions_page("contacts", 0, 100_000)
+        .await
         .unwrap()
         .into_iter()
         .map(|(id, _)| id)

@@ -1,63 +1,117 @@
 //! The `events`, `seen` and `dead_letters` tables: accepted webhook events, leased to workers
 //! and acked once applied; the dedupe keys that drop redeliveries; the poison events.
 
+use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension};
-use serde::Serialize;
 
 use super::{bump, Queue, QueueError};
-use crate::webhook::{Change, Enqueued, EventSink};
+use crate::sync::seams::events::ReceiptKind;
+use crate::sync::seams::{Acked, DeadLetter, Depth, EventQueue, Failed, Leased, Receipt};
+use crate::webhook::{Change, Enqueued, EventSink, SinkError};
 
-/// A leased event.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Leased {
-    pub seq: i64,
-    pub change: Change,
-    pub received_ms: i64,
-    pub attempts: i64,
-}
-
-/// Queue depth and age.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Depth {
-    pub pending: u64,
-    pub leased: u64,
-    /// Age of the oldest unprocessed event, in ms (0 when empty).
-    pub oldest_age_ms: i64,
-    /// Events processed since the database was created.
-    pub processed: u64,
-    /// Duplicate deliveries dropped at the door.
-    pub duplicates: u64,
-    /// Acks of events already processed (should stay 0).
-    pub double_acks: u64,
-    /// Events in the dead letters now.
-    pub dead: u64,
-}
-
-/// What [`Queue::fail`] did with an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Failed {
-    Retrying { failures: i64, at_ms: i64 },
-    DeadLettered { failures: i64 },
-}
-
-/// An event that failed for good (until retried).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DeadLetter {
-    pub seq: i64,
-    pub key: String,
-    pub object_type: String,
-    pub object_id: String,
-    pub kind: String,
-    pub failures: i64,
-    /// The last error.
-    pub error: String,
-    pub dead_ms: i64,
+/// The row and delivery a receipt names (a receipt from another backend is refused).
+fn held(receipt: &Receipt) -> Result<(i64, i64), QueueError> {
+    match &receipt.0 {
+        ReceiptKind::Row { seq, attempt } => Ok((*seq, *attempt)),
+        ReceiptKind::Entry(id) => Err(QueueError::Invalid(format!(
+            "receipt {id} is a Redis stream entry, not a row of this sync database"
+        ))),
+    }
 }
 
 /// The receiver stores verified events through this (it knows no SQLite).
+#[async_trait]
 impl EventSink for Queue {
-    fn store(&self, changes: &[Change], now_ms: i64) -> Result<Enqueued, String> {
-        self.enqueue(changes, now_ms).map_err(|e| e.to_string())
+    async fn store(&self, changes: &[Change], now_ms: i64) -> Result<Enqueued, SinkError> {
+        let changes = changes.to_vec();
+        self.blocking(move |q| q.enqueue(&changes, now_ms))
+            .await
+            .map_err(|e| SinkError::Unavailable(e.to_string()))
+    }
+}
+
+#[async_trait]
+impl EventQueue for Queue {
+    fn describe(&self) -> String {
+        format!("SQLite at {}", self.path)
+    }
+
+    async fn start_worker(&self) -> Result<usize, QueueError> {
+        self.blocking(Queue::release_all).await
+    }
+
+    async fn enqueue(&self, changes: &[Change], now_ms: i64) -> Result<Enqueued, QueueError> {
+        let changes = changes.to_vec();
+        self.blocking(move |q| q.enqueue(&changes, now_ms)).await
+    }
+
+    async fn lease(
+        &self,
+        max: usize,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<Vec<Leased>, QueueError> {
+        self.blocking(move |q| q.lease(max, now_ms, lease_ms)).await
+    }
+
+    async fn keep(&self, events: &[Leased], now_ms: i64, lease_ms: i64) -> Result<(), QueueError> {
+        let events = events.to_vec();
+        self.blocking(move |q| q.hold(&events, now_ms + lease_ms).map(|_| ()))
+            .await
+    }
+
+    async fn ack(&self, events: &[Leased], now_ms: i64) -> Result<Acked, QueueError> {
+        let events = events.to_vec();
+        self.blocking(move |q| q.ack(&events, now_ms)).await
+    }
+
+    async fn retry_later(
+        &self,
+        events: &[Leased],
+        now_ms: i64,
+        delay_ms: i64,
+    ) -> Result<(), QueueError> {
+        let events = events.to_vec();
+        self.blocking(move |q| q.hold(&events, now_ms + delay_ms).map(|_| ()))
+            .await
+    }
+
+    async fn fail(
+        &self,
+        event: &Leased,
+        error: &str,
+        now_ms: i64,
+        max_failures: i64,
+        backoff_ms: fn(i64) -> i64,
+    ) -> Result<Failed, QueueError> {
+        let (event, error) = (event.clone(), error.to_string());
+        self.blocking(move |q| q.fail(&event, &error, now_ms, max_failures, backoff_ms))
+            .await
+    }
+
+    async fn dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>, QueueError> {
+        self.blocking(move |q| q.dead_letters(limit)).await
+    }
+
+    async fn retry_dead_letters(&self) -> Result<usize, QueueError> {
+        self.blocking(Queue::retry_dead_letters).await
+    }
+
+    async fn drop_dead_letters(&self, now_ms: i64) -> Result<usize, QueueError> {
+        self.blocking(move |q| q.drop_dead_letters(now_ms)).await
+    }
+
+    async fn depth(&self, now_ms: i64) -> Result<Depth, QueueError> {
+        self.blocking(move |q| q.depth(now_ms)).await
+    }
+
+    async fn prune(&self, before_ms: i64) -> Result<usize, QueueError> {
+        self.blocking(move |q| q.prune_seen(before_ms)).await
+    }
+
+    async fn is_done(&self, key: &str) -> Result<bool, QueueError> {
+        let key = key.to_string();
+        self.blocking(move |q| q.is_done(&key)).await
     }
 }
 
@@ -132,10 +186,14 @@ impl Queue {
         let rows = stmt
             .query_map(params![now_ms + lease_ms, now_ms, max as i64], |r| {
                 let related: String = r.get(7)?;
+                let attempts: i64 = r.get(8)?;
                 Ok(Leased {
-                    seq: r.get(0)?,
+                    receipt: Receipt(ReceiptKind::Row {
+                        seq: r.get(0)?,
+                        attempt: attempts,
+                    }),
                     received_ms: r.get(2)?,
-                    attempts: r.get(8)?,
+                    attempts,
                     change: Change {
                         key: r.get(1)?,
                         occurred_ms: r.get(3)?,
@@ -148,27 +206,41 @@ impl Queue {
             })
             .map_err(|e| self.err(e))?;
         let mut out: Vec<Leased> = rows.collect::<Result<_, _>>().map_err(|e| self.err(e))?;
-        out.sort_by_key(|l| l.seq);
+        out.sort_by_key(|l| match l.receipt.0 {
+            ReceiptKind::Row { seq, .. } => seq,
+            ReceiptKind::Entry(_) => 0,
+        });
         Ok(out)
     }
 
-    /// Marks leased events processed: removes them and stamps their keys done.
+    /// Marks leased events processed: removes them and stamps their keys done. An event the
+    /// caller no longer holds (its lease lapsed and another lease took it) is refused.
     ///
     /// # Errors
     /// Database failures (the events stay leased and come back when the lease expires).
-    pub fn ack(&self, events: &[Leased], now_ms: i64) -> Result<(), QueueError> {
+    pub fn ack(&self, events: &[Leased], now_ms: i64) -> Result<Acked, QueueError> {
         let mut conn = self.conn.lock();
         let tx = conn.transaction().map_err(|e| self.err(e))?;
         let mut double = 0i64;
+        let mut out = Acked::default();
         {
             let mut del = tx
-                .prepare_cached("DELETE FROM events WHERE seq = ?1")
+                .prepare_cached("DELETE FROM events WHERE seq = ?1 AND attempts = ?2")
                 .map_err(|e| self.err(e))?;
             let mut done = tx
                 .prepare_cached("UPDATE seen SET done_ms = ?2 WHERE key = ?1 AND done_ms IS NULL")
                 .map_err(|e| self.err(e))?;
             for e in events {
-                del.execute(params![e.seq]).map_err(|e| self.err(e))?;
+                let (seq, attempt) = held(&e.receipt)?;
+                if del
+                    .execute(params![seq, attempt])
+                    .map_err(|e| self.err(e))?
+                    == 0
+                {
+                    out.refused += 1;
+                    continue;
+                }
+                out.acked += 1;
                 if done
                     .execute(params![e.change.key, now_ms])
                     .map_err(|e| self.err(e))?
@@ -178,29 +250,37 @@ impl Queue {
                 }
             }
         }
-        bump(&tx, "processed", events.len() as i64).map_err(|e| self.err(e))?;
+        bump(&tx, "processed", out.acked as i64).map_err(|e| self.err(e))?;
         bump(&tx, "double_acks", double).map_err(|e| self.err(e))?;
-        tx.commit().map_err(|e| self.err(e))
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(out)
     }
 
-    /// Puts leased events back for a later attempt, at `until_ms`, after a transient failure.
-    /// Other workers' leases are untouched.
+    /// Holds leased events until `until_ms` (a kept lease, or a later attempt after a
+    /// transient failure). Events the caller no longer holds are left alone. Returns how many
+    /// were held.
     ///
     /// # Errors
     /// Database failures.
-    pub fn retry_later(&self, events: &[Leased], until_ms: i64) -> Result<(), QueueError> {
+    pub fn hold(&self, events: &[Leased], until_ms: i64) -> Result<usize, QueueError> {
         let mut conn = self.conn.lock();
         let tx = conn.transaction().map_err(|e| self.err(e))?;
+        let mut n = 0;
         {
             let mut stmt = tx
-                .prepare_cached("UPDATE events SET leased_until_ms = ?2 WHERE seq = ?1")
+                .prepare_cached(
+                    "UPDATE events SET leased_until_ms = ?2 WHERE seq = ?1 AND attempts = ?3",
+                )
                 .map_err(|e| self.err(e))?;
             for e in events {
-                stmt.execute(params![e.seq, until_ms])
+                let (seq, attempt) = held(&e.receipt)?;
+                n += stmt
+                    .execute(params![seq, until_ms, attempt])
                     .map_err(|e| self.err(e))?;
             }
         }
-        tx.commit().map_err(|e| self.err(e))
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(n)
     }
 
     /// Records a permanent failure of one leased event. Below `max_failures` it comes back
@@ -216,25 +296,28 @@ impl Queue {
         max_failures: i64,
         backoff_ms: impl Fn(i64) -> i64,
     ) -> Result<Failed, QueueError> {
+        let (seq, attempt) = held(&event.receipt)?;
         let mut conn = self.conn.lock();
         let tx = conn.transaction().map_err(|e| self.err(e))?;
-        let failures: i64 = tx
+        let failures: Option<i64> = tx
             .query_row(
-                "UPDATE events SET failures = failures + 1, last_error = ?2 WHERE seq = ?1 RETURNING failures",
-                params![event.seq, error],
+                "UPDATE events SET failures = failures + 1, last_error = ?2 WHERE seq = ?1 AND attempts = ?3 RETURNING failures",
+                params![seq, error, attempt],
                 |r| r.get(0),
             )
             .optional()
-            .map_err(|e| self.err(e))?
-            .unwrap_or(max_failures);
+            .map_err(|e| self.err(e))?;
+        let Some(failures) = failures else {
+            return Ok(Failed::NotHeld);
+        };
         let out = if failures >= max_failures {
             tx.execute(
                 "INSERT OR REPLACE INTO dead_letters (seq, key, received_ms, occurred_ms, object_type, object_id, kind, related, attempts, failures, error, dead_ms)
                  SELECT seq, key, received_ms, occurred_ms, object_type, object_id, kind, related, attempts, failures, ?2, ?3 FROM events WHERE seq = ?1",
-                params![event.seq, error, now_ms],
+                params![seq, error, now_ms],
             )
             .map_err(|e| self.err(e))?;
-            tx.execute("DELETE FROM events WHERE seq = ?1", params![event.seq])
+            tx.execute("DELETE FROM events WHERE seq = ?1", params![seq])
                 .map_err(|e| self.err(e))?;
             bump(&tx, "dead_lettered", 1).map_err(|e| self.err(e))?;
             Failed::DeadLettered { failures }
@@ -242,7 +325,7 @@ impl Queue {
             let until = now_ms + backoff_ms(failures);
             tx.execute(
                 "UPDATE events SET leased_until_ms = ?2 WHERE seq = ?1",
-                params![event.seq, until],
+                params![seq, until],
             )
             .map_err(|e| self.err(e))?;
             Failed::Retrying {
@@ -268,7 +351,7 @@ impl Queue {
         let rows = stmt
             .query_map(params![limit as i64], |r| {
                 Ok(DeadLetter {
-                    seq: r.get(0)?,
+                    id: r.get::<_, i64>(0)?.to_string(),
                     key: r.get(1)?,
                     object_type: r.get(2)?,
                     object_id: r.get(3)?,

@@ -9,6 +9,8 @@
 //!   acking an event whose key is already done counts as a double apply (`stats.double_acks`).
 //! - `records`: what the index holds per record (updated time, content digest, email, domain,
 //!   phone): idempotency, reconcile and the duplicate report read it.
+//! - `applied`: the latest `occurredAt` applied per object: an event older than it changes
+//!   nothing (the record was read from HubSpot after it), so it is acked without a read.
 //! - `checkpoints`: backfill cursors and the catch-up watermark.
 //! - `dead_letters`: events that failed `max_failures` times with an error retrying cannot fix
 //!   (a poison record). They leave the queue so that nothing behind them waits, keep their
@@ -16,18 +18,21 @@
 //!   discards them. Transient failures (429, 5xx, an open breaker, the index away) never
 //!   count towards this: they only delay the events that hit them.
 //!
-//! One file per concern: `events.rs` (events, seen, dead letters), `records.rs`,
-//! `checkpoints.rs`; this file opens the database and reports its status. This split is the
-//! first step towards the async queue and record-state seams a shared (Redis) backend needs.
+//! One file per concern: `events.rs` (events, seen, dead letters; the [`EventQueue`] seam),
+//! `records.rs` and `checkpoints.rs` (the [`RecordState`] seam); this file opens the database.
 //!
-//! Every method is blocking (call from `spawn_blocking`). One connection behind a mutex: the
-//! receiver's inserts and the worker's leases are short transactions.
+//! The inherent methods block (tests and the CLI call them directly); the seams run them on the
+//! blocking pool. One connection behind a mutex, shared by clones: the receiver's inserts and
+//! the worker's leases are short transactions.
+//!
+//! [`EventQueue`]: crate::sync::seams::EventQueue
+//! [`RecordState`]: crate::sync::seams::RecordState
 
 use std::path::Path;
+use std::sync::Arc;
 
 use parking_lot::Mutex;
 use rusqlite::{params, Connection};
-use serde::Serialize;
 
 pub use crate::webhook::{Change, Enqueued};
 
@@ -35,22 +40,13 @@ mod checkpoints;
 mod events;
 mod records;
 
-pub use events::{DeadLetter, Depth, Failed, Leased};
-pub use records::RecordRow;
+pub use super::seams::{DeadLetter, Depth, Failed, Leased, QueueError, RecordRow};
 
-/// A queue failure: the database file and what went wrong.
-#[derive(Debug, thiserror::Error)]
-#[error("sync database {path}: {source}")]
-pub struct QueueError {
-    path: String,
-    #[source]
-    source: rusqlite::Error,
-}
-
-/// The sync database.
+/// The sync database; clones share one connection.
+#[derive(Clone)]
 pub struct Queue {
-    conn: Mutex<Connection>,
-    path: String,
+    conn: Arc<Mutex<Connection>>,
+    path: Arc<str>,
 }
 
 impl std::fmt::Debug for Queue {
@@ -110,6 +106,7 @@ CREATE INDEX IF NOT EXISTS records_email ON records (email) WHERE email IS NOT N
 CREATE INDEX IF NOT EXISTS records_domain ON records (domain) WHERE domain IS NOT NULL;
 CREATE INDEX IF NOT EXISTS records_phone ON records (phone) WHERE phone IS NOT NULL;
 CREATE INDEX IF NOT EXISTS records_type_num ON records (object_type, CAST(id AS INTEGER));
+CREATE TABLE IF NOT EXISTS applied (ref TEXT PRIMARY KEY, occurred_ms INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS checkpoints (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 ";
@@ -136,50 +133,14 @@ fn restrict_to_owner(path: &Path) {
     let _ = path;
 }
 
-/// What `sync --status` prints: the queue, the poison events, the index's records per type
-/// and the checkpoints.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SyncStatus {
-    pub queue: Depth,
-    pub dead_letters: Vec<DeadLetter>,
-    pub records: std::collections::BTreeMap<String, u64>,
-    pub caught_up_ms: Option<String>,
-    pub last_received_ms: Option<String>,
-    /// Per type, how far the backfill is (done, total, rate, ETA), once one has run.
-    pub backfill: std::collections::BTreeMap<String, serde_json::Value>,
-}
-
 impl Queue {
-    /// The state `sync --status` reports (at most 20 dead letters).
-    ///
-    /// # Errors
-    /// The database cannot be read.
-    pub fn status(&self, now_ms: i64) -> Result<SyncStatus, QueueError> {
-        Ok(SyncStatus {
-            queue: self.depth(now_ms)?,
-            dead_letters: self.dead_letters(20)?,
-            records: self.record_counts()?.into_iter().collect(),
-            caught_up_ms: self.checkpoint("caught_up_ms")?,
-            last_received_ms: self.checkpoint("last_received_ms")?,
-            backfill: self
-                .checkpoints_under("backfill_progress:")?
-                .into_iter()
-                .map(|(name, v)| {
-                    let value = serde_json::from_str(&v).unwrap_or(serde_json::Value::String(v));
-                    (name, value)
-                })
-                .collect(),
-        })
-    }
-
     /// Opens (creating) the database at `path`.
     ///
     /// # Errors
     /// When the file cannot be opened or migrated.
     pub fn open(path: &Path) -> Result<Self, QueueError> {
         let p = path.display().to_string();
-        let err = |source| QueueError {
+        let err = |source| QueueError::Sqlite {
             path: p.clone(),
             source,
         };
@@ -214,16 +175,27 @@ impl Queue {
         }
         restrict_to_owner(path);
         Ok(Self {
-            conn: Mutex::new(conn),
-            path: p,
+            conn: Arc::new(Mutex::new(conn)),
+            path: p.into(),
         })
     }
 
     fn err(&self, source: rusqlite::Error) -> QueueError {
-        QueueError {
-            path: self.path.clone(),
+        QueueError::Sqlite {
+            path: self.path.to_string(),
             source,
         }
+    }
+
+    /// Runs a blocking method on the blocking pool (the seams' async methods).
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Queue) -> Result<T, QueueError> + Send + 'static,
+    ) -> Result<T, QueueError> {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || f(&me))
+            .await
+            .map_err(|e| QueueError::Task(e.to_string()))?
     }
 }
 

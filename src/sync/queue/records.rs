@@ -1,28 +1,60 @@
 //! The `records` table: what the index holds per record (updated time, content digest, email,
-//! domain, phone), read for idempotency, reconcile and the duplicate report.
+//! domain, phone), read for idempotency, reconcile and the duplicate report; the `applied`
+//! table: the latest `occurredAt` applied per object. With `checkpoints.rs`, the SQLite
+//! [`RecordState`].
 
 use std::collections::HashMap;
 
+use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension};
-use serde::Serialize;
 
-use super::{Queue, QueueError};
-
-/// A row of the `records` table.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RecordRow {
-    pub reference: String,
-    pub object_type: String,
-    pub id: String,
-    pub title: String,
-    pub updated_ms: Option<i64>,
-    pub digest: String,
-    pub email: Option<String>,
-    pub domain: Option<String>,
-    pub phone: Option<String>,
-}
+use super::{Queue, QueueError, RecordRow};
+use crate::sync::seams::RecordState;
 
 impl Queue {
+    /// The latest applied `occurredAt` per object reference.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub fn applied_at(&self, refs: &[String]) -> Result<HashMap<String, i64>, QueueError> {
+        let conn = self.conn.lock();
+        let mut stmt = conn
+            .prepare_cached("SELECT occurred_ms FROM applied WHERE ref = ?1")
+            .map_err(|e| self.err(e))?;
+        let mut out = HashMap::new();
+        for r in refs {
+            if let Some(v) = stmt
+                .query_row(params![r], |row| row.get::<_, i64>(0))
+                .optional()
+                .map_err(|e| self.err(e))?
+            {
+                out.insert(r.clone(), v);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Raises each object's applied `occurredAt` (never lowers it).
+    ///
+    /// # Errors
+    /// Database failures.
+    pub fn mark_applied(&self, marks: &[(String, i64)]) -> Result<(), QueueError> {
+        let mut conn = self.conn.lock();
+        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO applied (ref, occurred_ms) VALUES (?1, ?2)
+                     ON CONFLICT(ref) DO UPDATE SET occurred_ms = MAX(occurred_ms, excluded.occurred_ms)",
+                )
+                .map_err(|e| self.err(e))?;
+            for (r, at) in marks {
+                stmt.execute(params![r, at]).map_err(|e| self.err(e))?;
+            }
+        }
+        tx.commit().map_err(|e| self.err(e))
+    }
+
     /// Digests of records already indexed, by reference.
     ///
     /// # Errors
@@ -216,5 +248,75 @@ impl Queue {
             out.push((k, rows));
         }
         Ok(out)
+    }
+}
+
+#[async_trait]
+impl RecordState for Queue {
+    async fn digests(&self, refs: &[String]) -> Result<HashMap<String, String>, QueueError> {
+        let refs = refs.to_vec();
+        self.blocking(move |q| q.digests(&refs)).await
+    }
+
+    async fn put_records(&self, rows: &[RecordRow]) -> Result<(), QueueError> {
+        let rows = rows.to_vec();
+        self.blocking(move |q| q.put_records(&rows)).await
+    }
+
+    async fn delete_records(&self, refs: &[String]) -> Result<(), QueueError> {
+        let refs = refs.to_vec();
+        self.blocking(move |q| q.delete_records(&refs)).await
+    }
+
+    async fn record_versions_page(
+        &self,
+        object_type: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, Option<i64>)>, QueueError> {
+        let t = object_type.to_string();
+        self.blocking(move |q| q.record_versions_page(&t, after, limit))
+            .await
+    }
+
+    async fn record_counts(&self) -> Result<Vec<(String, u64)>, QueueError> {
+        self.blocking(Queue::record_counts).await
+    }
+
+    async fn duplicates(
+        &self,
+        field: &str,
+        object_type: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<RecordRow>)>, QueueError> {
+        let (f, t) = (field.to_string(), object_type.map(str::to_string));
+        self.blocking(move |q| q.duplicates(&f, t.as_deref(), limit))
+            .await
+    }
+
+    async fn applied_at(&self, refs: &[String]) -> Result<HashMap<String, i64>, QueueError> {
+        let refs = refs.to_vec();
+        self.blocking(move |q| q.applied_at(&refs)).await
+    }
+
+    async fn mark_applied(&self, marks: &[(String, i64)]) -> Result<(), QueueError> {
+        let marks = marks.to_vec();
+        self.blocking(move |q| q.mark_applied(&marks)).await
+    }
+
+    async fn checkpoint(&self, name: &str) -> Result<Option<String>, QueueError> {
+        let name = name.to_string();
+        self.blocking(move |q| q.checkpoint(&name)).await
+    }
+
+    async fn checkpoints_under(&self, prefix: &str) -> Result<Vec<(String, String)>, QueueError> {
+        let prefix = prefix.to_string();
+        self.blocking(move |q| q.checkpoints_under(&prefix)).await
+    }
+
+    async fn set_checkpoint(&self, name: &str, value: Option<&str>) -> Result<(), QueueError> {
+        let (name, value) = (name.to_string(), value.map(str::to_string));
+        self.blocking(move |q| q.set_checkpoint(&name, value.as_deref()))
+            .await
     }
 }

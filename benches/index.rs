@@ -28,7 +28,7 @@ use hubspot_mcp::hubspot::limit::GovernorSettings;
 use hubspot_mcp::hubspot::Credentials;
 use hubspot_mcp::index::edge::{EdgeStore, HnswParams};
 use hubspot_mcp::index::exact::ExactStore;
-use hubspot_mcp::index::{Exactness, Payload, Point, SearchFilter, VectorStore};
+use hubspot_mcp::index::{BlockingStore, Exactness, Payload, Point, SearchFilter};
 use hubspot_mcp::sync::backfill::{full_sync, minimum_calls};
 use hubspot_mcp::sync::normalize::Mapping;
 use hubspot_mcp::sync::queue::Queue;
@@ -121,7 +121,7 @@ async fn main() {
         client,
         Arc::new(queue.clone()),
         Arc::new(queue.clone()),
-        store.clone(),
+        Arc::new(hubspot_mcp::index::Blocking(store.clone())),
         embedder.clone(),
         Arc::new(Mapping::builtin()),
         EngineSettings {

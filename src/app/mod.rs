@@ -431,10 +431,7 @@ impl App {
             self.tasks.shutdown().await;
         }
         if let Some(rt) = self.sync.take() {
-            let store = rt.engine.store().clone();
-            if let Err(e) = tokio::task::spawn_blocking(move || store.flush()).await {
-                tracing::warn!(error = %e, "flushing the index at shutdown");
-            }
+            rt.engine.store().flush().await;
         }
         self.conn.stop().await;
     }

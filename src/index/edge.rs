@@ -20,7 +20,7 @@ use qdrant_edge::{
 };
 use serde_json::json;
 
-use super::{Exactness, Hit, IndexError, Payload, Point, SearchFilter, VectorStore};
+use super::{BlockingStore, Exactness, Hit, IndexError, Payload, Point, SearchFilter};
 
 /// HNSW build parameters.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -151,7 +151,7 @@ impl EdgeStore {
     }
 }
 
-impl VectorStore for EdgeStore {
+impl BlockingStore for EdgeStore {
     fn upsert(&self, points: Vec<Point>) -> Result<(), IndexError> {
         if points.is_empty() {
             return Ok(());

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use parking_lot::RwLock;
 
-use super::{dot, Exactness, Hit, IndexError, Point, SearchFilter, VectorStore};
+use super::{dot, BlockingStore, Exactness, Hit, IndexError, Point, SearchFilter};
 
 /// Points in a hash map, scanned linearly.
 #[derive(Debug, Default)]
@@ -21,7 +21,7 @@ impl ExactStore {
     }
 }
 
-impl VectorStore for ExactStore {
+impl BlockingStore for ExactStore {
     fn upsert(&self, points: Vec<Point>) -> Result<(), IndexError> {
         let mut map = self.points.write();
         for p in points {

@@ -1,9 +1,9 @@
 //! The vector index: where embedded CRM records live for semantic search.
 //!
 //! # Design
-//! - [`VectorStore`] is the one seam. It is synchronous on purpose: the embedded engine
-//!   (qdrant-edge) is a blocking library with its own thread pool, so async callers go through
-//!   `tokio::task::spawn_blocking` once, at the edge ([`crate::sync`], the MCP tool).
+//! - [`VectorStore`] is the one seam, async with typed errors ([`IndexError`]). The embedded
+//!   engine (qdrant-edge) is a blocking library: it implements [`BlockingStore`], and
+//!   [`Blocking`] runs it on the blocking pool. The server backend is async all the way down.
 //! - A record becomes one point per text chunk. Every point carries the record's reference
 //!   (`contacts/123`) in its payload, so deleting or redirecting a record (deletion, privacy
 //!   deletion, merge) is one delete-by-filter, however many chunks it had.
@@ -15,8 +15,8 @@
 //! Backends:
 //! - [`edge::EdgeStore`]: qdrant-edge in-process, persistent under the data directory (default).
 //!   HNSW is built by a manual, blocking `optimize()`; callers run it in the background.
-//! - [`qdrant::QdrantServer`]: a Qdrant server over its REST API (`QDRANT_URL`), for deployments
-//!   that outgrow one machine.
+//! - [`qdrant::QdrantServer`]: a Qdrant server through the official `qdrant-client` crate
+//!   (gRPC, `QDRANT_URL`), for deployments that outgrow one machine.
 //! - [`exact::ExactStore`]: an in-memory exact scan, the baseline benchmarks compare against.
 
 pub mod edge;
@@ -217,8 +217,9 @@ pub struct Hit {
     pub payload: Payload,
 }
 
-/// A vector index. Blocking: call it from `spawn_blocking`.
-pub trait VectorStore: Send + Sync {
+/// An index engine that blocks (qdrant-edge, the exact scan): what [`Blocking`] runs on the
+/// blocking pool to make a [`VectorStore`].
+pub trait BlockingStore: Send + Sync + 'static {
     /// Inserts or overwrites points (by record and chunk).
     ///
     /// # Errors
@@ -260,6 +261,111 @@ pub trait VectorStore: Send + Sync {
     fn flush(&self);
     /// The backend's name, for logs and `/readyz`.
     fn name(&self) -> &'static str;
+}
+
+/// A vector index, whoever keeps it: in this process ([`Blocking`] around qdrant-edge) or a
+/// Qdrant server ([`qdrant::QdrantServer`], over gRPC). Every backend passes one contract
+/// suite (`tests/it/index_contract.rs`).
+#[async_trait::async_trait]
+pub trait VectorStore: Send + Sync + 'static {
+    /// Inserts or overwrites points (by record and chunk).
+    async fn upsert(&self, points: Vec<Point>) -> Result<(), IndexError>;
+    /// Removes every chunk of these records.
+    async fn delete_records(&self, records: &[String]) -> Result<(), IndexError>;
+    /// Removes chunks numbered `first` and up of each record (a record that shrank).
+    async fn delete_chunks_from(&self, records: &[(String, u32)]) -> Result<(), IndexError>;
+    /// The `k` nearest points that pass `filter`, best first.
+    async fn search(
+        &self,
+        vector: &[f32],
+        k: usize,
+        filter: &SearchFilter,
+        exactness: Exactness,
+    ) -> Result<Vec<Hit>, IndexError>;
+    /// Number of points.
+    async fn count(&self) -> Result<usize, IndexError>;
+    /// Builds or refreshes the approximate index, possibly for a long time (a server does
+    /// this by itself: `Ok(false)`). Returns whether anything changed.
+    async fn optimize(&self) -> Result<bool, IndexError>;
+    /// Makes everything written so far durable.
+    async fn flush(&self);
+    /// The backend's name, for logs and `/readyz`.
+    fn name(&self) -> &'static str;
+}
+
+/// A [`BlockingStore`] as a [`VectorStore`]: every call runs on the blocking pool, so the
+/// async runtime never waits for the engine.
+pub struct Blocking<S>(pub std::sync::Arc<S>);
+
+impl<S> Blocking<S> {
+    pub fn new(store: S) -> Self {
+        Self(std::sync::Arc::new(store))
+    }
+}
+
+impl<S: BlockingStore> Blocking<S> {
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&S) -> Result<T, IndexError> + Send + 'static,
+    ) -> Result<T, IndexError> {
+        let s = self.0.clone();
+        tokio::task::spawn_blocking(move || f(&s))
+            .await
+            .map_err(|e| IndexError::Engine {
+                path: s_name::<S>(),
+                message: format!("the index task failed: {e}"),
+            })?
+    }
+}
+
+fn s_name<S>() -> String {
+    std::any::type_name::<S>()
+        .rsplit("::")
+        .next()
+        .unwrap_or("index")
+        .to_string()
+}
+
+#[async_trait::async_trait]
+impl<S: BlockingStore> VectorStore for Blocking<S> {
+    async fn upsert(&self, points: Vec<Point>) -> Result<(), IndexError> {
+        self.run(move |s| s.upsert(points)).await
+    }
+    async fn delete_records(&self, records: &[String]) -> Result<(), IndexError> {
+        let r = records.to_vec();
+        self.run(move |s| s.delete_records(&r)).await
+    }
+    async fn delete_chunks_from(&self, records: &[(String, u32)]) -> Result<(), IndexError> {
+        let r = records.to_vec();
+        self.run(move |s| s.delete_chunks_from(&r)).await
+    }
+    async fn search(
+        &self,
+        vector: &[f32],
+        k: usize,
+        filter: &SearchFilter,
+        exactness: Exactness,
+    ) -> Result<Vec<Hit>, IndexError> {
+        let (v, f) = (vector.to_vec(), filter.clone());
+        self.run(move |s| s.search(&v, k, &f, exactness)).await
+    }
+    async fn count(&self) -> Result<usize, IndexError> {
+        self.run(BlockingStore::count).await
+    }
+    async fn optimize(&self) -> Result<bool, IndexError> {
+        self.run(BlockingStore::optimize).await
+    }
+    async fn flush(&self) {
+        let _ = self
+            .run(|s| {
+                s.flush();
+                Ok(())
+            })
+            .await;
+    }
+    fn name(&self) -> &'static str {
+        self.0.name()
+    }
 }
 
 /// Refuses a vector whose length is not the index's.

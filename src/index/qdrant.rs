@@ -1,30 +1,44 @@
-//! A Qdrant server backend over its REST API, for deployments that outgrow one machine.
+//! A Qdrant server through the official `qdrant-client` crate (gRPC), for deployments that
+//! outgrow one machine: every `serve` replica and `sync --listen` worker writes to and searches
+//! one collection.
 //!
-//! `QDRANT_URL` (or `index.qdrant_url`) selects it; `QDRANT_API_KEY` is sent as `api-key`
-//! and never logged. The collection (cosine, `dim` dimensions, the same payload indexes as the
-//! embedded backend) is created on first use. Writes wait for the server to apply them
-//! (`wait=true`), so a write that returns is durable and searchable.
+//! - `[sync.index] qdrant_url` (or `QDRANT_URL`) selects it; `QDRANT_API_KEY` is sent as the
+//!   `api-key` header and never logged. Use the gRPC port (6334).
+//! - The collection (cosine, `dim` dimensions, the same payload indexes as the embedded
+//!   backend) is created on first use; an existing one of another dimension is refused with
+//!   [`IndexError::Dimensions`].
+//! - Writes wait for the server to apply them (`wait`), so a write that returns is durable
+//!   and searchable. HNSW is built by the server's own optimizer: `optimize` is a no-op.
+//! - The client's version check prints with `println!` (stdout) and would corrupt the stdio MCP
+//!   stream: it is always skipped, and both timeouts are set here.
 //!
-//! REST rather than `qdrant-client` (gRPC): it needs no second HTTP stack (tonic), speaks the
-//! same JSON filter language as [`SearchFilter::to_qdrant_json`], and the server serves both.
-//! HNSW is built by the server's own optimizer, so [`VectorStore::optimize`] is a no-op.
+//! Tested against a stand-in built from the crate's own generated gRPC server traits and
+//! backed by qdrant-edge (`crates/qdrant-standin`), and against a real server when
+//! `QDRANT_URL` is set (`tests/it/index_contract.rs`).
 
 use std::time::Duration;
 
+use qdrant_client::qdrant::{
+    vectors_config, Condition, CountPointsBuilder, CreateCollectionBuilder,
+    CreateFieldIndexCollectionBuilder, DeletePointsBuilder, Distance, FieldType, Filter,
+    PointStruct, Query, QueryPointsBuilder, Range, SearchParamsBuilder, UpsertPointsBuilder,
+    VectorParamsBuilder,
+};
+use qdrant_client::Qdrant;
 use secrecy::{ExposeSecret, SecretString};
-use serde_json::{json, Value};
 
 use super::{Exactness, Hit, IndexError, Payload, Point, SearchFilter, VectorStore};
 
+const KEYWORD_FIELDS: &[&str] = &["ref", "object_type", "owner_id", "pipeline", "stage"];
+const INTEGER_FIELDS: &[&str] = &["updated_ms", "created_ms", "chunk"];
+
 /// A collection on a Qdrant server.
 pub struct QdrantServer {
+    client: Qdrant,
+    /// The URL without credentials, for errors and logs.
     url: String,
     collection: String,
-    api_key: Option<SecretString>,
     dim: usize,
-    http: reqwest::Client,
-    /// The runtime the async client runs on; calls come from `spawn_blocking` threads.
-    rt: tokio::runtime::Handle,
 }
 
 impl std::fmt::Debug for QdrantServer {
@@ -32,204 +46,315 @@ impl std::fmt::Debug for QdrantServer {
         f.debug_struct("QdrantServer")
             .field("url", &self.url)
             .field("collection", &self.collection)
-            .field("api_key", &self.api_key.as_ref().map(|_| "[redacted]"))
             .finish_non_exhaustive()
     }
 }
 
+/// The URL without user, password or query (they may hold credentials).
+fn redacted(url: &str) -> String {
+    let u = url.split(['?', '#']).next().unwrap_or_default();
+    match (u.find("://"), u.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://…@{}", &u[..s], &u[at + 1..]),
+        _ => u.to_string(),
+    }
+}
+
+/// Removes the user and password of every URL in a message: the client quotes the URL it
+/// failed to reach, credentials included.
+fn scrub(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| c == '/' || c.is_whitespace() || c == '"' || c == '\'')
+            .unwrap_or(tail.len());
+        match tail[..end].rfind('@') {
+            Some(at) => {
+                out.push('…');
+                rest = &tail[at..];
+            }
+            None => rest = tail,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 impl QdrantServer {
-    /// Connects and creates the collection when it does not exist. Call it, like every method,
-    /// from a blocking thread (`spawn_blocking`) of a tokio runtime.
+    /// Connects and creates the collection when it does not exist.
     ///
     /// # Errors
-    /// When the server is unreachable or refuses the collection.
-    pub fn connect(
+    /// The server is unreachable, refuses the collection, or holds it with another dimension.
+    pub async fn connect(
         url: &str,
         collection: &str,
         api_key: Option<SecretString>,
         dim: usize,
     ) -> Result<Self, IndexError> {
-        let rt = tokio::runtime::Handle::try_current().map_err(|e| IndexError::Server {
-            url: url.into(),
-            message: format!("needs a tokio runtime: {e}"),
-        })?;
-        let http = reqwest::Client::builder()
+        let shown = redacted(url);
+        let mut builder = Qdrant::from_url(url)
+            .skip_compatibility_check()
             .timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|e| IndexError::Server {
-                url: url.into(),
-                message: e.to_string(),
-            })?;
-        let s = Self {
-            url: url.trim_end_matches('/').to_string(),
-            collection: collection.to_string(),
-            api_key,
-            dim,
-            http,
-            rt,
-        };
-        let exists = s.call(reqwest::Method::GET, "", None);
-        if exists.is_err() {
-            s.call(
-                reqwest::Method::PUT,
-                "",
-                Some(json!({"vectors": {"size": dim, "distance": "Cosine"}})),
-            )?;
-            for (field, ty) in [
-                ("ref", "keyword"),
-                ("object_type", "keyword"),
-                ("owner_id", "keyword"),
-                ("pipeline", "keyword"),
-                ("stage", "keyword"),
-                ("updated_ms", "integer"),
-                ("created_ms", "integer"),
-                ("chunk", "integer"),
-            ] {
-                s.call(
-                    reqwest::Method::PUT,
-                    "/index?wait=true",
-                    Some(json!({"field_name": field, "field_schema": ty})),
-                )?;
-            }
+            .connect_timeout(Duration::from_secs(3));
+        if let Some(k) = api_key {
+            builder = builder.api_key(k.expose_secret().to_string());
         }
-        Ok(s)
+        let client = builder.build().map_err(|e| IndexError::Server {
+            url: shown.clone(),
+            message: scrub(&e.to_string()),
+        })?;
+        let store = Self {
+            client,
+            url: shown,
+            collection: collection.to_string(),
+            dim,
+        };
+        store.ensure_collection().await?;
+        Ok(store)
     }
 
-    fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> Result<Value, IndexError> {
-        let url = format!("{}/collections/{}{}", self.url, self.collection, path);
-        let mut req = self.http.request(method, &url);
-        if let Some(k) = &self.api_key {
-            req = req.header("api-key", k.expose_secret());
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let err = |m: String| IndexError::Server {
+    fn err(&self, e: impl std::fmt::Display) -> IndexError {
+        IndexError::Server {
             url: self.url.clone(),
-            message: m,
-        };
-        let (status, v) = self.rt.block_on(async move {
-            let resp = req
-                .send()
-                .await
-                .map_err(|e| err(format!("unreachable: {e}")))?;
-            let status = resp.status();
-            let v: Value = resp.json().await.unwrap_or(Value::Null);
-            Ok::<_, IndexError>((status, v))
-        })?;
-        if !status.is_success() {
-            return Err(err(format!(
-                "{status} on {path}: {}",
-                v.pointer("/status/error").unwrap_or(&v)
-            )));
+            message: scrub(&e.to_string()),
         }
-        Ok(v)
+    }
+
+    async fn ensure_collection(&self) -> Result<(), IndexError> {
+        let c = &self.collection;
+        if self
+            .client
+            .collection_exists(c)
+            .await
+            .map_err(|e| self.err(e))?
+        {
+            let info = self
+                .client
+                .collection_info(c)
+                .await
+                .map_err(|e| self.err(e))?;
+            let have = info
+                .result
+                .and_then(|r| r.config)
+                .and_then(|c| c.params)
+                .and_then(|p| p.vectors_config)
+                .and_then(|v| v.config)
+                .and_then(|c| match c {
+                    vectors_config::Config::Params(p) => Some(p.size as usize),
+                    vectors_config::Config::ParamsMap(_) => None,
+                });
+            return match have {
+                Some(have) if have != self.dim => Err(IndexError::Dimensions {
+                    got: self.dim,
+                    want: have,
+                }),
+                _ => Ok(()),
+            };
+        }
+        self.client
+            .create_collection(
+                CreateCollectionBuilder::new(c)
+                    .vectors_config(VectorParamsBuilder::new(self.dim as u64, Distance::Cosine)),
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        for (fields, ty) in [
+            (KEYWORD_FIELDS, FieldType::Keyword),
+            (INTEGER_FIELDS, FieldType::Integer),
+        ] {
+            for f in fields {
+                self.client
+                    .create_field_index(
+                        CreateFieldIndexCollectionBuilder::new(c, *f, ty).wait(true),
+                    )
+                    .await
+                    .map_err(|e| self.err(e))?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete_by(&self, filter: Filter) -> Result<(), IndexError> {
+        self.client
+            .delete_points(
+                DeletePointsBuilder::new(&self.collection)
+                    .points(filter)
+                    .wait(true),
+            )
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(())
     }
 }
 
+/// The filter in the client's types (the same conditions as [`SearchFilter::to_qdrant_json`]).
+fn filter(f: &SearchFilter) -> Option<Filter> {
+    if f.is_empty() {
+        return None;
+    }
+    let mut must = Vec::new();
+    if !f.object_types.is_empty() {
+        must.push(Condition::matches("object_type", f.object_types.clone()));
+    }
+    for (key, v) in [
+        ("owner_id", &f.owner_id),
+        ("pipeline", &f.pipeline),
+        ("stage", &f.stage),
+    ] {
+        if let Some(v) = v {
+            must.push(Condition::matches(key, v.clone()));
+        }
+    }
+    if f.updated_after_ms.is_some() || f.updated_before_ms.is_some() {
+        must.push(Condition::range(
+            "updated_ms",
+            Range {
+                gte: f.updated_after_ms.map(|v| v as f64),
+                lt: f.updated_before_ms.map(|v| v as f64),
+                ..Default::default()
+            },
+        ));
+    }
+    if let Some(a) = f.created_after_ms {
+        must.push(Condition::range(
+            "created_ms",
+            Range {
+                gte: Some(a as f64),
+                ..Default::default()
+            },
+        ));
+    }
+    Some(Filter::must(must))
+}
+
+#[async_trait::async_trait]
 impl VectorStore for QdrantServer {
-    fn upsert(&self, points: Vec<Point>) -> Result<(), IndexError> {
+    async fn upsert(&self, points: Vec<Point>) -> Result<(), IndexError> {
         if points.is_empty() {
             return Ok(());
         }
-        let mut body = Vec::with_capacity(points.len());
+        let mut list = Vec::with_capacity(points.len());
         for p in points {
             super::check_dimensions(p.vector.len(), self.dim)?;
-            body.push(json!({"id": p.id(), "vector": p.vector, "payload": p.payload_json()}));
+            let payload =
+                qdrant_client::Payload::try_from(serde_json::Value::Object(p.payload_json()))
+                    .map_err(|e| self.err(format!("payload: {e}")))?;
+            list.push(PointStruct::new(p.id(), p.vector, payload));
         }
-        self.call(
-            reqwest::Method::PUT,
-            "/points?wait=true",
-            Some(json!({ "points": body })),
-        )
-        .map(|_| ())
-    }
-
-    fn delete_records(&self, records: &[String]) -> Result<(), IndexError> {
-        for chunk in records.chunks(1_000) {
-            self.call(
-                reqwest::Method::POST,
-                "/points/delete?wait=true",
-                Some(json!({"filter": {"must": [{"key": "ref", "match": {"any": chunk}}]}})),
-            )?;
+        for chunk in list.chunks(256) {
+            self.client
+                .upsert_points(
+                    UpsertPointsBuilder::new(&self.collection, chunk.to_vec()).wait(true),
+                )
+                .await
+                .map_err(|e| self.err(e))?;
         }
         Ok(())
     }
 
-    fn delete_chunks_from(&self, records: &[(String, u32)]) -> Result<(), IndexError> {
+    async fn delete_records(&self, records: &[String]) -> Result<(), IndexError> {
+        for chunk in records.chunks(1_000) {
+            self.delete_by(Filter::must([Condition::matches("ref", chunk.to_vec())]))
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn delete_chunks_from(&self, records: &[(String, u32)]) -> Result<(), IndexError> {
         for (first, refs) in super::group_by_first_chunk(records) {
             for chunk in refs.chunks(1_000) {
-                self.call(
-                    reqwest::Method::POST,
-                    "/points/delete?wait=true",
-                    Some(json!({"filter": {"must": [
-                        {"key": "ref", "match": {"any": chunk}},
-                        {"key": "chunk", "range": {"gte": first}}
-                    ]}})),
-                )?;
+                self.delete_by(Filter::must([
+                    Condition::matches("ref", chunk.to_vec()),
+                    Condition::range(
+                        "chunk",
+                        Range {
+                            gte: Some(f64::from(first)),
+                            ..Default::default()
+                        },
+                    ),
+                ]))
+                .await?;
             }
         }
         Ok(())
     }
 
-    fn search(
+    async fn search(
         &self,
         vector: &[f32],
         k: usize,
-        filter: &SearchFilter,
+        f: &SearchFilter,
         exactness: Exactness,
     ) -> Result<Vec<Hit>, IndexError> {
+        super::check_dimensions(vector.len(), self.dim)?;
         let params = match exactness {
-            Exactness::Exact => json!({"exact": true}),
-            Exactness::Approximate { ef } => json!({"hnsw_ef": ef}),
+            Exactness::Exact => SearchParamsBuilder::default().exact(true),
+            Exactness::Approximate { ef } => SearchParamsBuilder::default().hnsw_ef(ef as u64),
         };
-        let mut body = json!({"query": vector, "limit": k, "with_payload": true, "params": params});
-        if let Some(f) = filter.to_qdrant_json() {
-            body["filter"] = f;
+        let mut q = QueryPointsBuilder::new(&self.collection)
+            .query(Query::new_nearest(vector.to_vec()))
+            .limit(k as u64)
+            .with_payload(true)
+            .params(params);
+        if let Some(f) = filter(f) {
+            q = q.filter(f);
         }
-        let v = self.call(reqwest::Method::POST, "/points/query", Some(body))?;
-        let points = v
-            .pointer("/result/points")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        Ok(points
+        let found = self.client.query(q).await.map_err(|e| self.err(e))?;
+        Ok(found
+            .result
             .into_iter()
-            .filter_map(|p| {
-                let payload = p.get("payload")?.clone();
+            .filter_map(|sp| {
+                let map: serde_json::Map<String, serde_json::Value> = sp
+                    .payload
+                    .into_iter()
+                    .map(|(k, v)| (k, serde_json::Value::from(v)))
+                    .collect();
+                let record = map.get("ref")?.as_str()?.to_string();
+                let chunk = map.get("chunk").and_then(|c| c.as_u64()).unwrap_or(0) as u32;
+                let payload: Payload =
+                    serde_json::from_value(serde_json::Value::Object(map)).ok()?;
                 Some(Hit {
-                    record: payload.get("ref")?.as_str()?.to_string(),
-                    chunk: payload.get("chunk").and_then(Value::as_u64).unwrap_or(0) as u32,
-                    score: p.get("score")?.as_f64()? as f32,
-                    payload: serde_json::from_value::<Payload>(payload).ok()?,
+                    record,
+                    chunk,
+                    score: sp.score,
+                    payload,
                 })
             })
             .collect())
     }
 
-    fn count(&self) -> Result<usize, IndexError> {
-        let v = self.call(
-            reqwest::Method::POST,
-            "/points/count",
-            Some(json!({"exact": true})),
-        )?;
-        Ok(v.pointer("/result/count")
-            .and_then(Value::as_u64)
-            .unwrap_or(0) as usize)
+    async fn count(&self) -> Result<usize, IndexError> {
+        let r = self
+            .client
+            .count(CountPointsBuilder::new(&self.collection).exact(true))
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(r.result.map_or(0, |c| c.count as usize))
     }
 
-    fn optimize(&self) -> Result<bool, IndexError> {
+    async fn optimize(&self) -> Result<bool, IndexError> {
         Ok(false)
     }
 
-    fn flush(&self) {}
+    async fn flush(&self) {}
 
     fn name(&self) -> &'static str {
         "qdrant-server"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn credentials_are_scrubbed_from_messages() {
+        let m =
+            super::scrub("Failed to connect to http://user:s3cret@127.0.0.1:1/ and https://k@h.io");
+        assert_eq!(
+            m,
+            "Failed to connect to http://…@127.0.0.1:1/ and https://…@h.io"
+        );
+        assert_eq!(super::scrub("no url here"), "no url here");
     }
 }

@@ -77,14 +77,14 @@ impl Default for EngineSettings {
 
 pub use super::error::SyncError;
 
-/// Semantic search over an index, blocking (run it on a blocking thread): embed the query
-/// ahead of background work, search, keep each record's best chunk. The one search both
-/// the engine and `hubspot-mcp search` run.
+/// Semantic search over an index: embed the query (on the blocking pool, ahead of background
+/// work), search, keep each record's best chunk. The one search both the engine and
+/// `hubspot-mcp search` run.
 ///
 /// # Errors
 /// Embedding or index failures.
-pub fn search_index(
-    embedder: &dyn Embedder,
+pub async fn search_index(
+    embedder: Arc<dyn Embedder>,
     store: &dyn VectorStore,
     query: &str,
     k: usize,
@@ -94,11 +94,15 @@ pub fn search_index(
     // Chunks of one record compete for slots: ask for more, keep the best per record.
     let fetch = (k * 3).max(k + 10);
     let ef = ef.max(fetch);
-    let v = embedder
-        .embed_for(Lane::Interactive, &[query.to_string()])?
+    let q = query.to_string();
+    let v = tokio::task::spawn_blocking(move || embedder.embed_for(Lane::Interactive, &[q]))
+        .await
+        .map_err(|e| SyncError::Task(e.to_string()))??
         .pop()
         .ok_or_else(|| SyncError::Task("the embedder returned no vector".into()))?;
-    let hits = store.search(&v, fetch, filter, Exactness::Approximate { ef })?;
+    let hits = store
+        .search(&v, fetch, filter, Exactness::Approximate { ef })
+        .await?;
     Ok(best_per_record(hits, k))
 }
 
@@ -384,9 +388,7 @@ impl SyncEngine {
             return Ok(0);
         }
         let n = refs.len();
-        let store = self.inner.store.clone();
-        let gone = refs.clone();
-        Self::blocking(move || Ok(store.delete_records(&gone)?)).await?;
+        self.inner.store.delete_records(&refs).await?;
         self.inner.state.delete_records(&refs).await?;
         self.inner
             .stats
@@ -513,13 +515,8 @@ impl SyncEngine {
                 .collect()
         };
         let n_points = points.len();
-        let store = self.inner.store.clone();
-        Self::blocking(move || {
-            store.upsert(points)?;
-            store.delete_chunks_from(&stale)?;
-            Ok(())
-        })
-        .await?;
+        self.inner.store.upsert(points).await?;
+        self.inner.store.delete_chunks_from(&stale).await?;
         self.inner.state.put_records(&rows).await?;
         out.upserted = changed.len();
         out.chunks = n_points;
@@ -544,16 +541,17 @@ impl SyncEngine {
         }
     }
 
-    /// Starts an HNSW build on a blocking thread unless one is running.
+    /// Starts an HNSW build in the background unless one is running (the embedded index runs
+    /// it on the blocking pool; a server optimizes by itself).
     pub fn optimize_in_background(&self) -> Option<tokio::task::JoinHandle<()>> {
         if self.inner.optimizing.swap(true, Ordering::AcqRel) {
             return None;
         }
         self.inner.unindexed.store(0, Ordering::Relaxed);
         let me = self.clone();
-        Some(tokio::task::spawn_blocking(move || {
+        Some(tokio::spawn(async move {
             let started = Instant::now();
-            match me.inner.store.optimize() {
+            match me.inner.store.optimize().await {
                 Ok(changed) => {
                     me.inner.stats.optimizations.fetch_add(1, Ordering::Relaxed);
                     tracing::info!(
@@ -900,10 +898,15 @@ impl SyncEngine {
         k: usize,
         filter: &SearchFilter,
     ) -> Result<Vec<Hit>, SyncError> {
-        let embedder = self.inner.embedder.clone();
-        let store = self.inner.store.clone();
-        let (query, filter, ef) = (query.to_string(), filter.clone(), self.inner.settings.ef);
-        Self::blocking(move || search_index(&*embedder, &*store, &query, k, &filter, ef)).await
+        search_index(
+            self.inner.embedder.clone(),
+            &*self.inner.store,
+            query,
+            k,
+            filter,
+            self.inner.settings.ef,
+        )
+        .await
     }
 
     /// Re-reads records changed since `since_ms` (downtime catch-up) and applies them.

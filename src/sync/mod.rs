@@ -162,15 +162,15 @@ pub async fn open_store(
     let collection = config.index.collection.clone();
     let hnsw = config.index.hnsw;
     let dir = data_dir.join("index");
-    let store: Arc<dyn VectorStore> = tokio::task::spawn_blocking(move || match url {
+    let store: Arc<dyn VectorStore> = match url {
         Some(u) => {
             let key = std::env::var("QDRANT_API_KEY").ok().map(SecretString::from);
-            crate::index::qdrant::QdrantServer::connect(&u, &collection, key, dim)
-                .map(|s| Arc::new(s) as Arc<dyn VectorStore>)
+            Arc::new(crate::index::qdrant::QdrantServer::connect(&u, &collection, key, dim).await?)
         }
-        None => EdgeStore::open(&dir, dim, hnsw).map(|s| Arc::new(s) as Arc<dyn VectorStore>),
-    })
-    .await??;
+        None => Arc::new(crate::index::Blocking::new(
+            tokio::task::spawn_blocking(move || EdgeStore::open(&dir, dim, hnsw)).await??,
+        )),
+    };
     Ok(store)
 }
 
@@ -282,10 +282,5 @@ pub async fn search_offline(
         object_types,
         ..Default::default()
     };
-    let (query, ef) = (query.to_string(), sc.engine.ef);
-    tokio::task::spawn_blocking(move || {
-        engine::search_index(&*embedder, &*store, &query, k, &filter, ef)
-    })
-    .await?
-    .map_err(Into::into)
+    Ok(engine::search_index(embedder, &*store, query, k, &filter, sc.engine.ef).await?)
 }

@@ -10,6 +10,7 @@ mod fuzz;
 mod governance;
 mod governor_shared;
 mod hostile;
+mod index_contract;
 mod interop;
 mod layout;
 mod mcp;

@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::normalize::{labels, normalize, Canonical, Labels, Mapping};
 use super::patience::until_permanent;
-use super::seams::{EventQueue, Failed, Leased, RecordRow, RecordState};
+use super::seams::{Claim, EventQueue, Failed, Leased, RecordRow, RecordState};
 use crate::embed::Embedder;
 use crate::hubspot::model::{CrmObject, Filter, SearchQuery};
 use crate::hubspot::{HubSpotClient, Lane};
@@ -437,6 +437,33 @@ impl SyncEngine {
             } else {
                 changed.push((c, d));
             }
+        }
+        // Workers sharing the record state: only one writes a given new version.
+        if !changed.is_empty() {
+            let writes: Vec<(String, String)> = changed
+                .iter()
+                .map(|(c, d)| (c.reference(), d.clone()))
+                .collect();
+            let claims = self
+                .inner
+                .state
+                .claim(&writes, self.inner.settings.lease_ms)
+                .await?;
+            if let Some(n) = claims.iter().position(|c| *c == Claim::Contended) {
+                return Err(SyncError::Contended(format!(
+                    "{} is being written by another worker; this batch retries shortly",
+                    writes[n].0
+                )));
+            }
+            let mut kept = Vec::with_capacity(changed.len());
+            for (pair, claim) in changed.into_iter().zip(claims) {
+                if claim == Claim::Unchanged {
+                    out.unchanged += 1;
+                } else {
+                    kept.push(pair);
+                }
+            }
+            changed = kept;
         }
         if changed.is_empty() {
             self.inner

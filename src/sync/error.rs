@@ -15,6 +15,9 @@ pub enum SyncError {
     Embed(#[from] crate::embed::EmbedError),
     #[error("background task failed: {0}")]
     Task(String),
+    /// Another worker is writing the same records now; retrying shortly finds them written.
+    #[error("{0}")]
+    Contended(String),
 }
 
 impl SyncError {
@@ -38,7 +41,7 @@ impl SyncError {
                 | ApiError::ProductionGuard { .. }
                 | ApiError::Invalid(_) => false,
             },
-            Self::Queue(_) | Self::Index(_) => true,
+            Self::Queue(_) | Self::Index(_) | Self::Contended(_) => true,
             // A panic in a blocking task, or text the model refuses: the same input fails the
             // same way next time.
             Self::Task(_) | Self::Embed(_) => false,

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hubspot_mcp::sync::queue::Queue;
-use hubspot_mcp::sync::seams::{EventQueue, Failed, RecordRow, RecordState};
+use hubspot_mcp::sync::seams::{Claim, EventQueue, Failed, RecordRow, RecordState};
 use hubspot_mcp::sync::shared::{RedisState, StreamQueue, StreamSettings};
 use hubspot_mcp::webhook::{Change, EventSink};
 use secrecy::SecretString;
@@ -401,6 +401,21 @@ async fn record_state_reads_the_same_from_every_backend(t: &Backend) {
             .await
             .unwrap(),
         [(3, Some(31)), (7, Some(70)), (10, Some(100))]
+    );
+    // Claims before an index write: content already held is unchanged; the same new content
+    // claimed twice is written once (shared backends; one SQLite process has no one to race).
+    let claims = [
+        ("contacts/3".to_string(), "d3b".to_string()),
+        ("contacts/7".to_string(), "d7-new".to_string()),
+    ];
+    assert_eq!(
+        s.claim(&claims, 5_000).await.unwrap(),
+        [Claim::Unchanged, Claim::Granted]
+    );
+    let again = s.claim(&claims[1..], 5_000).await.unwrap();
+    assert_eq!(
+        again,
+        [if t.redis.is_some() { Claim::Contended } else { Claim::Granted }]
     );
     // The applied occurredAt only rises.
     s.mark_applied(&[("contacts/3".into(), 500), ("contacts/7".into(), 40)])

@@ -42,6 +42,16 @@ type Shard = Arc<EdgeShard>;
 pub struct StandIn {
     dir: PathBuf,
     collections: Arc<Mutex<HashMap<String, Shard>>>,
+    writes: Arc<Mutex<HashMap<(u64, String), u32>>>,
+}
+
+/// What was written, counted from the outside of the client (benchmarks read it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Writes {
+    /// Points upserted, in all.
+    pub points: u64,
+    /// Distinct (point, payload) pairs written more than once: the same content applied twice.
+    pub repeated: u64,
 }
 
 impl StandIn {
@@ -50,6 +60,16 @@ impl StandIn {
         Self {
             dir,
             collections: Arc::default(),
+            writes: Arc::default(),
+        }
+    }
+
+    /// Upserts counted so far.
+    pub fn writes(&self) -> Writes {
+        let w = self.writes.lock();
+        Writes {
+            points: w.values().map(|n| u64::from(*n)).sum(),
+            repeated: w.values().filter(|n| **n > 1).count() as u64,
         }
     }
 
@@ -540,6 +560,7 @@ impl Points for StandIn {
             };
             let vector = dense(p.vectors)?;
             let payload: Value = qdrant_client::Payload::from(p.payload).into();
+            *self.writes.lock().entry((id, payload.to_string())).or_default() += 1;
             list.push(PointStruct::new(id, vector, payload).0);
         }
         blocking(move || {

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension};
 
 use super::{Queue, QueueError, RecordRow};
-use crate::sync::seams::RecordState;
+use crate::sync::seams::{Claim, RecordState};
 
 impl Queue {
     /// The latest applied `occurredAt` per object reference.
@@ -292,6 +292,23 @@ impl RecordState for Queue {
         let (f, t) = (field.to_string(), object_type.map(str::to_string));
         self.blocking(move |q| q.duplicates(&f, t.as_deref(), limit))
             .await
+    }
+
+    /// One process owns a SQLite database and runs one worker: there is no one to contend
+    /// with, only content that became unchanged.
+    async fn claim(&self, writes: &[(String, String)], _ttl_ms: i64) -> Result<Vec<Claim>, QueueError> {
+        let refs: Vec<String> = writes.iter().map(|(r, _)| r.clone()).collect();
+        let known = self.blocking(move |q| q.digests(&refs)).await?;
+        Ok(writes
+            .iter()
+            .map(|(r, d)| {
+                if known.get(r) == Some(d) {
+                    Claim::Unchanged
+                } else {
+                    Claim::Granted
+                }
+            })
+            .collect())
     }
 
     async fn applied_at(&self, refs: &[String]) -> Result<HashMap<String, i64>, QueueError> {

@@ -41,6 +41,17 @@ impl RecordRow {
 /// The fields [`RecordState::duplicates`] groups by.
 pub const DUPLICATE_FIELDS: [&str; 3] = ["email", "domain", "phone"];
 
+/// What [`RecordState::claim`] says about writing one record's new content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// Write it: no one else is writing this content.
+    Granted,
+    /// The index already holds this content (another worker wrote it meanwhile).
+    Unchanged,
+    /// Another worker is writing this same content now: try again shortly.
+    Contended,
+}
+
 /// Record digests, applied versions and checkpoints.
 #[async_trait]
 pub trait RecordState: Send + Sync + 'static {
@@ -73,6 +84,12 @@ pub trait RecordState: Send + Sync + 'static {
         object_type: Option<&str>,
         limit: usize,
     ) -> Result<Vec<(String, Vec<RecordRow>)>, QueueError>;
+
+    /// Before writing records' new content to the index: claims each `(reference, digest)` for
+    /// `ttl_ms`, so that two workers that read the same new version of a record do not both
+    /// write it (one writes; the other hears [`Claim::Contended`] and retries, then finds it
+    /// unchanged). A claim whose holder died expires after `ttl_ms`.
+    async fn claim(&self, writes: &[(String, String)], ttl_ms: i64) -> Result<Vec<Claim>, QueueError>;
 
     /// The latest `occurredAt` applied per object reference (only those with one).
     async fn applied_at(&self, refs: &[String]) -> Result<HashMap<String, i64>, QueueError>;

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use redis::aio::ConnectionManager;
 use secrecy::SecretString;
 
-use crate::sync::seams::{QueueError, RecordRow, RecordState};
+use crate::sync::seams::{Claim, QueueError, RecordRow, RecordState};
 
 /// Record digests, applied versions and checkpoints in Redis.
 #[derive(Clone)]
@@ -67,6 +67,23 @@ for i = 2, #ARGV - 1, 2 do
   end
 end
 return 1
+";
+
+/// KEYS: rec. ARGV: prefix, ttl ms, then ref/digest pairs. 0 granted, 1 unchanged, 2 contended.
+const CLAIM: &str = r"
+local out = {}
+for i = 3, #ARGV - 1, 2 do
+  local ref, digest = ARGV[i], ARGV[i + 1]
+  local cur = redis.call('HGET', KEYS[1], ref)
+  if cur and cjson.decode(cur).digest == digest then
+    table.insert(out, 1)
+  elseif redis.call('SET', ARGV[1] .. ':claim:' .. ref .. '#' .. digest, '1', 'NX', 'PX', ARGV[2]) then
+    table.insert(out, 0)
+  else
+    table.insert(out, 2)
+  end
+end
+return out
 ";
 
 /// KEYS: applied. ARGV: ref, ms pairs. Never lowers a value.
@@ -259,6 +276,28 @@ impl RecordState for RedisState {
         groups.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then_with(|| a.0.cmp(&b.0)));
         groups.truncate(limit);
         Ok(groups)
+    }
+
+    async fn claim(&self, writes: &[(String, String)], ttl_ms: i64) -> Result<Vec<Claim>, QueueError> {
+        let mut out = Vec::with_capacity(writes.len());
+        for chunk in writes.chunks(500) {
+            let script = redis::Script::new(CLAIM);
+            let mut inv = script.prepare_invoke();
+            inv.key(self.key("rec")).arg(&self.prefix).arg(ttl_ms.max(1));
+            for (r, d) in chunk {
+                inv.arg(r).arg(d);
+            }
+            let codes: Vec<i64> = inv
+                .invoke_async(&mut self.conn.clone())
+                .await
+                .map_err(|e| self.err(e))?;
+            out.extend(codes.into_iter().map(|c| match c {
+                0 => Claim::Granted,
+                1 => Claim::Unchanged,
+                _ => Claim::Contended,
+            }));
+        }
+        Ok(out)
     }
 
     async fn applied_at(&self, refs: &[String]) -> Result<HashMap<String, i64>, QueueError> {

@@ -6,7 +6,8 @@
 //!   by default) and origins are served; others get 403 (rmcp checks too).
 //! - A **body limit** and a **request timeout**; CORS is off (no CORS headers are sent).
 //! - **Stateless mode** (JSON responses, no sessions) so replicas can sit behind one balancer.
-//! - `/healthz` (the process is up) and `/readyz` (HubSpot, or the sandbox, answers).
+//! - `/healthz` (the process is up) and `/readyz` (HubSpot, or the sandbox, answers; with
+//!   sync, the queue, the record state and the index answer too).
 //!
 //! Accepted sockets get TCP_NODELAY: without it Nagle adds ~44 ms to every small response.
 
@@ -442,6 +443,23 @@ pub fn router(server: HubSpotMcp, opts: &HttpOptions, cancel: CancellationToken)
                         },
                         None => String::new(),
                     };
+                    // Each shared part (queue, record state, index) must answer too.
+                    let down: Vec<&str> = match &index {
+                        Some(engine) => engine
+                            .parts_ready()
+                            .await
+                            .into_iter()
+                            .filter(|(_, ok)| !ok)
+                            .map(|(part, _)| part)
+                            .collect(),
+                        None => Vec::new(),
+                    };
+                    if !down.is_empty() {
+                        return (
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            format!("not ready: {} unavailable{building}", down.join(", ")),
+                        );
+                    }
                     if r.check().await {
                         (StatusCode::OK, format!("ready{building}"))
                     } else {

@@ -265,6 +265,50 @@ impl SyncEngine {
         Ok(super::readiness::IndexReadiness::read(&*self.inner.state, &types).await?)
     }
 
+    /// Whether each part sync depends on answers now (`/readyz`): the queue, the record
+    /// state and the index, each within 2 s. Why one does not goes to the log.
+    pub async fn parts_ready(&self) -> Vec<(&'static str, bool)> {
+        let t = Duration::from_secs(2);
+        let now = self.inner.clock.now_ms();
+        let queue = tokio::time::timeout(t, self.inner.queue.depth(now)).await;
+        let state = tokio::time::timeout(t, self.inner.state.checkpoint("caught_up_ms")).await;
+        let index = tokio::time::timeout(t, self.inner.store.count()).await;
+        let ok = |part: &str, r: Result<Result<(), String>, tokio::time::error::Elapsed>| match r {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                tracing::warn!(part, error = %e, "not ready");
+                false
+            }
+            Err(_) => {
+                tracing::warn!(part, "not ready: no answer within 2 s");
+                false
+            }
+        };
+        vec![
+            (
+                "queue",
+                ok(
+                    "queue",
+                    queue.map(|r| r.map(|_| ()).map_err(|e| e.to_string())),
+                ),
+            ),
+            (
+                "record state",
+                ok(
+                    "record state",
+                    state.map(|r| r.map(|_| ()).map_err(|e| e.to_string())),
+                ),
+            ),
+            (
+                "index",
+                ok(
+                    "index",
+                    index.map(|r| r.map(|_| ()).map_err(|e| e.to_string())),
+                ),
+            ),
+        ]
+    }
+
     /// The event queue (SQLite, or Redis Streams shared with other workers).
     pub fn queue(&self) -> &Arc<dyn EventQueue> {
         &self.inner.queue

@@ -11,6 +11,8 @@ pub struct RedisServer {
     port: u16,
     dir: PathBuf,
     child: Option<Child>,
+    /// `appendonly yes` with `appendfsync always`: what it acknowledged survives a kill.
+    durable: bool,
 }
 
 impl RedisServer {
@@ -25,7 +27,17 @@ impl RedisServer {
             port,
             dir,
             child: None,
+            durable: false,
         };
+        s.restart();
+        s
+    }
+
+    /// Starts one that fsyncs every write to its append-only file, so a kill loses nothing
+    /// it acknowledged, and a restart reloads it.
+    pub fn start_durable() -> Self {
+        let mut s = Self::start();
+        s.durable = true;
         s.restart();
         s
     }
@@ -43,9 +55,14 @@ impl RedisServer {
         }
     }
 
-    /// Starts it again on the same port (empty: no persistence).
+    /// Starts it again on the same port (empty unless durable).
     pub fn restart(&mut self) {
         self.kill();
+        let aof: &[&str] = if self.durable {
+            &["--appendonly", "yes", "--appendfsync", "always"]
+        } else {
+            &["--appendonly", "no"]
+        };
         let child = Command::new("redis-server")
             .args([
                 "--port",
@@ -54,13 +71,12 @@ impl RedisServer {
                 "127.0.0.1",
                 "--save",
                 "",
-                "--appendonly",
-                "no",
                 "--daemonize",
                 "no",
                 "--dir",
             ])
             .arg(&self.dir)
+            .args(aof)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -415,7 +415,11 @@ async fn record_state_reads_the_same_from_every_backend(t: &Backend) {
     let again = s.claim(&claims[1..], 5_000).await.unwrap();
     assert_eq!(
         again,
-        [if t.redis.is_some() { Claim::Contended } else { Claim::Granted }]
+        [if t.redis.is_some() {
+            Claim::Contended
+        } else {
+            Claim::Granted
+        }]
     );
     // The applied occurredAt only rises.
     s.mark_applied(&[("contacts/3".into(), 500), ("contacts/7".into(), 40)])
@@ -520,4 +524,138 @@ async fn redis_down_fails_fast_nothing_is_acknowledged_and_the_group_comes_back(
     assert_eq!(accepted, Some(1));
     let leased = t.b.lease(10, t.now(), LEASE).await.unwrap();
     assert_eq!(leased.len(), 1);
+}
+
+/// The whole path, with Redis stopped in the middle of deliveries: the sandbox sends signed
+/// webhooks to the receiver, which stores them in the shared queue before answering. While
+/// Redis is down the receiver answers 503 and nothing is acknowledged; the sandbox retries (as
+/// HubSpot does), and once Redis is back its retries land. Redis runs with
+/// `appendfsync always` here, so what was acknowledged before the crash survives it: at the
+/// end the queue holds every event the sandbox emitted, each once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_stopped_during_delivery_503_then_the_retries_land_and_nothing_acked_is_lost() {
+    use hubspot_mcp::time::{SharedClock, SystemClock};
+    use hubspot_mcp::webhook::receiver::{Receiver, ReceiverConfig, PATH};
+    use hubspot_sandbox::seed::RecordCounts;
+    use hubspot_sandbox::webhooks::{Subscription, WebhookSettings};
+    use serde_json::{json, Value};
+
+    const SECRET: &str = "redis-down-secret";
+    let mut redis = RedisServer::start_durable();
+    let url = SecretString::from(redis.url());
+    let queue = Arc::new(
+        StreamQueue::connect(&url, StreamSettings::default())
+            .await
+            .unwrap(),
+    );
+    let clock: SharedClock = Arc::new(SystemClock);
+    let receiver = Receiver::new(
+        ReceiverConfig::new(SecretString::from(SECRET.to_string())),
+        queue.clone(),
+        clock,
+        Arc::new(tokio::sync::Notify::new()),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let target = format!("http://{}{PATH}", listener.local_addr().unwrap());
+    let stop = tokio_util::sync::CancellationToken::new();
+    {
+        let (app, stop) = (receiver.router(), stop.clone());
+        tokio::spawn(async move {
+            hubspot_mcp::listener::serve(
+                listener,
+                app,
+                hubspot_mcp::listener::Limits::default(),
+                async move { stop.cancelled().await },
+            )
+            .await
+        });
+    }
+    let mut cfg = crate::support::SandboxConfig {
+        records: RecordCounts::scaled(100),
+        limits_enabled: false,
+        ..Default::default()
+    };
+    cfg.oauth.client_secret = SECRET.into();
+    let sb = crate::support::spawn(cfg).await;
+    let mut w = WebhookSettings::default();
+    w.subscriptions.push(Subscription {
+        event_type: "contact.propertyChange".into(),
+        object_type_id: None,
+        property_name: Some("jobtitle".into()),
+    });
+    w.target_url = Some(target);
+    w.client_secret = SECRET.into();
+    w.retry_base_ms = 100;
+    w.retry_cap_ms = 500;
+    w.max_retries = 100;
+    sb.webhooks().configure(w);
+    let api = crate::support::Api::new(&sb);
+    let page = api.get("/crm/v3/objects/contacts?limit=100").await.body;
+    let ids: Vec<String> = page["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    let update = |round: usize| {
+        let inputs: Vec<Value> = ids
+            .iter()
+            .map(|id| json!({"id": id, "properties": {"jobtitle": format!("Role {round}")}}))
+            .collect();
+        json!({ "inputs": inputs })
+    };
+    // Round 0 lands while Redis is up.
+    api.post("/crm/v3/objects/contacts/batch/update", update(0))
+        .await;
+    assert!(sb.webhooks().wait_idle(Duration::from_secs(30)).await);
+    let before = queue.depth(0).await.unwrap();
+    assert_eq!(before.pending, ids.len() as u64);
+    // Redis crashes; round 1 is delivered meanwhile and refused with 503.
+    redis.kill();
+    api.post("/crm/v3/objects/contacts/batch/update", update(1))
+        .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let refused = sb
+            .webhooks()
+            .attempts
+            .lock()
+            .iter()
+            .filter(|a| a.status == Some(503))
+            .count();
+        if refused > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no 503 while Redis was down"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Redis is back with what it acknowledged; the sandbox's retries land.
+    redis.restart();
+    assert!(
+        sb.webhooks().wait_idle(Duration::from_secs(60)).await,
+        "the retries never landed"
+    );
+    let emitted = sb
+        .webhooks()
+        .stats
+        .events_emitted
+        .load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(emitted, 2 * ids.len() as u64);
+    let abandoned = sb
+        .webhooks()
+        .stats
+        .batches_abandoned
+        .load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(abandoned, 0);
+    // Read back from Redis itself: every emitted event is queued, once.
+    assert_eq!(
+        redis.cli(&["XLEN", "hubspot-mcp:sync:events"]),
+        emitted.to_string()
+    );
+    let d = queue.depth(0).await.unwrap();
+    assert_eq!(d.pending, emitted, "{d:?}");
+    stop.cancel();
 }

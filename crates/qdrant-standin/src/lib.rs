@@ -560,7 +560,11 @@ impl Points for StandIn {
             };
             let vector = dense(p.vectors)?;
             let payload: Value = qdrant_client::Payload::from(p.payload).into();
-            *self.writes.lock().entry((id, payload.to_string())).or_default() += 1;
+            *self
+                .writes
+                .lock()
+                .entry((id, payload.to_string()))
+                .or_default() += 1;
             list.push(PointStruct::new(id, vector, payload).0);
         }
         blocking(move || {

@@ -296,7 +296,11 @@ impl RecordState for Queue {
 
     /// One process owns a SQLite database and runs one worker: there is no one to contend
     /// with, only content that became unchanged.
-    async fn claim(&self, writes: &[(String, String)], _ttl_ms: i64) -> Result<Vec<Claim>, QueueError> {
+    async fn claim(
+        &self,
+        writes: &[(String, String)],
+        _ttl_ms: i64,
+    ) -> Result<Vec<Claim>, QueueError> {
         let refs: Vec<String> = writes.iter().map(|(r, _)| r.clone()).collect();
         let known = self.blocking(move |q| q.digests(&refs)).await?;
         Ok(writes

@@ -89,7 +89,11 @@ pub trait RecordState: Send + Sync + 'static {
     /// `ttl_ms`, so that two workers that read the same new version of a record do not both
     /// write it (one writes; the other hears [`Claim::Contended`] and retries, then finds it
     /// unchanged). A claim whose holder died expires after `ttl_ms`.
-    async fn claim(&self, writes: &[(String, String)], ttl_ms: i64) -> Result<Vec<Claim>, QueueError>;
+    async fn claim(
+        &self,
+        writes: &[(String, String)],
+        ttl_ms: i64,
+    ) -> Result<Vec<Claim>, QueueError>;
 
     /// The latest `occurredAt` applied per object reference (only those with one).
     async fn applied_at(&self, refs: &[String]) -> Result<HashMap<String, i64>, QueueError>;

@@ -278,12 +278,18 @@ impl RecordState for RedisState {
         Ok(groups)
     }
 
-    async fn claim(&self, writes: &[(String, String)], ttl_ms: i64) -> Result<Vec<Claim>, QueueError> {
+    async fn claim(
+        &self,
+        writes: &[(String, String)],
+        ttl_ms: i64,
+    ) -> Result<Vec<Claim>, QueueError> {
         let mut out = Vec::with_capacity(writes.len());
         for chunk in writes.chunks(500) {
             let script = redis::Script::new(CLAIM);
             let mut inv = script.prepare_invoke();
-            inv.key(self.key("rec")).arg(&self.prefix).arg(ttl_ms.max(1));
+            inv.key(self.key("rec"))
+                .arg(&self.prefix)
+                .arg(ttl_ms.max(1));
             for (r, d) in chunk {
                 inv.arg(r).arg(d);
             }

@@ -16,6 +16,7 @@ mod layout;
 mod mcp;
 mod readme;
 mod redis_server;
+mod replicas;
 mod sandbox_api;
 mod sandbox_limits;
 mod sandbox_oauth;

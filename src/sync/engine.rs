@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::normalize::{labels, normalize, Canonical, Labels, Mapping};
 use super::patience::until_permanent;
-use super::seams::{Claim, EventQueue, Failed, Leased, RecordRow, RecordState};
+use super::seams::{Claim, ClaimRequest, EventQueue, Failed, Leased, RecordRow, RecordState};
 use crate::embed::Embedder;
 use crate::hubspot::model::{CrmObject, Filter, SearchQuery};
 use crate::hubspot::{HubSpotClient, Lane};
@@ -193,6 +193,8 @@ pub struct EngineStats {
     pub superseded: AtomicU64,
     /// Acks refused because another worker had reclaimed the events (this one was too slow).
     pub acks_refused: AtomicU64,
+    /// Records read before a newer version or a deletion was indexed: not written.
+    pub stale_reads: AtomicU64,
 }
 
 struct Inner {
@@ -405,6 +407,8 @@ impl SyncEngine {
             return Ok(out);
         }
         let props = self.inner.mapping.properties(object_type);
+        // Before the read: a deletion recorded after this time came after what is read.
+        let read_ms = self.inner.clock.now_ms();
         let read = self
             .inner
             .client
@@ -418,7 +422,9 @@ impl SyncEngine {
             .collect();
         out.read = read.results.len();
         let live: Vec<CrmObject> = read.results.into_iter().filter(|r| !r.archived).collect();
-        out += self.index_records(object_type, live, false).await?;
+        out += self
+            .index_records(object_type, live, false, read_ms)
+            .await?;
         out.deleted += self.forget(gone).await?;
         Ok(out)
     }
@@ -433,7 +439,8 @@ impl SyncEngine {
         }
         let n = refs.len();
         self.inner.store.delete_records(&refs).await?;
-        self.inner.state.delete_records(&refs).await?;
+        let now = self.inner.clock.now_ms();
+        self.inner.state.delete_records(&refs, now).await?;
         self.inner
             .stats
             .deleted
@@ -448,6 +455,7 @@ impl SyncEngine {
         object_type: &str,
         records: Vec<CrmObject>,
         fresh: bool,
+        read_ms: i64,
     ) -> Result<Applied, SyncError> {
         let mut out = Applied::default();
         if records.is_empty() {
@@ -482,40 +490,81 @@ impl SyncEngine {
                 changed.push((c, d));
             }
         }
-        // Workers sharing the record state: only one writes a given new version.
+        // Workers sharing the record state: one writes a record at a time, and never an
+        // older version over a newer one or over a later deletion.
         if !changed.is_empty() {
-            let writes: Vec<(String, String)> = changed
+            let writes: Vec<ClaimRequest> = changed
                 .iter()
-                .map(|(c, d)| (c.reference(), d.clone()))
+                .map(|(c, d)| ClaimRequest {
+                    reference: c.reference(),
+                    digest: d.clone(),
+                    updated_ms: c.updated_ms,
+                    read_ms,
+                })
                 .collect();
             let claims = self
                 .inner
                 .state
                 .claim(&writes, self.inner.settings.lease_ms)
                 .await?;
+            let granted: Vec<String> = writes
+                .iter()
+                .zip(&claims)
+                .filter(|(_, c)| **c == Claim::Granted)
+                .map(|(w, _)| w.reference.clone())
+                .collect();
             if let Some(n) = claims.iter().position(|c| *c == Claim::Contended) {
+                let _ = self.inner.state.release(&granted).await;
                 return Err(SyncError::Contended(format!(
                     "{} is being written by another worker; this batch retries shortly",
-                    writes[n].0
+                    writes[n].reference
                 )));
             }
             let mut kept = Vec::with_capacity(changed.len());
             for (pair, claim) in changed.into_iter().zip(claims) {
-                if claim == Claim::Unchanged {
-                    out.unchanged += 1;
-                } else {
-                    kept.push(pair);
+                match claim {
+                    Claim::Granted => kept.push(pair),
+                    Claim::Stale => {
+                        self.inner.stats.stale_reads.fetch_add(1, Ordering::Relaxed);
+                        out.unchanged += 1;
+                    }
+                    _ => out.unchanged += 1,
                 }
             }
             changed = kept;
+            if !changed.is_empty() {
+                let refs: Vec<String> = changed.iter().map(|(c, _)| c.reference()).collect();
+                let written = self.write_claimed(changed, &known, fresh, &mut out).await;
+                if written.is_err() {
+                    let _ = self.inner.state.release(&refs).await;
+                }
+                return written.map(|()| out);
+            }
         }
-        if changed.is_empty() {
-            self.inner
-                .stats
-                .unchanged
-                .fetch_add(out.unchanged as u64, Ordering::Relaxed);
-            return Ok(out);
-        }
+        self.inner
+            .stats
+            .unchanged
+            .fetch_add(out.unchanged as u64, Ordering::Relaxed);
+        Ok(out)
+    }
+
+    /// Embeds and writes claimed records, then records them (which releases the claims).
+    async fn write_claimed(
+        &self,
+        changed: Vec<(Canonical, String)>,
+        known: &HashMap<String, String>,
+        fresh: bool,
+        out: &mut Applied,
+    ) -> Result<(), SyncError> {
+        let Some(om) = self
+            .inner
+            .mapping
+            .objects
+            .get(&changed[0].0.object_type)
+            .cloned()
+        else {
+            return Ok(());
+        };
         let mut texts = Vec::new();
         let mut owners = Vec::new();
         for (i, (c, _)) in changed.iter().enumerate() {
@@ -600,7 +649,7 @@ impl SyncEngine {
             .unchanged
             .fetch_add(out.unchanged as u64, Ordering::Relaxed);
         self.note_unindexed(n_points);
-        Ok(out)
+        Ok(())
     }
 
     /// Counts points written since the last HNSW build and starts one in the background when
@@ -712,6 +761,12 @@ impl SyncEngine {
     /// [`apply`](Self::apply), keeping the batch's lease while it runs (every third of the
     /// lease), so that a long apply is not reclaimed by another worker.
     async fn apply_held(&self, batch: &[Leased]) -> Result<Applied, SyncError> {
+        self.apply_holding(batch, batch).await
+    }
+
+    /// Applies `batch` while keeping the lease of everything in `held` (a superset: the
+    /// parts of an isolated batch still waiting their turn).
+    async fn apply_holding(&self, batch: &[Leased], held: &[Leased]) -> Result<Applied, SyncError> {
         let lease = self.inner.settings.lease_ms;
         let every = Duration::from_millis((lease / 3).max(20) as u64);
         let apply = self.apply(batch);
@@ -721,7 +776,7 @@ impl SyncEngine {
                 r = &mut apply => return r,
                 () = tokio::time::sleep(every) => {
                     let now = self.inner.clock.now_ms();
-                    if let Err(e) = self.inner.queue.keep(batch, now, lease).await {
+                    if let Err(e) = self.inner.queue.keep(held, now, lease).await {
                         tracing::warn!(error = %e, "cannot keep the batch's lease; another worker may take it over (the apply is idempotent)");
                     }
                 }
@@ -862,8 +917,9 @@ impl SyncEngine {
             if part.is_empty() {
                 continue;
             }
+            let waiting: Vec<Leased> = parts.iter().flatten().chain(&part).cloned().collect();
             if part.len() > 1 {
-                match self.apply_held(&part).await {
+                match self.apply_holding(&part, &waiting).await {
                     Ok(_) => self.ack(&part).await,
                     Err(e) if e.is_transient() => {
                         let now = self.inner.clock.now_ms();
@@ -878,7 +934,9 @@ impl SyncEngine {
                 continue;
             }
             let event = part.remove(0);
-            let result = self.apply_held(std::slice::from_ref(&event)).await;
+            let result = self
+                .apply_holding(std::slice::from_ref(&event), &waiting)
+                .await;
             let now = self.inner.clock.now_ms();
             let max = self.inner.settings.max_failures;
             let stored = match result {
@@ -1206,6 +1264,10 @@ impl SyncEngine {
         object_type: &str,
         records: Vec<CrmObject>,
     ) -> Result<Applied, SyncError> {
-        self.index_records(object_type, records, false).await
+        // The page was read just before; its exact read time is not known here, so a deletion
+        // racing a backfill block is caught by the next reconcile, not by the claim.
+        let read_ms = self.inner.clock.now_ms();
+        self.index_records(object_type, records, false, read_ms)
+            .await
     }
 }

@@ -86,13 +86,27 @@ impl Default for SyncConfig {
 }
 
 /// `[sync.index]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct IndexConfig {
     /// A Qdrant server (`http://host:6333`); the embedded index when unset. `QDRANT_URL` also sets it.
     pub qdrant_url: Option<String>,
     pub collection: String,
     pub hnsw: HnswParams,
+}
+
+/// The URL may carry credentials (`http://user:password@host`): never printed.
+impl std::fmt::Debug for IndexConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IndexConfig")
+            .field(
+                "qdrant_url",
+                &self.qdrant_url.as_ref().map(|_| "[redacted]"),
+            )
+            .field("collection", &self.collection)
+            .field("hnsw", &self.hnsw)
+            .finish()
+    }
 }
 
 impl Default for IndexConfig {

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hubspot_mcp::sync::queue::Queue;
-use hubspot_mcp::sync::seams::{Claim, EventQueue, Failed, RecordRow, RecordState};
+use hubspot_mcp::sync::seams::{Claim, ClaimRequest, EventQueue, Failed, RecordRow, RecordState};
 use hubspot_mcp::sync::shared::{RedisState, StreamQueue, StreamSettings};
 use hubspot_mcp::webhook::{Change, EventSink};
 use secrecy::SecretString;
@@ -382,7 +382,9 @@ async fn record_state_reads_the_same_from_every_backend(t: &Backend) {
     s.put_records(&[row("3", Some("a@x.io"), 31, "d3b")])
         .await
         .unwrap();
-    s.delete_records(&["contacts/2".into()]).await.unwrap();
+    s.delete_records(&["contacts/2".into()], 1_000)
+        .await
+        .unwrap();
     let dups = s.duplicates("email", Some("contacts"), 10).await.unwrap();
     assert_eq!(
         dups[0]
@@ -402,24 +404,59 @@ async fn record_state_reads_the_same_from_every_backend(t: &Backend) {
             .unwrap(),
         [(3, Some(31)), (7, Some(70)), (10, Some(100))]
     );
-    // Claims before an index write: content already held is unchanged; the same new content
-    // claimed twice is written once (shared backends; one SQLite process has no one to race).
-    let claims = [
-        ("contacts/3".to_string(), "d3b".to_string()),
-        ("contacts/7".to_string(), "d7-new".to_string()),
-    ];
+    // Claims before an index write: content already held is unchanged; an older version than
+    // the one held is stale; one worker at a time writes a record (shared backends; one SQLite
+    // process has no one to race); a read from before a deletion cannot bring it back.
+    let req = |r: &str, d: &str, updated: i64, read: i64| ClaimRequest {
+        reference: r.into(),
+        digest: d.into(),
+        updated_ms: Some(updated),
+        read_ms: read,
+    };
     assert_eq!(
-        s.claim(&claims, 5_000).await.unwrap(),
-        [Claim::Unchanged, Claim::Granted]
+        s.claim(
+            &[
+                req("contacts/3", "d3b", 31, 0),
+                req("contacts/7", "d7-old", 60, 0),
+                req("contacts/7", "d7-new", 80, 0),
+            ],
+            5_000
+        )
+        .await
+        .unwrap(),
+        [Claim::Unchanged, Claim::Stale, Claim::Granted]
     );
-    let again = s.claim(&claims[1..], 5_000).await.unwrap();
+    let shared = t.redis.is_some();
     assert_eq!(
-        again,
-        [if t.redis.is_some() {
+        s.claim(&[req("contacts/7", "d7-newer", 90, 0)], 5_000)
+            .await
+            .unwrap(),
+        [if shared {
             Claim::Contended
         } else {
             Claim::Granted
         }]
+    );
+    s.release(&["contacts/7".into()]).await.unwrap();
+    assert_eq!(
+        s.claim(&[req("contacts/7", "d7-newer", 90, 0)], 5_000)
+            .await
+            .unwrap(),
+        [Claim::Granted],
+        "released"
+    );
+    // contacts/2 was deleted at 1,000: a read from before is stale, one from after is not.
+    assert_eq!(
+        s.claim(
+            &[
+                req("contacts/2", "d2-ghost", 20, 900),
+                req("contacts/2", "d2-restored", 2_000, 1_500)
+            ],
+            5_000
+        )
+        .await
+        .unwrap()[0],
+        if shared { Claim::Stale } else { Claim::Granted }
     );
     // The applied occurredAt only rises.
     s.mark_applied(&[("contacts/3".into(), 500), ("contacts/7".into(), 40)])

@@ -14,8 +14,12 @@
 //! unnamed vector per point); upsert, delete by filter or ids, query and search (nearest to a
 //! dense vector, with a filter, `hnsw_ef` or `exact`), count and payload indexes for points.
 //! Filters: `must`, `should`, `must_not`, nested filters, `has_id`, and field conditions that
-//! match a keyword, keywords, an integer, integers or a boolean, or a numeric range. Anything
-//! else is answered `UNIMPLEMENTED` with its name, never silently ignored.
+//! match a keyword, keywords, an integer, integers or a boolean, or a numeric range. The
+//! request kinds, query variants, conditions and vector kinds it does not serve are answered
+//! `UNIMPLEMENTED` with their name. It is a test fixture, not a server: options it does not
+//! model (HNSW, quantization and storage settings of a collection, conditional upserts,
+//! `with_vectors`, shard keys, write ordering) are ignored, and its engine calls run on the
+//! async runtime's threads.
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension};
 
 use super::{Queue, QueueError, RecordRow};
-use crate::sync::seams::{Claim, RecordState};
+use crate::sync::seams::{Claim, ClaimRequest, RecordState};
 
 impl Queue {
     /// The latest applied `occurredAt` per object reference.
@@ -53,6 +53,31 @@ impl Queue {
             }
         }
         tx.commit().map_err(|e| self.err(e))
+    }
+
+    /// Digest and update time of records already indexed, by reference.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub fn rows(
+        &self,
+        refs: &[String],
+    ) -> Result<HashMap<String, (String, Option<i64>)>, QueueError> {
+        let conn = self.conn.lock();
+        let mut stmt = conn
+            .prepare_cached("SELECT digest, updated_ms FROM records WHERE ref = ?1")
+            .map_err(|e| self.err(e))?;
+        let mut out = HashMap::new();
+        for r in refs {
+            if let Some(v) = stmt
+                .query_row(params![r], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()
+                .map_err(|e| self.err(e))?
+            {
+                out.insert(r.clone(), v);
+            }
+        }
+        Ok(out)
     }
 
     /// Digests of records already indexed, by reference.
@@ -263,7 +288,7 @@ impl RecordState for Queue {
         self.blocking(move |q| q.put_records(&rows)).await
     }
 
-    async fn delete_records(&self, refs: &[String]) -> Result<(), QueueError> {
+    async fn delete_records(&self, refs: &[String], _now_ms: i64) -> Result<(), QueueError> {
         let refs = refs.to_vec();
         self.blocking(move |q| q.delete_records(&refs)).await
     }
@@ -295,24 +320,22 @@ impl RecordState for Queue {
     }
 
     /// One process owns a SQLite database and runs one worker: there is no one to contend
-    /// with, only content that became unchanged.
-    async fn claim(
-        &self,
-        writes: &[(String, String)],
-        _ttl_ms: i64,
-    ) -> Result<Vec<Claim>, QueueError> {
-        let refs: Vec<String> = writes.iter().map(|(r, _)| r.clone()).collect();
-        let known = self.blocking(move |q| q.digests(&refs)).await?;
+    /// with, only content that became unchanged, or older than what is held.
+    async fn claim(&self, writes: &[ClaimRequest], _ttl_ms: i64) -> Result<Vec<Claim>, QueueError> {
+        let refs: Vec<String> = writes.iter().map(|w| w.reference.clone()).collect();
+        let rows = self.blocking(move |q| q.rows(&refs)).await?;
         Ok(writes
             .iter()
-            .map(|(r, d)| {
-                if known.get(r) == Some(d) {
-                    Claim::Unchanged
-                } else {
-                    Claim::Granted
-                }
+            .map(|w| match rows.get(&w.reference) {
+                Some((d, _)) if *d == w.digest => Claim::Unchanged,
+                Some((_, Some(held))) if w.updated_ms.is_some_and(|u| u < *held) => Claim::Stale,
+                _ => Claim::Granted,
             })
             .collect())
+    }
+
+    async fn release(&self, _refs: &[String]) -> Result<(), QueueError> {
+        Ok(())
     }
 
     async fn applied_at(&self, refs: &[String]) -> Result<HashMap<String, i64>, QueueError> {

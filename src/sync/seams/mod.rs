@@ -19,7 +19,7 @@ pub(crate) mod events;
 pub(crate) mod records;
 
 pub use events::{Acked, DeadLetter, Depth, EventQueue, Failed, Leased, Receipt};
-pub use records::{Claim, RecordRow, RecordState};
+pub use records::{Claim, ClaimRequest, RecordRow, RecordState};
 
 /// Why the sync database or the shared store failed.
 #[derive(Debug, thiserror::Error)]

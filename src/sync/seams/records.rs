@@ -41,14 +41,28 @@ impl RecordRow {
 /// The fields [`RecordState::duplicates`] groups by.
 pub const DUPLICATE_FIELDS: [&str; 3] = ["email", "domain", "phone"];
 
+/// One record a worker wants to write: what it read, and when it read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimRequest {
+    pub reference: String,
+    pub digest: String,
+    /// HubSpot's last-modified time of the version read.
+    pub updated_ms: Option<i64>,
+    /// When the worker read it (the engine's clock).
+    pub read_ms: i64,
+}
+
 /// What [`RecordState::claim`] says about writing one record's new content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Claim {
-    /// Write it: no one else is writing this content.
+    /// Write it: no one else is writing this record.
     Granted,
     /// The index already holds this content (another worker wrote it meanwhile).
     Unchanged,
-    /// Another worker is writing this same content now: try again shortly.
+    /// What was read is older than what the index holds (a newer version, or a deletion
+    /// after the read): writing it would undo a later change, so it is skipped.
+    Stale,
+    /// Another worker is writing this record now: try again shortly.
     Contended,
 }
 
@@ -61,8 +75,10 @@ pub trait RecordState: Send + Sync + 'static {
     /// Records what the index now holds (after the vectors are written).
     async fn put_records(&self, rows: &[RecordRow]) -> Result<(), QueueError>;
 
-    /// Forgets records (deleted, privacy-deleted, merged away).
-    async fn delete_records(&self, refs: &[String]) -> Result<(), QueueError>;
+    /// Forgets records (deleted, privacy-deleted, merged away) at `now_ms`: a read of them from
+    /// before that time is [`Claim::Stale`] from then on (a slower worker cannot bring a
+    /// deleted person back).
+    async fn delete_records(&self, refs: &[String], now_ms: i64) -> Result<(), QueueError>;
 
     /// Up to `limit` records of a type with a numeric id above `after`, ascending:
     /// `(id, updated_ms)`.
@@ -85,15 +101,15 @@ pub trait RecordState: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<(String, Vec<RecordRow>)>, QueueError>;
 
-    /// Before writing records' new content to the index: claims each `(reference, digest)` for
-    /// `ttl_ms`, so that two workers that read the same new version of a record do not both
-    /// write it (one writes; the other hears [`Claim::Contended`] and retries, then finds it
-    /// unchanged). A claim whose holder died expires after `ttl_ms`.
-    async fn claim(
-        &self,
-        writes: &[(String, String)],
-        ttl_ms: i64,
-    ) -> Result<Vec<Claim>, QueueError>;
+    /// Before writing records to the index: claims each record for `ttl_ms`, so that one
+    /// worker at a time writes a record, and never an older version over a newer one or over a
+    /// later deletion. [`put_records`](Self::put_records) and
+    /// [`delete_records`](Self::delete_records) release the claims; so does
+    /// [`release`](Self::release) after a failed write; a claim whose holder died expires.
+    async fn claim(&self, writes: &[ClaimRequest], ttl_ms: i64) -> Result<Vec<Claim>, QueueError>;
+
+    /// Releases claims this worker holds without writing (its index write failed).
+    async fn release(&self, refs: &[String]) -> Result<(), QueueError>;
 
     /// The latest `occurredAt` applied per object reference (only those with one).
     async fn applied_at(&self, refs: &[String]) -> Result<HashMap<String, i64>, QueueError>;

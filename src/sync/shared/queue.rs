@@ -66,7 +66,8 @@ end
 return {accepted, duplicates}
 ";
 
-/// KEYS: events, delayed, dead, counters. ARGV: group, consumer, lease ms, max, max deliveries, now.
+/// KEYS: events, delayed, dead, counters, failures, errors.
+/// ARGV: group, consumer, lease ms, max, max deliveries, now.
 const LEASE: &str = r"
 local group, me, max = ARGV[1], ARGV[2], tonumber(ARGV[4])
 local function fields(f)
@@ -92,6 +93,9 @@ for _, e in ipairs(claimed) do
     redis.call('XACK', KEYS[1], group, id)
     redis.call('XDEL', KEYS[1], id)
     redis.call('HINCRBY', KEYS[4], 'dead_lettered', 1)
+    local key = cjson.decode(f.change).key
+    redis.call('HDEL', KEYS[5], key)
+    redis.call('HDEL', KEYS[6], key)
   else
     table.insert(out, {id, f.change, f.received, n})
   end
@@ -339,6 +343,8 @@ impl StreamQueue {
             .key(self.key("delayed"))
             .key(self.key("dead"))
             .key(self.key("counters"))
+            .key(self.key("failures"))
+            .key(self.key("errors"))
             .arg(&s.group)
             .arg(&s.consumer)
             .arg(lease_ms.max(1))

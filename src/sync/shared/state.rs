@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use redis::aio::ConnectionManager;
 use secrecy::SecretString;
 
-use crate::sync::seams::{Claim, QueueError, RecordRow, RecordState};
+use crate::sync::seams::{Claim, ClaimRequest, QueueError, RecordRow, RecordState};
 
 /// Record digests, applied versions and checkpoints in Redis.
 #[derive(Clone)]
@@ -29,13 +29,15 @@ impl std::fmt::Debug for RedisState {
 }
 
 /// Removes a record's duplicate-group memberships (from its old row) and, with a new row,
-/// adds the new ones. KEYS: rec. ARGV: prefix, then per row: ref, new row JSON or ''.
+/// adds the new ones; releases the record's claim; a deletion leaves a tombstone (its time,
+/// kept a day). KEYS: rec. ARGV: prefix, now ms, then per row: ref, new row JSON or ''.
 const PUT: &str = r"
 local p = ARGV[1]
 local fields = {'email', 'domain', 'phone'}
 local function str(v) if type(v) == 'string' and v ~= '' then return v end return nil end
-for i = 2, #ARGV - 1, 2 do
+for i = 3, #ARGV - 1, 2 do
   local ref, json = ARGV[i], ARGV[i + 1]
+  redis.call('DEL', p .. ':claim:' .. ref)
   local old = redis.call('HGET', KEYS[1], ref)
   local o = old and cjson.decode(old) or {}
   local n = json ~= '' and cjson.decode(json) or {}
@@ -59,6 +61,7 @@ for i = 2, #ARGV - 1, 2 do
   end
   if json == '' then
     redis.call('HDEL', KEYS[1], ref)
+    redis.call('SET', p .. ':tomb:' .. ref, ARGV[2], 'PX', 86400000)
   else
     redis.call('HSET', KEYS[1], ref, json)
     redis.call('SADD', p .. ':types', n.object_type)
@@ -69,15 +72,23 @@ end
 return 1
 ";
 
-/// KEYS: rec. ARGV: prefix, ttl ms, then ref/digest pairs. 0 granted, 1 unchanged, 2 contended.
+/// One claim per record. KEYS: rec. ARGV: prefix, ttl ms, then per record: ref, digest,
+/// updated ms (-1: unknown), read ms. 0 granted, 1 unchanged, 2 contended, 3 stale.
 const CLAIM: &str = r"
 local out = {}
-for i = 3, #ARGV - 1, 2 do
+for i = 3, #ARGV - 3, 4 do
   local ref, digest = ARGV[i], ARGV[i + 1]
+  local updated, read = tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
   local cur = redis.call('HGET', KEYS[1], ref)
-  if cur and cjson.decode(cur).digest == digest then
+  local c = cur and cjson.decode(cur) or nil
+  local tomb = tonumber(redis.call('GET', ARGV[1] .. ':tomb:' .. ref) or '')
+  if c and c.digest == digest then
     table.insert(out, 1)
-  elseif redis.call('SET', ARGV[1] .. ':claim:' .. ref .. '#' .. digest, '1', 'NX', 'PX', ARGV[2]) then
+  elseif c and updated >= 0 and type(c.updated_ms) == 'number' and updated < c.updated_ms then
+    table.insert(out, 3)
+  elseif (not c) and tomb and tomb >= read then
+    table.insert(out, 3)
+  elseif redis.call('SET', ARGV[1] .. ':claim:' .. ref, digest, 'NX', 'PX', ARGV[2]) then
     table.insert(out, 0)
   else
     table.insert(out, 2)
@@ -118,12 +129,12 @@ impl RedisState {
         }
     }
 
-    async fn write(&self, pairs: Vec<(String, String)>) -> Result<(), QueueError> {
+    async fn write(&self, pairs: Vec<(String, String)>, now_ms: i64) -> Result<(), QueueError> {
         // Bounded scripts: a backfill block writes 1,000 rows.
         for chunk in pairs.chunks(500) {
             let script = redis::Script::new(PUT);
             let mut inv = script.prepare_invoke();
-            inv.key(self.key("rec")).arg(&self.prefix);
+            inv.key(self.key("rec")).arg(&self.prefix).arg(now_ms);
             for (r, json) in chunk {
                 inv.arg(r).arg(json);
             }
@@ -172,12 +183,15 @@ impl RecordState for RedisState {
                 ))
             })
             .collect::<Result<Vec<_>, QueueError>>()?;
-        self.write(pairs).await
+        self.write(pairs, 0).await
     }
 
-    async fn delete_records(&self, refs: &[String]) -> Result<(), QueueError> {
-        self.write(refs.iter().map(|r| (r.clone(), String::new())).collect())
-            .await
+    async fn delete_records(&self, refs: &[String], now_ms: i64) -> Result<(), QueueError> {
+        self.write(
+            refs.iter().map(|r| (r.clone(), String::new())).collect(),
+            now_ms,
+        )
+        .await
     }
 
     async fn record_versions_page(
@@ -278,20 +292,19 @@ impl RecordState for RedisState {
         Ok(groups)
     }
 
-    async fn claim(
-        &self,
-        writes: &[(String, String)],
-        ttl_ms: i64,
-    ) -> Result<Vec<Claim>, QueueError> {
+    async fn claim(&self, writes: &[ClaimRequest], ttl_ms: i64) -> Result<Vec<Claim>, QueueError> {
         let mut out = Vec::with_capacity(writes.len());
-        for chunk in writes.chunks(500) {
+        for chunk in writes.chunks(250) {
             let script = redis::Script::new(CLAIM);
             let mut inv = script.prepare_invoke();
             inv.key(self.key("rec"))
                 .arg(&self.prefix)
                 .arg(ttl_ms.max(1));
-            for (r, d) in chunk {
-                inv.arg(r).arg(d);
+            for w in chunk {
+                inv.arg(&w.reference)
+                    .arg(&w.digest)
+                    .arg(w.updated_ms.unwrap_or(-1))
+                    .arg(w.read_ms);
             }
             let codes: Vec<i64> = inv
                 .invoke_async(&mut self.conn.clone())
@@ -300,10 +313,27 @@ impl RecordState for RedisState {
             out.extend(codes.into_iter().map(|c| match c {
                 0 => Claim::Granted,
                 1 => Claim::Unchanged,
+                3 => Claim::Stale,
                 _ => Claim::Contended,
             }));
         }
         Ok(out)
+    }
+
+    async fn release(&self, refs: &[String]) -> Result<(), QueueError> {
+        if refs.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<String> = refs
+            .iter()
+            .map(|r| self.key(&format!("claim:{r}")))
+            .collect();
+        let _: i64 = redis::cmd("DEL")
+            .arg(keys)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(())
     }
 
     async fn applied_at(&self, refs: &[String]) -> Result<HashMap<String, i64>, QueueError> {

@@ -114,3 +114,71 @@ async fn a_client_alternating_between_two_replicas_with_no_affinity_succeeds_eve
     }
     stop.cancel();
 }
+
+/// `qdrant-client` prints its version-compatibility warning with `println!`: on stdout, that
+/// would corrupt the stdio MCP stream. With the index on a Qdrant server, every byte a
+/// `serve --stdio --sync` writes to stdout is JSON-RPC.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdio_with_a_qdrant_server_writes_only_json_rpc_to_stdout() {
+    use std::io::Write;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let qdrant = format!("http://{}", listener.local_addr().unwrap());
+    let stop = CancellationToken::new();
+    {
+        let s = stop.clone();
+        let dir = crate::support::tempdir("stdio-qdrant");
+        tokio::spawn(async move {
+            qdrant_standin::StandIn::new(dir)
+                .serve(listener, async move { s.cancelled().await })
+                .await
+        });
+    }
+    let mut child = crate::support::bin()
+        .args(["serve", "--stdio", "--sandbox", "--sync"])
+        .env("HUBSPOT_MCP_SYNC__INDEX__QDRANT_URL", &qdrant)
+        .env("RUST_LOG", "error")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(
+        stdin,
+        r#"{{"jsonrpc":"2.0","id":1,"method":"initialize","params":{{"protocolVersion":"2025-06-18","capabilities":{{}},"clientInfo":{{"name":"t","version":"1"}}}}}}"#
+    )
+    .unwrap();
+    writeln!(
+        stdin,
+        r#"{{"jsonrpc":"2.0","method":"notifications/initialized"}}"#
+    )
+    .unwrap();
+    writeln!(
+        stdin,
+        r#"{{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{{"name":"semantic_search","arguments":{{"query":"refund charged twice"}}}}}}"#
+    )
+    .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let lines = tokio::task::spawn_blocking(move || {
+        let mut lines = Vec::new();
+        for _ in 0..2 {
+            let mut l = String::new();
+            out.read_line(&mut l).unwrap();
+            lines.push(l);
+        }
+        lines
+    })
+    .await
+    .unwrap();
+    drop(stdin);
+    let _ = child.kill();
+    let _ = child.wait();
+    stop.cancel();
+    for (n, l) in lines.iter().enumerate() {
+        let v: Value = serde_json::from_str(l)
+            .unwrap_or_else(|_| panic!("stdout line {n} is not JSON-RPC: {l:?}"));
+        assert_eq!(v["jsonrpc"], "2.0", "{l}");
+        assert_eq!(v["id"], json!(n + 1), "{l}");
+    }
+    assert!(lines[1].contains("\"result\""), "{}", lines[1]);
+}

@@ -116,9 +116,16 @@ impl QdrantServer {
     }
 
     fn err(&self, e: impl std::fmt::Display) -> IndexError {
+        let m = scrub(&e.to_string());
+        // Say plainly when nothing answered (the client's text buries it).
+        let message = if m.contains("Failed to connect") || m.contains("tcp connect error") {
+            format!("unreachable: {m}")
+        } else {
+            m
+        };
         IndexError::Server {
             url: self.url.clone(),
-            message: scrub(&e.to_string()),
+            message,
         }
     }
 

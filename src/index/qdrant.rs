@@ -50,13 +50,10 @@ impl std::fmt::Debug for QdrantServer {
     }
 }
 
-/// The URL without user, password or query (they may hold credentials).
+/// The URL without user, password or query (they may hold credentials): the same redaction
+/// the Redis URLs get.
 fn redacted(url: &str) -> String {
-    let u = url.split(['?', '#']).next().unwrap_or_default();
-    match (u.find("://"), u.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}://…@{}", &u[..s], &u[at + 1..]),
-        _ => u.to_string(),
-    }
+    crate::hubspot::limit::redacted_url(&SecretString::from(url.to_string()))
 }
 
 /// Removes the user and password of every URL in a message: the client quotes the URL it

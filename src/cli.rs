@@ -51,6 +51,10 @@ pub enum Command {
     Reconcile(ConnectArgs),
     /// Records sharing a normalized email, domain or phone.
     Duplicates(DuplicatesArgs),
+    /// Knowledge articles in the semantic index: add Markdown, HTML and text files, list,
+    /// remove.
+    #[command(subcommand)]
+    Knowledge(KnowledgeCommand),
     /// Every record of a type to JSON Lines or CSV (Search API, background lane, resumable).
     Export(ExportArgs),
     /// Where this installation keeps its data: the data directory, the sandbox's index, the
@@ -157,6 +161,46 @@ pub struct DuplicatesArgs {
     pub object_type: Option<String>,
     #[arg(long, default_value_t = 50)]
     pub limit: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KnowledgeCommand {
+    /// Adds (or replaces) articles from files and directories: Markdown, HTML, plain text.
+    /// Unchanged articles are not embedded again; adding a directory again also removes the
+    /// articles of files gone from it.
+    Add {
+        /// Files or directories (searched recursively).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[command(flatten)]
+        at: KnowledgeAt,
+    },
+    /// The articles in the index.
+    List {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        at: KnowledgeAt,
+    },
+    /// Removes articles by id (from `list`) or by file path.
+    Remove {
+        #[arg(required = true)]
+        which: Vec<String>,
+        #[command(flatten)]
+        at: KnowledgeAt,
+    },
+}
+
+/// Which index the knowledge commands work on.
+#[derive(Debug, clap::Args)]
+pub struct KnowledgeAt {
+    /// The index `serve --sandbox --sync` uses, in `<data_dir>/sandbox`.
+    #[arg(long)]
+    pub sandbox: bool,
+    /// The embedding model directory.
+    #[arg(long, env = "HUBSPOT_MCP_MODEL_DIR")]
+    pub model_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -15,6 +15,8 @@
 //! - [`webhook`]: what a verified event is (`Change`) and where it goes (`EventSink`); the
 //!   receiver. [`sync`]: the queue (an `EventSink`), workers, backfill, normalization; it
 //!   builds the receiver, never the reverse. [`embed`], [`index`]: embeddings and vectors.
+//!   [`knowledge`]: knowledge articles (files, later HubSpot's knowledge base) in the same
+//!   index, catalogued in the sync state.
 //! - [`audit`], [`handoff`]: the audit log and the confidence-gated human handoff.
 //! - [`config`], [`listener`]: typed settings; how every TCP listener is served.
 //! - [`objects`], [`time`]: re-exported from `hubspot-wire`.
@@ -27,6 +29,7 @@ pub mod export;
 pub mod handoff;
 pub mod hubspot;
 pub mod index;
+pub mod knowledge;
 pub mod listener;
 pub mod mcp;
 pub mod sync;

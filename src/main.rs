@@ -16,7 +16,10 @@ use hubspot_mcp::mcp::{HubSpotMcp, ToolOptions, Toolset};
 use hubspot_mcp::sync::seams::{EventQueue, RecordState};
 use std::sync::Arc;
 
-use cli::{AuditCommand, AuthCommand, Cli, Command, ConnectArgs, SchemasCommand, ServeArgs};
+use cli::{
+    AuditCommand, AuthCommand, Cli, Command, ConnectArgs, KnowledgeCommand, SchemasCommand,
+    ServeArgs,
+};
 
 #[tokio::main]
 async fn main() {
@@ -110,6 +113,7 @@ async fn run() -> anyhow::Result<()> {
         }
         Command::Reconcile(args) => run_reconcile(config, file, args).await,
         Command::Export(args) => run_export(config, file, args).await,
+        Command::Knowledge(cmd) => run_knowledge(&config, cmd).await,
         Command::Duplicates(args) => {
             let (_, state) = open_sync_database(&config, args.sandbox).await?;
             let groups = state
@@ -520,6 +524,57 @@ async fn run_serve(
 
 /// The queue and record state alone (safe to read while a server holds the index): Redis when
 /// `[sync.shared]` names it, else the sync database, or what to run first when there is none.
+/// `hubspot-mcp knowledge add|list|remove`: the index on disk (or the Qdrant server), the
+/// record state that catalogues the articles, and the model (only to add).
+async fn run_knowledge(config: &Config, cmd: KnowledgeCommand) -> anyhow::Result<()> {
+    use hubspot_mcp::knowledge::KnowledgeBase;
+    let at = match &cmd {
+        KnowledgeCommand::Add { at, .. }
+        | KnowledgeCommand::List { at, .. }
+        | KnowledgeCommand::Remove { at, .. } => at,
+    };
+    let dir = app::sync_data_dir(config, at.sandbox);
+    let kb = KnowledgeBase::open(&config.sync, &dir, at.model_dir.clone()).await?;
+    match cmd {
+        KnowledgeCommand::Add { paths, .. } => {
+            let r = kb.add_paths(&paths).await?;
+            println!(
+                "{} added, {} replaced, {} unchanged, {} removed (files gone); {} chunks embedded",
+                r.added, r.replaced, r.unchanged, r.removed, r.chunks_embedded
+            );
+        }
+        KnowledgeCommand::List { json, .. } => {
+            let entries = kb.list().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&entries)?);
+            } else {
+                for e in &entries {
+                    println!(
+                        "{}  {:>3} chunks  {}\n    {}",
+                        e.id, e.chunks, e.title, e.source
+                    );
+                }
+                println!("{} articles", entries.len());
+            }
+        }
+        KnowledgeCommand::Remove { which, .. } => {
+            let gone = kb.remove(&which).await?;
+            for e in &gone {
+                println!("removed {}  {}", e.id, e.title);
+            }
+            let missing: Vec<&String> = which
+                .iter()
+                .filter(|w| !gone.iter().any(|e| e.id == **w || e.source == **w))
+                .collect();
+            anyhow::ensure!(
+                missing.is_empty(),
+                "no article has the id or source {missing:?}; `hubspot-mcp knowledge list` shows them"
+            );
+        }
+    }
+    Ok(())
+}
+
 async fn open_sync_database(
     config: &Config,
     sandbox: bool,

@@ -74,6 +74,9 @@ pub struct Payload {
     /// Associated records (`companies/12`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub associations: Vec<String>,
+    /// Where a person reads it (a knowledge article's page).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 impl Point {

@@ -30,7 +30,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::tools::ToolFailure;
+use super::tools::ToolError;
 use super::HubSpotMcp;
 use crate::hubspot::limit::Lane;
 
@@ -179,7 +179,7 @@ impl HubSpotMcp {
         object_type: &str,
         records: &[RecordChange],
         id_property: Option<&str>,
-    ) -> Result<Vec<RecordPreview>, ToolFailure> {
+    ) -> Result<Vec<RecordPreview>, ToolError> {
         let ids: Vec<String> = records.iter().filter_map(|r| r.id.clone()).collect();
         let mut props: Vec<String> = records
             .iter()

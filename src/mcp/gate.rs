@@ -26,7 +26,7 @@ use serde_json::{json, Map, Value};
 
 use super::confirm::{question, reasons, Answer, Asked, RecordChange, Round};
 use super::handoff_writes::HandoffRequest;
-use super::tools::{PropertyMap, ToolFailure};
+use super::tools::{PropertyMap, ToolError};
 use super::HubSpotMcp;
 use crate::handoff::{evaluate, Outcome, Proposal};
 
@@ -43,6 +43,8 @@ pub enum Gate {
     Stop {
         path: Vec<Value>,
         rationale: String,
+        /// What the audit records: `pending`, `rejected` or `handed_off`.
+        decision: &'static str,
         response: CallToolResponse,
     },
 }
@@ -59,7 +61,7 @@ fn invalid(msg: String) -> rmcp::ErrorData {
     rmcp::ErrorData::invalid_params(msg, None)
 }
 
-fn invalid_of(e: ToolFailure) -> rmcp::ErrorData {
+fn invalid_of(e: ToolError) -> rmcp::ErrorData {
     e.into_error_data()
 }
 
@@ -288,6 +290,7 @@ impl HubSpotMcp {
             return Ok(Gate::Stop {
                 path,
                 rationale,
+                decision: "pending",
                 response: CallToolResponse::InputRequired(input),
             });
         }
@@ -317,6 +320,7 @@ impl HubSpotMcp {
                     return Ok(Gate::Stop {
                         path,
                         rationale,
+                        decision: "rejected",
                         response: CallToolResult::error(vec![ContentBlock::text(text.to_string())])
                             .into(),
                     });
@@ -358,6 +362,7 @@ impl HubSpotMcp {
         Ok(Gate::Stop {
             path,
             rationale,
+            decision: "handed_off",
             response: CallToolResult::error(vec![ContentBlock::text(text.to_string())]).into(),
         })
     }

@@ -18,7 +18,7 @@ use rmcp::handler::server::tool::{InputResponses as ToolInputResponses, RequestS
 use super::confirm::{question, reasons, Answer, Asked, RecordChange, RecordPreview, Round};
 use super::handoff_writes::{HandoffRequest, HandoffWrites, Written};
 use super::params::Parameters;
-use super::tools::{PropertyMap, RecordId, Scalar, ToolFailure};
+use super::tools::{PropertyMap, RecordId, Scalar, ToolError};
 use super::HubSpotMcp;
 use crate::handoff::{evaluate, Outcome, Proposal, RuleResult};
 use crate::hubspot::client::WriteOp;
@@ -93,11 +93,11 @@ impl HubSpotMcp {
         RequestState(state): RequestState,
         ToolInputResponses(responses): ToolInputResponses,
         Parameters(p): Parameters<ProposeActionParams>,
-    ) -> Result<Json<ProposeActionOutput>, ToolFailure> {
+    ) -> Result<Json<ProposeActionOutput>, ToolError> {
         if !(0.0..=1.0).contains(&p.confidence) {
-            return Err(ToolFailure::Invalid(rmcp::ErrorData::invalid_params(
-                format!("confidence {} is outside 0..1", p.confidence),
-                None,
+            return Err(ToolError::invalid(format!(
+                "confidence {} is outside 0..1",
+                p.confidence
             )));
         }
         let t = self.object_type(&p.object_type).await?;
@@ -161,7 +161,7 @@ impl HubSpotMcp {
             };
             let asked = self.ask(&round, message).await;
             if let Asked::Pending(input) = asked {
-                return Err(ToolFailure::InputRequired(input));
+                return Err(ToolError::InputRequired(input));
             }
             if let Asked::Answered(answer) = asked {
                 path.push(answer.rule());
@@ -215,7 +215,7 @@ impl HubSpotMcp {
                 .batch_write(Lane::Interactive, &t, op, &[input])
                 .await?;
             if let Some(e) = out.errors.first() {
-                return Err(ToolFailure::Failed(format!(
+                return Err(ToolError::hubspot_refused(format!(
                     "the change passed the gate but HubSpot refused it: {}",
                     e.describe()
                 )));
@@ -257,7 +257,7 @@ impl HubSpotMcp {
             .hand_off(&t, record_id.as_deref(), &request, &props)
             .await?;
         if let Some(e) = &writes.error {
-            return Err(ToolFailure::Failed(format!(
+            return Err(ToolError::hubspot_refused(format!(
                 "the handoff failed part-way: {e}. Nothing of the change was written; written so far: {}. Repeating the proposal completes it.",
                 serde_json::to_string(&writes.writes).unwrap_or_default()
             )));
@@ -270,5 +270,40 @@ impl HubSpotMcp {
             records,
             handoff: Some(writes),
         }))
+    }
+
+    /// Archives records, only with a person's confirmation.
+    #[tool(
+        description = "Archive up to 100 records (they leave lists and search; restorable in HubSpot for 90 days). Always asks the person in the client first, showing the records and your rationale; without their approval nothing is archived. Returns the decision path.",
+        annotations(
+            title = "Archive records",
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = true
+        )
+    )]
+    pub async fn archive_objects(
+        &self,
+        context: rmcp::service::RequestContext<rmcp::RoleServer>,
+        RequestState(state): RequestState,
+        ToolInputResponses(responses): ToolInputResponses,
+        Parameters(p): Parameters<super::archive::ArchiveObjectsParams>,
+    ) -> Result<Json<super::archive::ArchiveObjectsOutput>, ToolError> {
+        let round = Round {
+            context: &context,
+            tool: "archive_objects",
+            binding: serde_json::json!([p.object_type, p.ids, p.rationale]).to_string(),
+            input_responses: responses.as_ref(),
+            request_state: state.as_deref(),
+        };
+        match self.archive(&p, round).await? {
+            super::archive::Archived::Ask(input) => Err(ToolError::InputRequired(input)),
+            super::archive::Archived::Done(out) if out.decision == "archived" => Ok(Json(out)),
+            super::archive::Archived::Done(out) => Err(ToolError::Refused {
+                text: out.message.clone(),
+                structured: serde_json::to_value(&out).unwrap_or_default(),
+            }),
+        }
     }
 }

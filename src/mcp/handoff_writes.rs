@@ -24,7 +24,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::tools::{PropertyMap, Scalar, ToolFailure};
+use super::tools::{PropertyMap, Scalar, ToolError};
 use super::HubSpotMcp;
 use crate::hubspot::client::WriteOp;
 use crate::hubspot::limit::Lane;
@@ -103,8 +103,8 @@ fn task_type(object_type: &str) -> Option<u32> {
     crate::objects::by_name(object_type).and_then(|o| o.task_association)
 }
 
-fn failure(e: impl std::fmt::Display) -> ToolFailure {
-    ToolFailure::Failed(e.to_string())
+fn failure(e: impl std::fmt::Display) -> ToolError {
+    ToolError::Internal(e.to_string())
 }
 
 /// HTML-escapes text placed in a note or task body.
@@ -142,17 +142,20 @@ impl HubSpotMcp {
         record_id: Option<&str>,
         p: &HandoffRequest,
         props: &BTreeMap<String, String>,
-    ) -> Result<HandoffWrites, ToolFailure> {
+    ) -> Result<HandoffWrites, ToolError> {
         // The record the note and task are attached to, checked before anything is written,
         // so a bad id cannot leave half a handoff behind.
         let target = match record_id {
             Some(id) => Some(
-                crate::hubspot::path::RecordId::parse(id).map_err(|e| failure(e.to_string()))?,
+                crate::hubspot::path::RecordId::parse(id)
+                    .map_err(|e| ToolError::invalid(format!("recordId: {e}")))?,
             ),
             None => None,
         };
         let owner = self.policy.review_owner_id.clone().ok_or_else(|| {
-            failure("the handoff has no reviewer (handoff.review_owner_id); nothing was written")
+            ToolError::Unavailable(
+                "the handoff has no reviewer (handoff.review_owner_id); nothing was written".into(),
+            )
         })?;
         let key_src = json!([t, record_id, p.action, props, p.suggested_priority]);
         let marker = format!(
@@ -250,7 +253,7 @@ impl HubSpotMcp {
                     )
                     .await?;
                 if let Some(e) = out.errors.first() {
-                    return Err(failure(format!(
+                    return Err(ToolError::hubspot_refused(format!(
                         "the handoff could not write the suggestion onto {t} {id}: {}; nothing else was written",
                         e.describe()
                     )));
@@ -460,7 +463,7 @@ impl HubSpotMcp {
         kind: &str,
         body_prop: &str,
         marker: &str,
-    ) -> Result<Option<String>, ToolFailure> {
+    ) -> Result<Option<String>, ToolError> {
         let (links, _) = self
             .client
             .associations(Lane::Interactive, t, kind, &[id.to_string()])

@@ -1,8 +1,9 @@
 //! The MCP server: HubSpot as agent tools over stdio and streamable HTTP (rmcp).
 //!
 //! # Layout
-//! - [`tools`]: the discovery, read and write areas (one `#[tool_router]` each), typed inputs
-//!   and structured outputs; [`governance`] and [`index_tools`] are the other two areas.
+//! - [`tools`]: one file per area (discovery, read, write, index; one `#[tool_router]` each),
+//!   typed inputs and structured outputs, validation, and [`tools::ToolError`]; [`governance`]
+//!   (`propose_action` and `archive_objects` ([`archive`]), with the gate) is the fifth area.
 //!   [`Toolset`] names the areas; a tool's class is the area whose router defines it.
 //! - [`params`]: tool arguments that fail with the JSON path of the problem.
 //! - [`prompts`]: `prompts/*.md`, served through `prompts/list` and `prompts/get`.
@@ -20,12 +21,12 @@
 //! clients negotiate today, and the conformance suite checks it, so it stays supported.
 #![allow(deprecated)]
 
+pub mod archive;
 pub mod confirm;
 pub mod gate;
 pub mod governance;
 pub mod handoff_writes;
 pub mod http;
-pub mod index_tools;
 pub mod params;
 pub mod prompts;
 pub mod schemas;
@@ -322,6 +323,51 @@ impl HubSpotMcp {
 /// field) is a tool result with `isError: true` and the same message, so the model reads it
 /// and corrects its call (MCP 2025-11-25, SEP-1303). A tool that is not offered stays a
 /// protocol error (it is refused before this point).
+impl HubSpotMcp {
+    /// Runs a tool through its router. A panic inside it becomes an internal-error result
+    /// (worded as our bug, never as HubSpot's failure, and logged) instead of a request that
+    /// never answers; what its [`tools::ToolError`] left is returned for the audit log.
+    async fn route(
+        &self,
+        tcc: rmcp::handler::server::tool::ToolCallContext<'_, Self>,
+    ) -> (
+        Result<rmcp::model::CallToolResponse, rmcp::ErrorData>,
+        Option<tools::error::Failure>,
+    ) {
+        contain_panic(self.tool_router.call(tcc)).await
+    }
+}
+
+/// Runs a tool's future, capturing its [`tools::error::Failure`] and turning a panic into
+/// [`tools::ToolError::Internal`].
+async fn contain_panic(
+    fut: impl std::future::Future<Output = Result<rmcp::model::CallToolResponse, rmcp::ErrorData>>,
+) -> (
+    Result<rmcp::model::CallToolResponse, rmcp::ErrorData>,
+    Option<tools::error::Failure>,
+) {
+    use futures::FutureExt;
+    use rmcp::handler::server::tool::IntoCallToolResult;
+    let (r, failure) =
+        tools::error::capture(std::panic::AssertUnwindSafe(fut).catch_unwind()).await;
+    match r {
+        Ok(r) => (r, failure),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!(panic = %what, "a tool panicked; answered as an internal error");
+            let e = tools::ToolError::Internal(
+                "the tool stopped on a bug in hubspot-mcp (a panic, logged on the server); what it had sent to HubSpot before is in the audit log's hubspot_calls".into(),
+            );
+            let f = e.failure();
+            (e.into_call_tool_result(), Some(f))
+        }
+    }
+}
+
 fn arguments_refused_as_result(
     r: Result<rmcp::model::CallToolResponse, rmcp::ErrorData>,
 ) -> Result<rmcp::model::CallToolResponse, rmcp::ErrorData> {
@@ -467,6 +513,7 @@ impl ServerHandler for HubSpotMcp {
         // The write gate, when writes are gated: it may answer instead of the tool.
         let mut gate_path = Vec::new();
         let mut gate_rationale = None;
+        let mut gate_decision = None;
         let mut gated = None;
         // A cancelled request (`notifications/cancelled`, a closed connection, the HTTP
         // timeout) drops the tool's future: its rate-limiter wait and HubSpot requests stop.
@@ -489,10 +536,12 @@ impl ServerHandler for HubSpotMcp {
                 Ok(gate::Gate::Stop {
                     path,
                     rationale,
+                    decision,
                     response,
                 }) => {
                     gate_path = path;
                     gate_rationale = Some(rationale);
+                    gate_decision = Some(decision);
                     gated = Some(Ok(response));
                 }
                 Err(e) => gated = Some(Err(e)),
@@ -504,9 +553,9 @@ impl ServerHandler for HubSpotMcp {
             }
             let tcc = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
             return arguments_refused_as_result(
-                until_cancelled(&ct, self.tool_router.call(tcc))
+                until_cancelled(&ct, self.route(tcc))
                     .await
-                    .and_then(|r| r),
+                    .and_then(|(r, _)| r),
             );
         };
         if self.audit_fail_closed && !log.healthy() {
@@ -517,16 +566,19 @@ impl ServerHandler for HubSpotMcp {
             .ok()
             .map(|v| v.to_string());
         let tool = request.name.to_string();
-        let result = match gated {
-            Some(r) => r,
+        let (result, failure) = match gated {
+            Some(r) => (r, None),
             None => {
                 let tcc = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
-                until_cancelled(
+                match until_cancelled(
                     &ct,
-                    crate::hubspot::observe::observed(calls.clone(), self.tool_router.call(tcc)),
+                    crate::hubspot::observe::observed(calls.clone(), self.route(tcc)),
                 )
                 .await
-                .and_then(|r| r)
+                {
+                    Ok((r, failure)) => (r, failure),
+                    Err(e) => (Err(e), None),
+                }
             }
         };
         // The records a result names (search hits, written records, a handoff's context):
@@ -557,6 +609,8 @@ impl ServerHandler for HubSpotMcp {
                 })
                 .unwrap_or_default()
         };
+        // The outcome comes from the types: the gate's decision, the tool's `ToolError` (its
+        // kind, HubSpot's status), or the JSON-RPC error code; the text only follows it.
         let (outcome, retrieved) = match &result {
             Ok(rmcp::model::CallToolResponse::Complete(r)) if r.is_error == Some(true) => {
                 let text = r
@@ -565,11 +619,19 @@ impl ServerHandler for HubSpotMcp {
                     .and_then(|c| c.as_text())
                     .map(|t| t.text.clone())
                     .unwrap_or_default();
-                (format!("error: {text}"), named(r))
+                let outcome = match (&failure, gate_decision) {
+                    (Some(f), _) => f.outcome(&text),
+                    (None, Some(decision)) => format!("{decision}: {text}"),
+                    (None, None) => format!("error: {text}"),
+                };
+                (outcome, named(r))
             }
             Ok(rmcp::model::CallToolResponse::Complete(r)) => ("ok".to_string(), named(r)),
             Ok(_) => ("pending".to_string(), Vec::new()),
-            Err(e) => (format!("invalid: {}", e.message), Vec::new()),
+            Err(e) if e.code == rmcp::model::ErrorCode::INVALID_PARAMS => {
+                (format!("invalid: {}", e.message), Vec::new())
+            }
+            Err(e) => (format!("failed: {}", e.message), Vec::new()),
         };
         let mut decision_path = gate_path;
         decision_path.extend(match &result {
@@ -734,7 +796,7 @@ impl ServerHandler for HubSpotMcp {
         let name = self
             .object_type(t)
             .await
-            .map_err(tools::ToolFailure::into_error_data)?;
+            .map_err(tools::ToolError::into_error_data)?;
         let props = self
             .client
             .properties(&name)
@@ -747,5 +809,30 @@ impl ServerHandler for HubSpotMcp {
                 .with_mime_type("application/schema+json")])
             .into(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_tool_is_an_internal_error_result_not_a_hang() {
+        let (r, failure) = contain_panic(async {
+            if std::hint::black_box(true) {
+                panic!("index out of bounds");
+            }
+            Ok(rmcp::model::CallToolResult::success(vec![]).into())
+        })
+        .await;
+        let Ok(rmcp::model::CallToolResponse::Complete(r)) = r else {
+            panic!("expected a tool result");
+        };
+        assert_eq!(r.is_error, Some(true));
+        let text = &r.content[0].as_text().unwrap().text;
+        assert!(text.contains("bug in hubspot-mcp"), "{text}");
+        assert!(!text.contains("HubSpot answered"), "{text}");
+        assert!(!text.contains("index out of bounds"), "{text}");
+        assert_eq!(failure.unwrap().kind, tools::error::ErrorKind::Internal);
     }
 }

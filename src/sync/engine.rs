@@ -606,6 +606,7 @@ impl SyncEngine {
                         .iter()
                         .flat_map(|(t, ids)| ids.iter().map(move |id| format!("{t}/{id}")))
                         .collect(),
+                    url: None,
                 },
             });
         }

@@ -1,7 +1,8 @@
 """Elicitation with the official Python SDK: a low-confidence proposal is confirmed, then another
 is rejected, by answers given in the client; both answers reach the audit log. A gated batch of
 two deal updates asks with each record's id and each property's current and proposed value, and
-when it is declined nothing is written.
+when it is declined nothing is written. An archive asks every time: declined, the contact stays;
+approved, it is archived; both decisions reach the audit log.
 
 Usage: py_elicit.py BINARY DATA_DIR
 """
@@ -21,9 +22,9 @@ answers = []
 
 async def on_elicit(context, params):
     answers.append(params.message)
-    if len(answers) == 3:
+    if len(answers) in (3, 4):
         return types.ElicitResult(action="decline")
-    approve = len(answers) == 1
+    approve = len(answers) in (1, 5)
     return types.ElicitResult(action="accept", content={"approve": approve})
 
 
@@ -62,15 +63,29 @@ async def main():
                 check(f"deals {d['id']}:" in q, f"the question names deal {d['id']}: {q}")
             check(f'amount: "{deals[0]["properties"]["amount"]}" -> "999999"' in q, f"current and proposed amount of the first deal: {q}")
             check(f'dealname: "{deals[1]["properties"]["dealname"]}" -> "WIPE: closed lost, fraud"' in q, f"current and proposed name of the second deal: {q}")
-    check(len(answers) == 3 and "Confidence 0.40" in answers[0], f"the question shows the change and confidence: {answers}")
+            contact = (await s.call_tool("search_objects", {"objectType": "contacts", "limit": 1})).structured_content["results"][0]["id"]
+            archive = {"objectType": "contacts", "ids": [contact], "rationale": "Test contact created by mistake."}
+            declined = await s.call_tool("archive_objects", archive)
+            check(declined.is_error and declined.structured_content["decision"] == "rejected", f"declined archive: {declined.content}")
+            still = await s.call_tool("get_objects", {"objectType": "contacts", "ids": [contact]})
+            check(still.structured_content["missing"] == [], "a declined archive leaves the contact")
+            approved = await s.call_tool("archive_objects", archive)
+            check(not approved.is_error and approved.structured_content["archived"] == [contact], f"approved archive: {approved.content}")
+            gone = await s.call_tool("get_objects", {"objectType": "contacts", "ids": [contact]})
+            check(gone.structured_content["missing"] == [contact], f"the approved archive archived it: {gone.structured_content}")
+            check("ARCHIVE 1 contacts record(s): " + contact in answers[3] and "created by mistake" in answers[3], f"the question names the record and the reason: {answers[3]}")
+    check(len(answers) == 5 and "Confidence 0.40" in answers[0], f"the question shows the change and confidence: {answers}")
     check(f"tickets {ticket}:" in answers[0] and '-> "HIGH"' in answers[0], f"the question shows the record and its proposed value: {answers[0]}")
     export = subprocess.run([BIN, "audit", "export", "--jsonl"], env=env, capture_output=True, text=True, check=True).stdout
     gated = [json.loads(l) for l in export.splitlines() if '"propose_action"' in l or '"update_objects"' in l]
     check(len(gated) == 3, f"three audited gated calls: {len(gated)}")
     verdicts = [e["decision_path"][-1]["verdict"] for e in gated]
     check(verdicts == ["pass", "rejected", "rejected"], f"audited answers {verdicts}")
+    archives = [json.loads(l) for l in export.splitlines() if '"archive_objects"' in l]
+    archive_verdicts = [(e["outcome"].split(":")[0], e["decision_path"][-1]["verdict"]) for e in archives]
+    check(archive_verdicts == [("refused", "rejected"), ("ok", "pass")], f"audited archives {archive_verdicts}")
     subprocess.run([BIN, "audit", "verify"], env=env, check=True, capture_output=True)
-    print(json.dumps({"answers": len(answers), "verdicts": verdicts}))
+    print(json.dumps({"answers": len(answers), "verdicts": verdicts, "archives": archive_verdicts}))
 
 
 asyncio.run(main())

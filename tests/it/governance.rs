@@ -710,3 +710,100 @@ async fn the_audit_names_the_real_client_over_stateless_http() {
     );
     h.app.cancel().cancel();
 }
+
+/// An archive proposed by an agent whose client cannot be asked is refused: the record stays
+/// (read back from the sandbox), the result carries the decision path, and the audit entry
+/// records the refusal from its type. Under `--read-only` the tool is neither listed nor
+/// callable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_archive_without_a_persons_confirmation_is_refused_and_audited() {
+    let h = Harness::start().await;
+    let contact: u64 = *h
+        .sb()
+        .shared()
+        .store
+        .read()
+        .records_of("0-1")
+        .keys()
+        .next()
+        .unwrap();
+    let v = h
+        .rpc(
+            "tools/call",
+            json!({"name": "archive_objects", "arguments": {"objectType": "contacts", "ids": [contact], "rationale": "Looks like spam."}}),
+        )
+        .await;
+    assert_eq!(v["result"]["isError"], true, "{v}");
+    let out = &v["result"]["structuredContent"];
+    assert_eq!(out["decision"], "refused", "{v}");
+    assert_eq!(out["archived"], json!([]));
+    assert_eq!(out["decisionPath"][0]["rule"], "destructive_change");
+    assert_eq!(out["decisionPath"][1]["rule"], "user_confirmation");
+    assert!(
+        h.sb().shared().store.read().records_of("0-1")[&contact]
+            .archived_ms
+            .is_none(),
+        "the contact is still there"
+    );
+    // An id that does not exist is the caller's mistake, and nothing is asked or archived.
+    let v = h
+        .rpc(
+            "tools/call",
+            json!({"name": "archive_objects", "arguments": {"objectType": "contacts", "ids": ["999999999"], "rationale": "x"}}),
+        )
+        .await;
+    assert!(crate::support::refusal(&v).contains("do not exist"), "{v}");
+
+    let entries = hubspot_mcp::audit::read_all(&h.app.audit).unwrap();
+    let archives: Vec<_> = entries
+        .iter()
+        .filter(|e| e.draft.tool.as_deref() == Some("archive_objects"))
+        .collect();
+    assert_eq!(archives.len(), 2);
+    assert!(
+        archives[0].draft.outcome.starts_with("refused: "),
+        "{}",
+        archives[0].draft.outcome
+    );
+    assert_eq!(archives[0].draft.decision_path[1]["verdict"], "handoff");
+    assert!(archives[1].draft.outcome.starts_with("invalid: "));
+    assert!(hubspot_mcp::audit::verify(
+        &hubspot_mcp::audit::LogFiles::beside(&h.app.audit),
+        &Default::default()
+    )
+    .problem
+    .is_none());
+
+    // Never offered under --read-only.
+    let ro = spawn_app(TestOptions {
+        tools: ToolOptions {
+            read_only: true,
+            handoff: hubspot_mcp::handoff::HandoffPolicy {
+                enabled: true,
+                review_owner_id: Some("90000102".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        http_token: Some("g"),
+        ..Default::default()
+    })
+    .await;
+    let ro = Harness {
+        app: ro,
+        http: reqwest::Client::new(),
+        next: 1.into(),
+    };
+    let tools = ro.rpc("tools/list", json!({})).await;
+    assert!(!tools.to_string().contains("archive_objects"), "{tools}");
+    let v = ro
+        .rpc(
+            "tools/call",
+            json!({"name": "archive_objects", "arguments": {"objectType": "contacts", "ids": [contact], "rationale": "x"}}),
+        )
+        .await;
+    assert!(v.to_string().contains("not offered"), "{v}");
+    assert!(ro.sb().shared().store.read().records_of("0-1")[&contact]
+        .archived_ms
+        .is_none());
+}

@@ -12,6 +12,7 @@ mod governor_shared;
 mod hostile;
 mod index_contract;
 mod interop;
+mod knowledge;
 mod layout;
 mod mcp;
 mod readme;

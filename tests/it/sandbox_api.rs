@@ -163,6 +163,9 @@ async fn batch_read_reports_missing_ids_with_207() {
     assert_eq!(r.body["numErrors"], 1);
     assert_eq!(r.body["errors"][0]["category"], "OBJECT_NOT_FOUND");
     assert_eq!(r.body["errors"][0]["context"]["ids"][0], "5");
+    // HubSpot's StandardError (2026-03 OpenAPI) requires `errors` and `links` on every item.
+    assert!(r.body["errors"][0]["errors"].is_array(), "{:?}", r.body);
+    assert!(r.body["errors"][0]["links"].is_object(), "{:?}", r.body);
 }
 
 #[tokio::test]
@@ -452,6 +455,10 @@ async fn properties_schemas_owners_and_pipelines_have_full_shapes() {
     let owners = api.get("/crm/v3/owners?limit=5").await;
     assert_eq!(owners.body["results"].as_array().unwrap().len(), 5);
     assert!(owners.body["paging"]["next"]["after"].is_string());
+    // A team's id is a string in HubSpot's owners API (2026-03 OpenAPI), as other ids are.
+    let team = &owners.body["results"][0]["teams"][0];
+    assert!(team["id"].is_string(), "{team:?}");
+    assert!(team["primary"].is_boolean(), "{team:?}");
     let pipes = api.get("/crm/pipelines/2026-03/tickets").await;
     assert_eq!(
         pipes.body["results"][0]["stages"].as_array().unwrap().len(),

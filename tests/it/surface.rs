@@ -19,6 +19,7 @@ use crate::support::{small, spawn};
 
 /// Every tool and its class, written out: a new tool has to be placed here on purpose.
 const CATALOG: &[(&str, Toolset)] = &[
+    ("archive_objects", Toolset::Governance),
     ("associate_objects", Toolset::Write),
     ("create_objects", Toolset::Write),
     ("describe_properties", Toolset::Discovery),

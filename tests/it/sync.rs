@@ -581,7 +581,12 @@ async fn a_crashed_backfill_resumes_from_its_checkpoint_and_reconcile_repairs_dr
 }
 
 /// One JSON-RPC request to a streamable-HTTP MCP endpoint (stateless JSON mode).
-async fn mcp_post(http: reqwest::Client, url: String, token: &'static str, body: Value) -> Value {
+pub async fn mcp_post(
+    http: reqwest::Client,
+    url: String,
+    token: &'static str,
+    body: Value,
+) -> Value {
     let text = http
         .post(&url)
         .bearer_auth(token)

@@ -907,7 +907,9 @@ pub fn owners() -> Vec<Owner> {
             user_id: 7_100_001 + i as u64,
             user_id_including_inactive: 7_100_001 + i as u64,
             kind: "PERSON".into(),
-            teams: vec![serde_json::json!({"id": team_id(team), "name": team, "primary": true})],
+            teams: vec![
+                serde_json::json!({"id": team_id(team).to_string(), "name": team, "primary": true}),
+            ],
             archived: false,
             created_at: "2023-05-02T08:00:00.000Z".into(),
             updated_at: "2025-09-01T08:00:00.000Z".into(),

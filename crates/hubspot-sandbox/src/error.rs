@@ -110,9 +110,13 @@ impl HsError {
     }
 
     /// The body as a standalone error entry (for `errors[]` of a 207 batch response).
+    /// HubSpot's `StandardError` requires `errors` and `links`, so both are always present.
     pub fn into_standard_error(self) -> Value {
         let mut body = self.body;
         body.insert("status".into(), json!("error"));
+        body.entry("errors").or_insert_with(|| json!([]));
+        body.entry("links").or_insert_with(|| json!({}));
+        body.entry("context").or_insert_with(|| json!({}));
         Value::Object(body)
     }
 }

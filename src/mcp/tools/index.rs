@@ -8,10 +8,21 @@ use rmcp::{tool, tool_router, Json};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::params::Parameters;
-use super::tools::ToolFailure;
-use super::HubSpotMcp;
+use super::error::ToolError;
 use crate::index::SearchFilter;
+use crate::knowledge::KIND as ARTICLE_KIND;
+use crate::mcp::params::Parameters;
+use crate::mcp::HubSpotMcp;
+
+/// What a semantic search returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum HitKind {
+    /// CRM records (contacts, companies, deals, tickets, …).
+    Records,
+    /// Knowledge articles (help centre, runbooks).
+    Articles,
+}
 
 /// `semantic_search` arguments.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -22,7 +33,10 @@ pub struct SemanticSearchParams {
     /// Results (1-50, default 10).
     #[serde(default)]
     pub k: Option<u32>,
-    /// Only these types, e.g. ["tickets"].
+    /// records, articles, or both (the default; with objectTypes given, records only).
+    #[serde(default)]
+    pub kinds: Vec<HitKind>,
+    /// Only these record types, e.g. ["tickets"].
     #[serde(default)]
     pub object_types: Vec<String>,
     #[serde(default)]
@@ -42,7 +56,10 @@ pub struct SemanticSearchParams {
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SemanticHit {
+    /// `record` or `article`.
+    pub kind: &'static str,
     pub id: String,
+    /// The record's type; `knowledge` for an article.
     pub object_type: String,
     /// Cosine similarity, 3 decimals.
     pub score: f64,
@@ -53,6 +70,9 @@ pub struct SemanticHit {
     /// Associated records, `type/id`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub associations: Vec<String>,
+    /// Where a person reads it (articles).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 /// `semantic_search` result.
@@ -95,15 +115,15 @@ pub struct FindDuplicatesOutput {
     pub groups: Vec<DuplicateGroup>,
 }
 
-fn invalid(msg: impl Into<String>) -> ToolFailure {
-    ToolFailure::Invalid(rmcp::ErrorData::invalid_params(msg.into(), None))
+fn invalid(msg: impl Into<String>) -> ToolError {
+    ToolError::InvalidArguments(msg.into())
 }
 
 #[tool_router(router = index_router, vis = "pub")]
 impl HubSpotMcp {
     /// Searches the CRM by meaning.
     #[tool(
-        description = "Find records by meaning, not keywords (e.g. similar past tickets): top k with scores, titles and snippets. Filters: objectTypes, ownerId, pipeline, stage, updatedAfter. Read full records with get_objects.",
+        description = "Find records and knowledge articles by meaning, not keywords (similar past tickets, the article that answers a question): top k with kind, scores, titles, snippets and article URLs. Filters: kinds (records, articles), objectTypes, ownerId, pipeline, stage, updatedAfter. Read full records with get_objects.",
         annotations(
             title = "Semantic search",
             read_only_hint = true,
@@ -115,9 +135,9 @@ impl HubSpotMcp {
     pub async fn semantic_search(
         &self,
         Parameters(p): Parameters<SemanticSearchParams>,
-    ) -> Result<Json<SemanticSearchOutput>, ToolFailure> {
+    ) -> Result<Json<SemanticSearchOutput>, ToolError> {
         let Some(engine) = &self.sync else {
-            return Err(ToolFailure::Failed(
+            return Err(ToolError::Unavailable(
                 "the semantic index is not running on this server: start it with sync enabled (serve --sync)".into(),
             ));
         };
@@ -129,6 +149,14 @@ impl HubSpotMcp {
             return Err(invalid(format!("k: {k} is outside 1-50")));
         }
         let known = engine.mapping().object_types();
+        let records = p.kinds.is_empty() || p.kinds.contains(&HitKind::Records);
+        let articles = (p.kinds.is_empty() && p.object_types.is_empty())
+            || p.kinds.contains(&HitKind::Articles);
+        if !records && !p.object_types.is_empty() {
+            return Err(invalid(
+                "objectTypes: record types do not apply to kinds [\"articles\"]; add \"records\" to kinds or leave objectTypes out",
+            ));
+        }
         for t in &p.object_types {
             if !known.contains(t) {
                 return Err(invalid(format!(
@@ -137,16 +165,28 @@ impl HubSpotMcp {
                 )));
             }
         }
-        let updated_after_ms = match &p.updated_after {
-            None => None,
-            Some(s) => Some(crate::sync::normalize::parse_date_ms(s).ok_or_else(|| {
-                invalid(format!(
-                    "updatedAfter: {s:?} is not ISO 8601 or epoch milliseconds"
-                ))
-            })?),
+        let updated_after_ms = p
+            .updated_after
+            .as_deref()
+            .map(|s| super::validate::date_arg("updatedAfter", s))
+            .transpose()?;
+        let object_types = if !records {
+            vec![ARTICLE_KIND.to_string()]
+        } else if p.object_types.is_empty() {
+            if articles {
+                Vec::new()
+            } else {
+                known.clone()
+            }
+        } else {
+            let mut t = p.object_types.clone();
+            if articles {
+                t.push(ARTICLE_KIND.into());
+            }
+            t
         };
         let filter = SearchFilter {
-            object_types: p.object_types.clone(),
+            object_types,
             owner_id: p.owner_id.clone(),
             pipeline: p.pipeline.clone(),
             stage: p.stage.clone(),
@@ -156,11 +196,8 @@ impl HubSpotMcp {
         let hits = engine
             .search(&p.query, k as usize, &filter)
             .await
-            .map_err(|e| ToolFailure::Failed(e.to_string()))?;
-        let readiness = engine
-            .readiness()
-            .await
-            .map_err(|e| ToolFailure::Failed(e.to_string()))?;
+            .map_err(ToolError::from)?;
+        let readiness = engine.readiness().await.map_err(ToolError::from)?;
         let (index, note) = if readiness.complete {
             (None, None)
         } else {
@@ -173,6 +210,12 @@ impl HubSpotMcp {
             results: hits
                 .into_iter()
                 .map(|h| SemanticHit {
+                    kind: if h.payload.object_type == ARTICLE_KIND {
+                        "article"
+                    } else {
+                        "record"
+                    },
+                    url: h.payload.url.clone(),
                     id: h.payload.record_id.clone(),
                     object_type: h.payload.object_type.clone(),
                     score: (f64::from(h.score) * 1000.0).round() / 1000.0,
@@ -202,9 +245,9 @@ impl HubSpotMcp {
     pub async fn find_duplicates(
         &self,
         Parameters(p): Parameters<FindDuplicatesParams>,
-    ) -> Result<Json<FindDuplicatesOutput>, ToolFailure> {
+    ) -> Result<Json<FindDuplicatesOutput>, ToolError> {
         let Some(engine) = &self.sync else {
-            return Err(ToolFailure::Failed(
+            return Err(ToolError::Unavailable(
                 "the semantic index is not running on this server: start it with sync enabled (serve --sync)".into(),
             ));
         };
@@ -219,7 +262,7 @@ impl HubSpotMcp {
             .state()
             .duplicates(&p.field, p.object_type.as_deref(), limit)
             .await
-            .map_err(|e| ToolFailure::Failed(e.to_string()))?;
+            .map_err(ToolError::from)?;
         Ok(Json(FindDuplicatesOutput {
             groups: groups
                 .into_iter()

@@ -327,6 +327,32 @@ pub struct PipelineStage {
     pub id: String,
     #[serde(deserialize_with = "nullable")]
     pub label: String,
+    /// HubSpot's stage metadata: `isClosed` and `probability` (deals), `ticketState`
+    /// (`OPEN`/`CLOSED`, tickets); all values are strings.
+    #[serde(deserialize_with = "nullable")]
+    pub metadata: std::collections::BTreeMap<String, Value>,
+}
+
+impl PipelineStage {
+    /// Is a record in this stage closed? From `isClosed` (deals) or `ticketState` (tickets);
+    /// `None` when the stage does not say.
+    pub fn closed(&self) -> Option<bool> {
+        let text = |k: &str| {
+            self.metadata
+                .get(k)
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+        };
+        if let Some(v) = text("isClosed") {
+            return Some(v.eq_ignore_ascii_case("true"));
+        }
+        text("ticketState").map(|v| v.eq_ignore_ascii_case("CLOSED"))
+    }
+
+    /// A deal stage's win probability (0 to 1).
+    pub fn probability(&self) -> Option<f64> {
+        let v = self.metadata.get("probability")?;
+        v.as_f64().or_else(|| v.as_str()?.trim().parse().ok())
+    }
 }
 
 /// What identifies a metadata entry; entries without it are dropped when a list is read.

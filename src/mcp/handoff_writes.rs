@@ -433,7 +433,7 @@ impl HubSpotMcp {
 
     /// `https://app.hubspot.com/contacts/{portal}/record/{type id}/{id}`, from the portal's
     /// account details (read once).
-    async fn record_url(&self, t: &str, id: &str) -> Option<String> {
+    pub(crate) async fn record_url(&self, t: &str, id: &str) -> Option<String> {
         let account = self
             .account
             .get_or_try_init(|| async {

@@ -245,6 +245,68 @@ async fn semantic_search_returns_articles_beside_records_and_filters_by_kind() {
     )
     .await;
     assert!(crate::support::refusal(&v).contains("objectTypes"), "{v}");
+
+    // Records carry a link to HubSpot's UI and their stage's label, not its id.
+    let v = call(5, json!({"query": "customers locked out of single sign-on", "objectTypes": ["tickets"], "k": 5})).await;
+    let hits = v["result"]["structuredContent"]["results"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let labels: Vec<String> = r
+        .client
+        .pipelines("tickets")
+        .await
+        .unwrap()
+        .iter()
+        .flat_map(|p| p.stages.iter().map(|s| s.label.clone()))
+        .collect();
+    for h in &hits {
+        let url = h["url"].as_str().unwrap_or_default();
+        let id = h["id"].as_str().unwrap();
+        assert!(
+            url.starts_with("https://") && url.ends_with(&format!("/record/0-5/{id}")),
+            "{h}"
+        );
+        let stage = h["stage"]
+            .as_str()
+            .unwrap_or_else(|| panic!("a stage label: {h}"));
+        assert!(
+            labels.iter().any(|l| l == stage),
+            "{stage} is not one of {labels:?}"
+        );
+        assert!(h["closed"].is_boolean(), "{h}");
+    }
+
+    // Similar to a record: the record itself is left out.
+    let first = hits[0]["id"].as_str().unwrap().to_string();
+    let v = call(
+        6,
+        json!({"similarTo": format!("tickets/{first}"), "objectTypes": ["tickets"], "k": 5}),
+    )
+    .await;
+    let similar = v["result"]["structuredContent"]["results"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{v}"))
+        .clone();
+    assert_eq!(similar.len(), 5, "{v}");
+    assert!(similar.iter().all(|h| h["id"] != first.as_str()), "{v}");
+    for (id, args, says) in [
+        (
+            7,
+            json!({"similarTo": "tickets/999999999"}),
+            "does not exist",
+        ),
+        (8, json!({"similarTo": "tickets"}), "not a record reference"),
+        (
+            9,
+            json!({"query": "x", "similarTo": format!("tickets/{first}")}),
+            "not both",
+        ),
+        (10, json!({}), "give query"),
+    ] {
+        let v = call(id, args).await;
+        assert!(crate::support::refusal(&v).contains(says), "{v}");
+    }
     stop.cancel();
     let _ = std::fs::remove_dir_all(&docs);
 }

@@ -591,6 +591,50 @@ async fn search_takes_or_groups_association_filters_and_refuses_dates_that_are_n
         "{v}"
     );
 
+    // Pipeline stages carry their metadata: closed or open, and a deal stage's probability.
+    let (_, body) = post(
+        &http,
+        &url,
+        Some("t"),
+        &[],
+        tool(11, "list_pipelines", json!({"objectType": "deals"})),
+    )
+    .await;
+    let v = parsed(&body);
+    let stages = v["result"]["structuredContent"]["pipelines"][0]["stages"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{v}"))
+        .clone();
+    assert!(
+        stages
+            .iter()
+            .all(|s| s["closed"].is_boolean() && s["probability"].is_number()),
+        "{stages:?}"
+    );
+    assert!(
+        stages
+            .iter()
+            .any(|s| s["closed"] == true && s["probability"] == 1.0),
+        "{stages:?}"
+    );
+    let (_, body) = post(
+        &http,
+        &url,
+        Some("t"),
+        &[],
+        tool(12, "list_pipelines", json!({"objectType": "tickets"})),
+    )
+    .await;
+    let v = parsed(&body);
+    let stages = v["result"]["structuredContent"]["pipelines"][0]["stages"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert!(
+        stages.iter().any(|s| s["closed"] == true) && stages.iter().any(|s| s["closed"] == false),
+        "{stages:?}"
+    );
+
     sb.inject(FaultSpec::new(FaultKind::Status { status: 400 }).on("*/search"));
     let v = call(10, json!({"objectType": "tickets", "limit": 1})).await;
     assert_eq!(v["result"]["isError"], true, "{v}");

@@ -118,6 +118,12 @@ pub struct ListOwnersOutput {
 pub struct StageInfo {
     pub id: String,
     pub label: String,
+    /// Records in this stage are closed (won, lost, resolved).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub closed: Option<bool>,
+    /// A deal stage's win probability, 0 to 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probability: Option<f64>,
 }
 
 // A pipeline.
@@ -294,6 +300,8 @@ impl HubSpotMcp {
                     .stages
                     .into_iter()
                     .map(|s| StageInfo {
+                        closed: s.closed(),
+                        probability: s.probability(),
                         id: s.id,
                         label: s.label,
                     })

@@ -28,8 +28,13 @@ pub enum HitKind {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SemanticSearchParams {
-    /// What to look for, in plain words.
-    pub query: String,
+    /// What to look for, in plain words (or give similarTo).
+    #[serde(default)]
+    pub query: Option<String>,
+    /// Find what is similar to this record, e.g. "tickets/123" (the record itself is left
+    /// out).
+    #[serde(default)]
+    pub similar_to: Option<String>,
     /// Results (1-50, default 10).
     #[serde(default)]
     pub k: Option<u32>,
@@ -67,10 +72,15 @@ pub struct SemanticHit {
     pub snippet: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
+    /// The pipeline stage's label, and whether it is a closed stage.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub closed: Option<bool>,
     /// Associated records, `type/id`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub associations: Vec<String>,
-    /// Where a person reads it (articles).
+    /// Where a person reads it: the record in HubSpot, or the article.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
 }
@@ -123,7 +133,7 @@ fn invalid(msg: impl Into<String>) -> ToolError {
 impl HubSpotMcp {
     /// Searches the CRM by meaning.
     #[tool(
-        description = "Find records and knowledge articles by meaning, not keywords (similar past tickets, the article that answers a question): top k with kind, scores, titles, snippets and article URLs. Filters: kinds (records, articles), objectTypes, ownerId, pipeline, stage, updatedAfter. Read full records with get_objects.",
+        description = "Find records and knowledge articles by meaning, not keywords (similar past tickets, the article that answers a question), or what is similar to a record (similarTo: \"tickets/123\"): top k with kind, score, title, snippet, stage label and a URL. Filters: kinds (records, articles), objectTypes, ownerId, pipeline, stage, updatedAfter.",
         annotations(
             title = "Semantic search",
             read_only_hint = true,
@@ -141,9 +151,32 @@ impl HubSpotMcp {
                 "the semantic index is not running on this server: start it with sync enabled (serve --sync)".into(),
             ));
         };
-        if p.query.trim().is_empty() {
-            return Err(invalid("query: must not be empty"));
-        }
+        let (query, exclude) =
+            match (&p.query, &p.similar_to) {
+                (Some(q), None) if !q.trim().is_empty() => (q.clone(), None),
+                (Some(_), None) => return Err(invalid("query: must not be empty")),
+                (None, Some(r)) => {
+                    let (t, id) = r.split_once('/').ok_or_else(|| {
+                        invalid(format!(
+                            "similarTo: {r:?} is not a record reference like \"tickets/123\""
+                        ))
+                    })?;
+                    let t = self.object_type(t).await.map_err(|e| e.at("similarTo"))?;
+                    let id = crate::hubspot::path::RecordId::parse(id)
+                        .map_err(|e| invalid(format!("similarTo: {e}")))?
+                        .to_string();
+                    let text = engine.record_text(&t, &id).await?.ok_or_else(|| {
+                        invalid(format!(
+                            "similarTo: {t}/{id} does not exist, or its type is not indexed"
+                        ))
+                    })?;
+                    (text, Some(format!("{t}/{id}")))
+                }
+                (None, None) => return Err(invalid(
+                    "give query (what to look for) or similarTo (a record, e.g. \"tickets/123\")",
+                )),
+                (Some(_), Some(_)) => return Err(invalid("give query or similarTo, not both")),
+            };
         let k = p.k.unwrap_or(10);
         if !(1..=50).contains(&k) {
             return Err(invalid(format!("k: {k} is outside 1-50")));
@@ -193,10 +226,13 @@ impl HubSpotMcp {
             updated_after_ms,
             ..Default::default()
         };
-        let hits = engine
-            .search(&p.query, k as usize, &filter)
+        let extra = usize::from(exclude.is_some());
+        let mut hits = engine
+            .search(&query, k as usize + extra, &filter)
             .await
             .map_err(ToolError::from)?;
+        hits.retain(|h| Some(&h.record) != exclude.as_ref());
+        hits.truncate(k as usize);
         let readiness = engine.readiness().await.map_err(ToolError::from)?;
         let (index, note) = if readiness.complete {
             (None, None)
@@ -204,18 +240,35 @@ impl HubSpotMcp {
             let note = readiness.summary();
             (Some(readiness), Some(note))
         };
+        let mut results = Vec::with_capacity(hits.len());
+        for h in hits {
+            let article = h.payload.object_type == ARTICLE_KIND;
+            let url = if article {
+                h.payload.url.clone()
+            } else {
+                self.record_url(&h.payload.object_type, &h.payload.record_id)
+                    .await
+            };
+            let stage = match (&h.payload.pipeline, &h.payload.stage) {
+                (Some(pl), Some(st)) => self.stage_of(&h.payload.object_type, pl, st).await,
+                _ => None,
+            };
+            results.push((h, url, stage));
+        }
         Ok(Json(SemanticSearchOutput {
             index,
             note,
-            results: hits
+            results: results
                 .into_iter()
-                .map(|h| SemanticHit {
+                .map(|(h, url, stage)| SemanticHit {
+                    closed: stage.as_ref().and_then(|s| s.closed()),
+                    stage: stage.map(|s| s.label),
                     kind: if h.payload.object_type == ARTICLE_KIND {
                         "article"
                     } else {
                         "record"
                     },
-                    url: h.payload.url.clone(),
+                    url,
                     id: h.payload.record_id.clone(),
                     object_type: h.payload.object_type.clone(),
                     score: (f64::from(h.score) * 1000.0).round() / 1000.0,
@@ -275,5 +328,26 @@ impl HubSpotMcp {
                 })
                 .collect(),
         }))
+    }
+}
+
+impl HubSpotMcp {
+    /// A stage of a pipeline, from the metadata cache (no HubSpot call once cached); `None`
+    /// when it cannot be read or no longer exists.
+    async fn stage_of(
+        &self,
+        object_type: &str,
+        pipeline: &str,
+        stage: &str,
+    ) -> Option<crate::hubspot::model::PipelineStage> {
+        self.client
+            .pipelines(object_type)
+            .await
+            .ok()?
+            .into_iter()
+            .find(|p| p.id == pipeline)?
+            .stages
+            .into_iter()
+            .find(|s| s.id == stage)
     }
 }

@@ -27,6 +27,22 @@ pub struct CrmObject {
     /// Upsert: was the record created?
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new: Option<bool>,
+    /// Reads with `propertiesWithHistory`: each named property's values, newest first.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub properties_with_history: BTreeMap<String, Vec<PropertyVersion>>,
+}
+
+/// One value a property had (`propertiesWithHistory`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PropertyVersion {
+    #[serde(deserialize_with = "nullable")]
+    pub value: String,
+    pub timestamp: Option<String>,
+    /// `CRM_UI`, `INTEGRATION`, `IMPORT`, `WORKFLOW`, ...
+    pub source_type: Option<String>,
+    pub source_id: Option<String>,
+    pub updated_by_user_id: Option<u64>,
 }
 
 impl CrmObject {

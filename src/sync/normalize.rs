@@ -687,6 +687,7 @@ fields = { email = "email" }
             updated_at: Some("1780272000000".into()),
             archived: false,
             object_write_trace_id: None,
+            properties_with_history: Default::default(),
             new: None,
         };
         let c = normalize(&m, "contacts", &rec, &Labels::new(), BTreeMap::new()).unwrap();
@@ -720,6 +721,7 @@ fields = { email = "email" }
             updated_at: None,
             archived: false,
             object_write_trace_id: None,
+            properties_with_history: Default::default(),
             new: None,
         };
         let c = normalize(&m, "tickets", &rec, &Labels::new(), BTreeMap::new()).unwrap();

@@ -153,6 +153,7 @@ proptest! {
                 updated_at: Some(raw.clone()),
                 archived: false,
                 object_write_trace_id: None,
+                properties_with_history: Default::default(),
                 new: None,
             };
             let _ = normalize(&mapping, &ty, &record, &labels, Default::default());

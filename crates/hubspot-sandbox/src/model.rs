@@ -213,7 +213,24 @@ pub struct Record {
     /// (indexing lag). `None` with a due time in the future: not yet searchable at all.
     pub indexed: Option<BTreeMap<String, String>>,
     pub index_due_ms: i64,
+    /// Each property's values since the record was created through the API, oldest first
+    /// (`propertiesWithHistory`). A seeded record starts with none: its seeded values are
+    /// rendered as one import-time version.
+    pub history: BTreeMap<String, Vec<Version>>,
 }
+
+/// One value a property had, and who set it when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Version {
+    pub value: String,
+    pub at_ms: i64,
+    /// HubSpot's `sourceType`: `IMPORT` for seeded values, `INTEGRATION` for API writes.
+    pub source_type: &'static str,
+    pub source_id: &'static str,
+}
+
+/// The source of every API write in the sandbox (one private app).
+pub const API_SOURCE: &str = "sandbox-private-app";
 
 impl Record {
     /// The property values search sees at `now_ms`.

@@ -15,6 +15,7 @@ use serde_json::{json, Map, Value};
 use super::error::{property_error, ErrorDetail, HsError};
 use super::model::{
     AssocCategory, AssocType, AssociationDef, ObjectType, Owner, Pipeline, PropertyDef, Record,
+    Version, API_SOURCE,
 };
 use hubspot_wire::time::{iso_ms, parse_hs_datetime};
 
@@ -327,6 +328,7 @@ impl Store {
             updated_ms,
             archived_ms: None,
             index_due_ms: i64::MIN,
+            history: BTreeMap::new(),
         };
         self.records
             .entry(type_id.to_string())
@@ -354,6 +356,20 @@ impl Store {
             props.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         stamp(ty, id, &mut props, Some(now), now);
         self.index_unique(&ty.id, id, &props, false);
+        let history = set
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    vec![Version {
+                        value: v.clone(),
+                        at_ms: now,
+                        source_type: "INTEGRATION",
+                        source_id: API_SOURCE,
+                    }],
+                )
+            })
+            .collect();
         let record = Record {
             id,
             indexed: None,
@@ -362,6 +378,7 @@ impl Store {
             updated_ms: now,
             archived_ms: None,
             index_due_ms: now + self.index_lag_ms,
+            history,
         };
         self.records
             .entry(ty.id.clone())
@@ -401,6 +418,22 @@ impl Store {
         for (k, v) in props {
             let prev = rec.props.get(&k).cloned().unwrap_or_default();
             if prev != v {
+                let versions = rec.history.entry(k.clone()).or_default();
+                if versions.is_empty() && !prev.is_empty() {
+                    // A seeded value: it has been there since the record was made.
+                    versions.push(Version {
+                        value: prev.clone(),
+                        at_ms: rec.created_ms,
+                        source_type: "IMPORT",
+                        source_id: "seed",
+                    });
+                }
+                versions.push(Version {
+                    value: v.clone(),
+                    at_ms: now,
+                    source_type: "INTEGRATION",
+                    source_id: API_SOURCE,
+                });
                 if v.is_empty() {
                     rec.props.remove(&k);
                 } else {
@@ -790,9 +823,22 @@ impl Store {
         }
         if let Some(hist) = with_history.filter(|h| !h.is_empty()) {
             let mut h = Map::new();
+            // Newest first, as HubSpot lists them; a seeded value is one import-time version.
             for name in hist {
-                if let Some(v) = rec.props.get(name) {
-                    h.insert(name.clone(), json!([{"value": v, "timestamp": iso_ms(rec.updated_ms), "sourceType": "API", "sourceId": "sandbox"}]));
+                let versions: Vec<Value> = match rec.history.get(name) {
+                    Some(v) if !v.is_empty() => v
+                        .iter()
+                        .rev()
+                        .map(|x| json!({"value": x.value, "timestamp": iso_ms(x.at_ms), "sourceType": x.source_type, "sourceId": x.source_id}))
+                        .collect(),
+                    _ => rec
+                        .props
+                        .get(name)
+                        .map(|v| vec![json!({"value": v, "timestamp": iso_ms(rec.created_ms), "sourceType": "IMPORT", "sourceId": "seed"})])
+                        .unwrap_or_default(),
+                };
+                if !versions.is_empty() {
+                    h.insert(name.clone(), Value::Array(versions));
                 }
             }
             obj["propertiesWithHistory"] = Value::Object(h);

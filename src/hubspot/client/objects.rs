@@ -40,6 +40,24 @@ impl HubSpotClient {
         properties: &[String],
         id_property: Option<&str>,
     ) -> Result<BatchOutcome, ApiError> {
+        self.batch_read_with_history(lane, object_type, ids, properties, &[], id_property)
+            .await
+    }
+
+    /// As [`Self::batch_read`], with each of `history`'s properties' past values
+    /// (`propertiesWithHistory`, newest first).
+    ///
+    /// # Errors
+    /// When a chunk fails.
+    pub async fn batch_read_with_history(
+        &self,
+        lane: Lane,
+        object_type: &str,
+        ids: &[String],
+        properties: &[String],
+        history: &[String],
+        id_property: Option<&str>,
+    ) -> Result<BatchOutcome, ApiError> {
         let path = self
             .v()
             .objects_batch(&typed(object_type)?, BatchVerb::Read);
@@ -49,6 +67,9 @@ impl HubSpotClient {
                 let mut body = json!({"inputs": chunk.iter().map(|id| json!({"id": id})).collect::<Vec<_>>(), "properties": properties});
                 if let Some(p) = id_property {
                     body["idProperty"] = json!(p);
+                }
+                if !history.is_empty() {
+                    body["propertiesWithHistory"] = json!(history);
                 }
                 Call::post(path.clone(), body, lane, EndpointGroup::Objects, true, false)
             })

@@ -89,10 +89,48 @@ pub struct RecordOut {
     pub properties: BTreeMap<String, Option<String>>,
 }
 
+/// One value a property had: when, and what set it.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct VersionOut {
+    pub value: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+    /// `INTEGRATION sandbox-private-app`, `CRM_UI user 123`, `IMPORT`…
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+}
+
 /// A HubSpot record as tools return it.
 pub(crate) fn record(o: crate::hubspot::model::CrmObject) -> RecordOut {
     RecordOut {
         id: o.id,
         properties: o.properties,
     }
+}
+
+/// A record's `propertiesWithHistory` as tools return it (empty when none was asked for).
+pub(crate) fn history(o: &crate::hubspot::model::CrmObject) -> BTreeMap<String, Vec<VersionOut>> {
+    o.properties_with_history
+        .iter()
+        .map(|(name, versions)| {
+            let versions = versions
+                .iter()
+                .map(|v| {
+                    let parts: Vec<String> = v
+                        .source_type
+                        .iter()
+                        .chain(v.source_id.iter())
+                        .cloned()
+                        .chain(v.updated_by_user_id.map(|u| format!("user {u}")))
+                        .collect();
+                    VersionOut {
+                        value: v.value.clone(),
+                        at: v.timestamp.clone(),
+                        by: (!parts.is_empty()).then(|| parts.join(" ")),
+                    }
+                })
+                .collect();
+            (name.clone(), versions)
+        })
+        .collect()
 }

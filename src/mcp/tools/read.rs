@@ -6,7 +6,7 @@ use rmcp::{tool, tool_router, Json};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::args::{record, RecordId, RecordOut, Scalar};
+use super::args::{history, record, RecordId, RecordOut, Scalar, VersionOut};
 use super::error::ToolError;
 use super::validate::{date_arg, limit_inputs, PropertyIndex};
 use crate::hubspot::limit::Lane;
@@ -142,6 +142,9 @@ pub struct GetObjectsParams {
     pub id_property: Option<String>,
     #[serde(default)]
     pub properties: Vec<String>,
+    /// Properties to return past values of (when, by what).
+    #[serde(default)]
+    pub history: Vec<String>,
 }
 
 /// `get_associations` arguments.
@@ -171,6 +174,9 @@ pub struct GetObjectsOutput {
     pub results: Vec<RecordOut>,
     /// Ids that do not exist (or were deleted or merged).
     pub missing: Vec<String>,
+    /// With `history`: record id → property → its values, newest first.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub history: BTreeMap<String, BTreeMap<String, Vec<VersionOut>>>,
 }
 
 /// `get_associations` output.
@@ -295,7 +301,7 @@ impl HubSpotMcp {
 
     /// Reads records by id or unique property.
     #[tool(
-        description = "Get up to 100 records by id, or by a unique property (idProperty, e.g. email), in one batch request. Unknown ids are listed in missing.",
+        description = "Get up to 100 records by id, or by a unique property (idProperty, e.g. email), in one batch; history: properties to return past values of. Unknown ids are listed in missing.",
         annotations(
             title = "Get records",
             read_only_hint = true,
@@ -314,21 +320,33 @@ impl HubSpotMcp {
         for prop in p.properties.iter().chain(p.id_property.iter()) {
             idx.check_name(prop)?;
         }
+        for (i, prop) in p.history.iter().enumerate() {
+            idx.check_name(prop)
+                .map_err(|e| e.at(&format!("history[{i}]")))?;
+        }
         let ids: Vec<String> = p.ids.iter().map(RecordId::text).collect();
         let out = self
             .client
-            .batch_read(
+            .batch_read_with_history(
                 Lane::Interactive,
                 &t,
                 &ids,
                 &p.properties,
+                &p.history,
                 p.id_property.as_deref(),
             )
             .await?;
         let missing = out.errors.into_iter().flat_map(|e| e.ids).collect();
+        let history = out
+            .results
+            .iter()
+            .map(|r| (r.id.clone(), history(r)))
+            .filter(|(_, h)| !h.is_empty())
+            .collect();
         Ok(Json(GetObjectsOutput {
             results: out.results.into_iter().map(record).collect(),
             missing,
+            history,
         }))
     }
 

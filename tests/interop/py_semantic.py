@@ -1,6 +1,7 @@
 """The semantic index through the official Python MCP SDK (mcp 2.3.0), over stdio.
 
-Usage: py_semantic.py BINARY   spawns `BINARY serve --stdio --sandbox --sync` (a small portal)
+Usage: py_semantic.py BINARY DATA_DIR   adds two knowledge articles with `BINARY knowledge add`,
+then spawns `BINARY serve --stdio --sandbox --sync` (a small portal)
 
 The SDK validates every structured result against the tool's output schema. Prints one JSON
 line with what it observed; exits non-zero on any failed expectation.
@@ -9,6 +10,7 @@ line with what it observed; exits non-zero on any failed expectation.
 import asyncio
 import json
 import os
+import subprocess
 import sys
 import time
 
@@ -68,6 +70,18 @@ async def main() -> None:
         "HUBSPOT_MCP_HUBSPOT__CLIENT__GOVERNOR__SEARCH_PER_SECOND": "1",
         "HUBSPOT_MCP_HUBSPOT__CLIENT__GOVERNOR__SEARCH_INTERVAL_MS": "2000",
     })
+    # Knowledge articles, added through the CLI before the server starts (one writer at a
+    # time for the embedded index), are found beside records.
+    kb = os.path.join(sys.argv[2], "kb")
+    os.makedirs(kb, exist_ok=True)
+    with open(os.path.join(kb, "sso.md"), "w") as f:
+        f.write("# Rotating the SAML certificate\n\nWhen the identity provider's signing certificate expires, single sign-on fails for every user. Upload the new certificate under Settings, Security.\n")
+    with open(os.path.join(kb, "refund.html"), "w") as f:
+        f.write("<html><head><title>Refunding a duplicate charge</title></head><body><p>A card charged twice is refunded from Billing, Payments.</p></body></html>")
+    added = subprocess.run([sys.argv[1], "knowledge", "add", "--sandbox", kb], env=env, capture_output=True, text=True)
+    check(added.returncode == 0 and "2 added" in added.stdout, f"knowledge add: {added.stdout} {added.stderr}")
+    listed = subprocess.run([sys.argv[1], "knowledge", "list", "--sandbox", "--json"], env=env, capture_output=True, text=True, check=True)
+    check(len(json.loads(listed.stdout)) == 2, f"knowledge list: {listed.stdout}")
     params = StdioServerParameters(command=sys.argv[1], args=["serve", "--stdio", "--sandbox", "--sync"], env=env)
     async with stdio_client(params) as (read, write):
         async with ClientSession(read, write) as session:
@@ -94,6 +108,13 @@ async def main() -> None:
             check(all(r["objectType"] == "tickets" and 0 < r["score"] <= 1 for r in results), f"hits {results}")
             scores = [r["score"] for r in results]
             check(scores == sorted(scores, reverse=True), f"best first: {scores}")
+            articles = await session.call_tool("semantic_search", {"query": "SSO broke when the IdP certificate expired", "kinds": ["articles"], "k": 2})
+            arts = articles.structured_content["results"]
+            check([a["kind"] for a in arts] == ["article", "article"] and arts[0]["title"] == "Rotating the SAML certificate", f"articles {arts}")
+            check(arts[0]["url"].startswith("file://"), f"an article's url {arts[0]}")
+            mixed = (await session.call_tool("semantic_search", {"query": "users locked out after the SAML certificate expired", "k": 10})).structured_content["results"]
+            check({"article", "record"} <= {m["kind"] for m in mixed}, f"mixed {mixed}")
+            check(all(m["url"].startswith("https://") for m in mixed if m["kind"] == "record"), f"records link to HubSpot {mixed}")
             bad = await session.call_tool("semantic_search", {"query": "x", "k": 99})
             check(bad.is_error and "k: 99" in bad.content[0].text, f"error names the argument: {bad}")
             dups = await session.call_tool("find_duplicates", {"field": "email"})
@@ -111,13 +132,13 @@ async def main() -> None:
                 "list_owners": {},
                 "list_pipelines": {"objectType": "tickets"},
                 "search_objects": {"objectType": "tickets", "query": "login", "limit": 3},
-                "get_objects": {"objectType": "contacts", "ids": [contact, "999999999"]},
+                "get_objects": {"objectType": "contacts", "ids": [contact, "999999999"], "history": ["firstname"]},
                 "get_associations": {"objectType": "contacts", "ids": [contact], "toObjectType": "companies"},
                 "create_objects": {"objectType": "contacts", "records": [{"properties": {"email": "schema@outputs.test", "firstname": "Schema"}}]},
                 "update_objects": {"objectType": "contacts", "records": [{"id": contact, "properties": {"firstname": "Checked"}}]},
                 "upsert_objects": {"objectType": "contacts", "idProperty": "email", "records": [{"id": "upsert@outputs.test", "properties": {"firstname": "Up"}}]},
                 "associate_objects": {"objectType": "contacts", "id": contact, "toObjectType": "companies", "toId": company},
-                "semantic_search": {"query": "login problems", "k": 3},
+                "semantic_search": {"similarTo": f"contacts/{contact}", "k": 3},
                 "find_duplicates": {"field": "email"},
             }
             check(set(tools) <= set(samples), f"a listed tool has no sample call: {set(tools) - set(samples)}")
@@ -128,7 +149,7 @@ async def main() -> None:
                 check(schema is not None and res.structured_content is not None, f"{name} has structured output")
                 extra = undeclared(res.structured_content, schema, schema)
                 check(not extra, f"{name} returns fields its output schema does not declare: {extra}")
-            print(json.dumps({"tools": len(names), "top": results[0]["title"], "top_score": results[0]["score"]}))
+            print(json.dumps({"tools": len(names), "top": results[0]["title"], "top_score": results[0]["score"], "articles": len(arts), "mixed_kinds": sorted({m["kind"] for m in mixed})}))
 
 
 asyncio.run(main())

@@ -375,7 +375,35 @@ async fn writes_and_labelled_associations_go_through_the_tools() {
     let store = sb.shared().store.read();
     let types = store.associations("0-1", id.parse().unwrap(), "0-2");
     assert_eq!(types[0].1[0].type_id, 1);
+    let label = store
+        .assoc_def("0-1", "0-2", 1)
+        .and_then(|d| d.label.clone())
+        .expect("type 1 is labelled in the sandbox");
     drop(store);
+    // get_associations returns the association's label and lists the labels defined.
+    let got = parse(
+        post(
+            &http,
+            &url,
+            Some("t"),
+            &[],
+            call(
+                6,
+                "get_associations",
+                json!({"objectType": "contacts", "ids": [id], "toObjectType": "companies"}),
+            ),
+        )
+        .await
+        .1,
+    );
+    let out = &got["result"]["structuredContent"];
+    assert!(
+        out["labels"][&id]["10000001"]
+            .as_array()
+            .is_some_and(|l| l.contains(&json!(label))),
+        "{got}"
+    );
+    assert_eq!(out["definedLabels"]["1"], json!(label), "{got}");
     let wrong = parse(post(&http, &url, Some("t"), &[], call(5, "associate_objects", json!({"objectType": "contacts", "id": id, "toObjectType": "companies", "toId": 10000001, "associationTypeId": 99999}))).await.1);
     assert!(
         crate::support::refusal(&wrong).contains("does not exist"),

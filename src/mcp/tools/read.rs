@@ -181,9 +181,17 @@ pub struct GetObjectsOutput {
 
 /// `get_associations` output.
 #[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct GetAssociationsOutput {
     /// Record id → associated record ids.
     pub associations: BTreeMap<String, Vec<String>>,
+    /// Record id → associated id → its labels (labelled associations only).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+    /// The labels this portal defines between the two types: `typeId: label` (for
+    /// associate_objects' associationTypeId).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub defined_labels: BTreeMap<String, String>,
 }
 
 // Reads of records and their associations.
@@ -352,7 +360,7 @@ impl HubSpotMcp {
 
     /// Reads associations.
     #[tool(
-        description = "Get the ids associated with up to 100 records (e.g. the companies of contacts, the contacts of a ticket). Read them with get_objects.",
+        description = "Get the ids associated with up to 100 records (e.g. the companies of contacts), with association labels and the labels defined. Read them with get_objects.",
         annotations(
             title = "Get associations",
             read_only_hint = true,
@@ -373,11 +381,51 @@ impl HubSpotMcp {
             .client
             .associations(Lane::Interactive, &from, &to, &ids)
             .await?;
+        let mut labels: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
+        for (from_id, targets) in &map {
+            for a in targets {
+                let named: Vec<String> = a
+                    .association_types
+                    .iter()
+                    .filter_map(|t| t["label"].as_str())
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                if !named.is_empty() {
+                    labels
+                        .entry(from_id.clone())
+                        .or_default()
+                        .insert(a.to_object_id.clone(), named);
+                }
+            }
+        }
+        // From the metadata cache; a portal whose labels cannot be read still gets its
+        // associations.
+        let defined_labels = self
+            .client
+            .association_labels(&from, &to)
+            .await
+            .ok()
+            .and_then(|v| v["results"].as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|l| {
+                Some((
+                    l["typeId"].as_u64()?.to_string(),
+                    l["label"].as_str()?.to_string(),
+                ))
+            })
+            .filter(|(_, l)| !l.is_empty())
+            .collect();
         let associations = map
             .into_iter()
             .map(|(k, v)| (k, v.into_iter().map(|a| a.to_object_id).collect()))
             .collect();
-        Ok(Json(GetAssociationsOutput { associations }))
+        Ok(Json(GetAssociationsOutput {
+            associations,
+            labels,
+            defined_labels,
+        }))
     }
 }
 

@@ -55,7 +55,16 @@ pub fn chunks(title: &str, text: &str) -> Vec<String> {
 fn split_long(para: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
-    for word in para.split(' ') {
+    // A "word" longer than a chunk (a URL, minified text) is cut into chunk-sized pieces.
+    let words = para.split(' ').flat_map(|w| {
+        let chars: Vec<char> = w.chars().collect();
+        chars
+            .chunks(CHUNK_CHARS / 2)
+            .map(|c| c.iter().collect::<String>())
+            .collect::<Vec<_>>()
+    });
+    for word in words {
+        let word = word.as_str();
         let ends_sentence = word.ends_with(['.', '!', '?']);
         if cur.chars().count() + word.chars().count() + 1 > CHUNK_CHARS && !cur.is_empty() {
             out.push(std::mem::take(&mut cur));
@@ -93,7 +102,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn no_text_is_lost_and_no_chunk_is_too_long(words in proptest::collection::vec("[a-z]{1,12}[.]?", 0..600), breaks in proptest::collection::vec(0usize..600, 0..20)) {
+        fn no_text_is_lost_and_no_chunk_is_too_long(words in proptest::collection::vec("[a-z]{1,12}[.]?|[a-z]{900,1200}", 0..150), breaks in proptest::collection::vec(0usize..600, 0..20)) {
             let mut text = String::new();
             for (i, w) in words.iter().enumerate() {
                 text.push_str(w);
@@ -105,9 +114,14 @@ mod tests {
                 let body = x.split_once('\n').map_or("", |(_, b)| b);
                 prop_assert!(body.chars().count() <= CHUNK_CHARS, "{}", body.len());
             }
-            let joined: Vec<String> = c.iter().flat_map(|x| x.split_once('\n').map(|(_, b)| b.to_string())).collect();
-            let got: Vec<&str> = joined.iter().flat_map(|b| b.split_whitespace()).collect();
-            let want: Vec<&str> = text.split_whitespace().collect();
+            // Every character arrives, in order (a long word may be cut into pieces).
+            let got: String = c
+                .iter()
+                .flat_map(|x| x.split_once('\n').map(|(_, b)| b.to_string()))
+                .collect::<String>()
+                .split_whitespace()
+                .collect();
+            let want: String = text.split_whitespace().collect();
             prop_assert_eq!(got, want);
         }
     }

@@ -22,6 +22,14 @@ pub fn source_prefix(dir: &Path) -> String {
     format!("file:{}/", dir.display())
 }
 
+/// Would walking `dir` read the file behind `source`? (Hidden entries are not walked, so a
+/// hidden file added by name stays when its directory is added again.)
+pub fn walks_to(dir: &Path, source: &str) -> bool {
+    source
+        .strip_prefix(&source_prefix(dir))
+        .is_some_and(|rel| !rel.split('/').any(|part| part.starts_with('.')))
+}
+
 /// Reads files and directories; any unreadable or unsupported file given by name fails the
 /// whole read (nothing is half-added). Files in a directory with another extension are
 /// skipped.
@@ -38,10 +46,20 @@ pub fn read(paths: &[PathBuf]) -> Result<Read, KnowledgeError> {
             walk(&canon, &mut files)?;
             files.sort();
             for f in files {
-                out.articles.push(article(&f)?);
+                let a = article(&f)?;
+                if !out.articles.iter().any(|x| x.source == a.source) {
+                    out.articles.push(a);
+                }
             }
             out.dirs.push(canon);
         } else {
+            if out
+                .articles
+                .iter()
+                .any(|a| a.source == format!("file:{}", canon.display()))
+            {
+                continue;
+            }
             if kind(&canon).is_none() {
                 return Err(KnowledgeError::Read {
                     path: p.display().to_string(),
@@ -94,7 +112,24 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), KnowledgeError> {
     Ok(())
 }
 
+/// The largest file read (a help-centre article is a few kilobytes; a bigger file is most
+/// likely not an article, and would hold the model for minutes).
+pub const MAX_FILE_BYTES: u64 = 2 * 1024 * 1024;
+
 fn article(path: &Path) -> Result<Article, KnowledgeError> {
+    let meta = std::fs::metadata(path).map_err(|e| fail(path, &e))?;
+    if !meta.is_file() {
+        return Err(fail(path, &"not a regular file"));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(fail(
+            path,
+            &format!(
+                "{} bytes, more than the {MAX_FILE_BYTES} an article may have; split it",
+                meta.len()
+            ),
+        ));
+    }
     let bytes = std::fs::read(path).map_err(|e| fail(path, &e))?;
     let raw = String::from_utf8(bytes).map_err(|_| fail(path, &"not UTF-8 text"))?;
     let (title, text) = match kind(path) {

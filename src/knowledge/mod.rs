@@ -175,7 +175,13 @@ impl KnowledgeBase {
             .checkpoints_under(CATALOGUE)
             .await?
             .into_iter()
-            .filter_map(|(_, v)| serde_json::from_str(&v).ok())
+            .filter_map(|(id, v)| match serde_json::from_str(&v) {
+                Ok(e) => Some(e),
+                Err(err) => {
+                    tracing::warn!(id, error = %err, "a knowledge catalogue entry cannot be read; `knowledge remove {id}` removes it and its chunks");
+                    None
+                }
+            })
             .collect();
         out.sort_by(|a, b| a.source.cmp(&b.source));
         Ok(out)
@@ -265,12 +271,35 @@ impl KnowledgeBase {
     /// # Errors
     /// The index or the record state failing.
     pub async fn remove(&self, which: &[String]) -> Result<Vec<Entry>, KnowledgeError> {
-        let gone: Vec<Entry> = self
+        let mut gone: Vec<Entry> = self
             .list()
             .await?
             .into_iter()
             .filter(|e| which.iter().any(|w| *w == e.id || *w == e.source))
             .collect();
+        // An id whose catalogue entry cannot be read (or is gone while chunks stayed): its
+        // chunks and entry are removed all the same.
+        for w in which {
+            let is_id = w.len() == 16 && w.chars().all(|c| c.is_ascii_hexdigit());
+            if is_id && !gone.iter().any(|e| e.id == *w) {
+                let orphan = self
+                    .state
+                    .checkpoint(&format!("{CATALOGUE}{w}"))
+                    .await?
+                    .is_some();
+                if orphan {
+                    gone.push(Entry {
+                        id: w.clone(),
+                        source: String::new(),
+                        title: "(unreadable catalogue entry)".into(),
+                        url: None,
+                        digest: String::new(),
+                        chunks: 0,
+                        updated_ms: None,
+                    });
+                }
+            }
+        }
         self.forget(&gone).await?;
         Ok(gone)
     }
@@ -300,7 +329,10 @@ impl KnowledgeBase {
         &self,
         paths: &[std::path::PathBuf],
     ) -> Result<AddReport, KnowledgeError> {
-        let read = files::read(paths)?;
+        let paths = paths.to_vec();
+        let read = tokio::task::spawn_blocking(move || files::read(&paths))
+            .await
+            .map_err(|e| KnowledgeError::Task(e.to_string()))??;
         let present: std::collections::HashSet<String> =
             read.articles.iter().map(|a| a.source.clone()).collect();
         let stale: Vec<Entry> = self
@@ -309,10 +341,7 @@ impl KnowledgeBase {
             .into_iter()
             .filter(|e| {
                 !present.contains(&e.source)
-                    && read
-                        .dirs
-                        .iter()
-                        .any(|d| e.source.starts_with(&files::source_prefix(d)))
+                    && read.dirs.iter().any(|d| files::walks_to(d, &e.source))
             })
             .collect();
         let mut report = self.add(read.articles).await?;

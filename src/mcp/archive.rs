@@ -22,7 +22,7 @@ use crate::hubspot::limit::Lane;
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ArchiveObjectsParams {
     pub object_type: String,
-    /// The records to archive (at most 100).
+    /// The records to archive (at most 20: the person sees every one).
     pub ids: Vec<RecordId>,
     /// Why they should go; shown to the person who confirms, and recorded.
     pub rationale: String,
@@ -43,14 +43,14 @@ pub struct ArchiveObjectsOutput {
 }
 
 /// The question the person answers.
+/// Records one archive may name: the question lists every one.
+pub const MAX_ARCHIVE: usize = 20;
+
 fn question(object_type: &str, ids: &[String], rationale: &str) -> String {
-    let shown: Vec<String> = ids.iter().take(20).cloned().collect();
-    let more = ids.len().saturating_sub(shown.len());
     format!(
-        "The agent asks to ARCHIVE {} {object_type} record(s): {}{}.\nIts reason: {}\nArchived records leave every list, search and report; HubSpot keeps them restorable for 90 days. Approve?",
+        "The agent asks to ARCHIVE {} {object_type} record(s): {}.\nIts reason: {}\nArchived records leave every list, search and report; HubSpot keeps them restorable for 90 days. Approve?",
         ids.len(),
-        shown.join(", "),
-        if more > 0 { format!(" and {more} more") } else { String::new() },
+        ids.join(", "),
         rationale.escape_debug()
     )
 }
@@ -70,6 +70,12 @@ impl HubSpotMcp {
     ) -> Result<Archived, ToolError> {
         let t = self.object_type(&p.object_type).await?;
         super::tools::validate::limit_inputs(&p.ids, "ids")?;
+        if p.ids.len() > MAX_ARCHIVE {
+            return Err(ToolError::invalid(format!(
+                "ids has {} entries; at most {MAX_ARCHIVE} per archive, so that the person confirming sees every record",
+                p.ids.len()
+            )));
+        }
         if p.rationale.trim().is_empty() {
             return Err(ToolError::invalid(
                 "rationale: say why these records should be archived; the person confirming reads it",

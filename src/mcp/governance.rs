@@ -274,7 +274,7 @@ impl HubSpotMcp {
 
     /// Archives records, only with a person's confirmation.
     #[tool(
-        description = "Archive up to 100 records (they leave lists and search; restorable in HubSpot for 90 days). Always asks the person in the client first, showing the records and your rationale; without their approval nothing is archived. Returns the decision path.",
+        description = "Archive up to 20 records (they leave lists and search; restorable in HubSpot for 90 days). Always asks the person in the client first, showing the records and your rationale; without their approval nothing is archived. Returns the decision path.",
         annotations(
             title = "Archive records",
             read_only_hint = false,

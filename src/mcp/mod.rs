@@ -27,6 +27,7 @@ pub mod gate;
 pub mod governance;
 pub mod handoff_writes;
 pub mod http;
+pub mod links;
 pub mod params;
 pub mod prompts;
 pub mod schemas;

@@ -753,13 +753,22 @@ async fn an_archive_without_a_persons_confirmation_is_refused_and_audited() {
         )
         .await;
     assert!(crate::support::refusal(&v).contains("do not exist"), "{v}");
+    // At most 20 records, so that the person sees every one they approve.
+    let ids: Vec<String> = (0..21).map(|i| (10_000_001 + i).to_string()).collect();
+    let v = h
+        .rpc(
+            "tools/call",
+            json!({"name": "archive_objects", "arguments": {"objectType": "contacts", "ids": ids, "rationale": "x"}}),
+        )
+        .await;
+    assert!(crate::support::refusal(&v).contains("at most 20"), "{v}");
 
     let entries = hubspot_mcp::audit::read_all(&h.app.audit).unwrap();
     let archives: Vec<_> = entries
         .iter()
         .filter(|e| e.draft.tool.as_deref() == Some("archive_objects"))
         .collect();
-    assert_eq!(archives.len(), 2);
+    assert_eq!(archives.len(), 3);
     assert!(
         archives[0].draft.outcome.starts_with("refused: "),
         "{}",

@@ -15,6 +15,17 @@ const REFUND: &str = "# Refunding a duplicate charge\n\nA card charged twice for
 const WEBHOOKS: &str = "<html><head><title>Webhook signatures</title></head><body><h1>Verify webhook signatures</h1><p>Every delivery carries an X-HubSpot-Signature-v3 header: an HMAC of the method, URL, body and timestamp.</p><p>Reject a delivery whose timestamp is more than five minutes old.</p></body></html>";
 
 fn kb_in(dir: &std::path::Path) -> (KnowledgeBase, Arc<dyn VectorStore>) {
+    let (kb, store, _) = kb_and_state(dir);
+    (kb, store)
+}
+
+fn kb_and_state(
+    dir: &std::path::Path,
+) -> (
+    KnowledgeBase,
+    Arc<dyn VectorStore>,
+    Arc<hubspot_mcp::sync::queue::Queue>,
+) {
     let e = embedder();
     let store: Arc<dyn VectorStore> = Arc::new(hubspot_mcp::index::Blocking::new(
         hubspot_mcp::index::edge::EdgeStore::open(
@@ -25,7 +36,11 @@ fn kb_in(dir: &std::path::Path) -> (KnowledgeBase, Arc<dyn VectorStore>) {
         .unwrap(),
     ));
     let state = Arc::new(hubspot_mcp::sync::queue::Queue::open(&dir.join("sync.sqlite")).unwrap());
-    (KnowledgeBase::new(store.clone(), state, e), store)
+    (
+        KnowledgeBase::new(store.clone(), state.clone(), e),
+        store,
+        state,
+    )
 }
 
 async fn articles(store: &dyn VectorStore, query: &str, k: usize) -> Vec<hubspot_mcp::index::Hit> {
@@ -309,4 +324,60 @@ async fn semantic_search_returns_articles_beside_records_and_filters_by_kind() {
     }
     stop.cancel();
     let _ = std::fs::remove_dir_all(&docs);
+}
+
+/// Found by a hostile review: a hidden file added by name is not removed when its directory
+/// is added again (the walk skips hidden files); the same path twice is one article; a file
+/// over the size limit is refused; an unreadable catalogue entry can still be removed.
+#[tokio::test]
+async fn hidden_files_duplicates_oversized_files_and_broken_entries() {
+    let root = tempdir("kb-edge");
+    let docs = root.join("docs");
+    std::fs::create_dir_all(docs.join(".drafts")).unwrap();
+    std::fs::write(docs.join("sso.md"), SSO).unwrap();
+    std::fs::write(docs.join(".drafts/refund.md"), REFUND).unwrap();
+    let (kb, store, state) = kb_and_state(&root);
+    let r = kb
+        .add_paths(&[
+            docs.join(".drafts/refund.md"),
+            docs.join(".drafts/refund.md"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(r.added, 1, "the same path twice is one article: {r:?}");
+    let r = kb.add_paths(std::slice::from_ref(&docs)).await.unwrap();
+    assert_eq!((r.added, r.removed), (1, 0), "{r:?}");
+    assert_eq!(kb.list().await.unwrap().len(), 2);
+
+    let big = docs.join("big.txt");
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len(hubspot_mcp::knowledge::files::MAX_FILE_BYTES + 1)
+        .unwrap();
+    let err = kb.add_paths(&[big.clone()]).await.unwrap_err().to_string();
+    assert!(err.contains("more than"), "{err}");
+    std::fs::remove_file(&big).unwrap();
+
+    // A catalogue entry that is not JSON: not listed, but removable by its id with its chunks.
+    let sso = kb
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.title.contains("SAML"))
+        .unwrap();
+    hubspot_mcp::sync::seams::RecordState::set_checkpoint(
+        &*state,
+        &format!("knowledge/{}", sso.id),
+        Some("{not json"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(kb.list().await.unwrap().len(), 1);
+    let gone = kb.remove(std::slice::from_ref(&sso.id)).await.unwrap();
+    assert_eq!(gone.len(), 1);
+    for h in articles(&*store, "SAML certificate expired", 5).await {
+        assert_ne!(h.record, format!("knowledge/{}", sso.id), "{h:?}");
+    }
+    drop((kb, store, state));
+    let _ = std::fs::remove_dir_all(&root);
 }

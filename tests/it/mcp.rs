@@ -590,6 +590,11 @@ async fn search_takes_or_groups_association_filters_and_refuses_dates_that_are_n
             "filterGroups[0].filters is empty",
         ),
         (
+            13,
+            json!({"objectType": "tickets", "filters": [{"property": "createdate", "operator": "GTE", "value": 2026}]}),
+            "looks like seconds or a year",
+        ),
+        (
             5,
             json!({"objectType": "tickets", "filters": [{"property": "hs_ticket_priority", "operator": "EQ", "value": "HIGH"}], "filterGroups": [{"filters": [{"property": "hs_ticket_priority", "operator": "EQ", "value": "LOW"}]}]}),
             "not both",
@@ -741,6 +746,36 @@ async fn get_objects_returns_the_history_of_the_properties_asked_for() {
         sb.shared().store.read().records_of("0-5")[&ticket].history["subject"].len(),
         3,
         "the sandbox kept every version"
+    );
+    // HubSpot reads histories 50 records at a time (the sandbox refuses more): 60 ids work.
+    let many: Vec<String> = sb
+        .shared()
+        .store
+        .read()
+        .records_of("0-5")
+        .keys()
+        .take(60)
+        .map(u64::to_string)
+        .collect();
+    assert_eq!(many.len(), 60);
+    let v = call(
+        6,
+        "get_objects",
+        json!({"objectType": "tickets", "ids": many, "history": ["subject"]}),
+    )
+    .await;
+    assert_eq!(
+        v["result"]["structuredContent"]["results"]
+            .as_array()
+            .map(Vec::len),
+        Some(60),
+        "{v}"
+    );
+    assert_eq!(
+        v["result"]["structuredContent"]["history"]
+            .as_object()
+            .map(|m| m.len()),
+        Some(60)
     );
     // Without `history`, no history is sent (the record stays small).
     let v = call(

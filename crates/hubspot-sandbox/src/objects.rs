@@ -589,6 +589,15 @@ async fn batch(
         return Err(HsError::validation(format!("Batch of {} inputs is too large: at most {max} inputs are allowed per request. Split the batch.", input.inputs.len()))
             .with_context("inputs", vec![input.inputs.len().to_string()]));
     }
+    // Histories are read 50 records at a time (HubSpot: "maximum number of inputs … for
+    // property histories is 50").
+    if op == "read" && !input.properties_with_history.is_empty() && input.inputs.len() > 50 {
+        return Err(HsError::validation(format!(
+            "Batch of {} inputs is too large: the maximum number of inputs when requesting property histories is 50.",
+            input.inputs.len()
+        ))
+        .with_context("inputs", vec![input.inputs.len().to_string()]));
+    }
     let now = s.clock.now_ms();
     match op.as_str() {
         "read" => {

@@ -242,6 +242,8 @@ pub fn default_http() -> reqwest::Client {
 }
 
 const CHUNK: usize = 100;
+/// Batch-read inputs per request when `propertiesWithHistory` is asked for.
+const HISTORY_CHUNK: usize = 50;
 const ASSOC_CHUNK: usize = 1_000;
 const SEARCH_PAGE: usize = 200;
 

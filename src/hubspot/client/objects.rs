@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{typed, Call, HubSpotClient, CHUNK};
+use super::{typed, Call, HubSpotClient, CHUNK, HISTORY_CHUNK};
 use crate::hubspot::error::{ApiError, EndpointGroup};
 use crate::hubspot::limit::Lane;
 use crate::hubspot::model::{BatchOutcome, CrmObject, ItemError, WriteInput};
@@ -61,8 +61,14 @@ impl HubSpotClient {
         let path = self
             .v()
             .objects_batch(&typed(object_type)?, BatchVerb::Read);
+        // HubSpot reads at most 50 records per batch when histories are asked for.
+        let per_call = if history.is_empty() {
+            CHUNK
+        } else {
+            HISTORY_CHUNK
+        };
         let calls: Vec<Call> = ids
-            .chunks(CHUNK)
+            .chunks(per_call)
             .map(|chunk| {
                 let mut body = json!({"inputs": chunk.iter().map(|id| json!({"id": id})).collect::<Vec<_>>(), "properties": properties});
                 if let Some(p) = id_property {

@@ -210,6 +210,17 @@ impl From<ApiError> for ToolError {
             }
             // Our client asked for something it cannot send, or could not read the answer.
             ApiError::Invalid(_) | ApiError::Decode { .. } => Self::Internal(e.to_string()),
+            // Our credentials: missing, or a token store that cannot be used (its path and
+            // reason are for the operator's log, not for the model).
+            ApiError::Auth(
+                crate::hubspot::auth::AuthError::Missing
+                | crate::hubspot::auth::AuthError::Store { .. },
+            ) => {
+                tracing::error!(error = %e, "a tool call found no usable HubSpot credentials");
+                Self::Unavailable(
+                    "this server has no usable HubSpot credentials right now (the operator's log says why); nothing was sent to HubSpot".into(),
+                )
+            }
             _ => Self::HubSpot {
                 status: e.status(),
                 correlation_id: e.correlation_id().map(str::to_string),

@@ -144,6 +144,16 @@ impl PropertyIndex {
 /// `2026-03-10T09:00:00Z`) or epoch milliseconds; anything else ("last week") is refused with
 /// the fix rather than searched for and silently not found.
 pub(crate) fn date_arg(what: &str, text: &str) -> Result<i64, ToolError> {
+    // Epoch milliseconds of any date after March 1973 have 12 digits or more; a smaller
+    // number is seconds, a year or a typo, and read as milliseconds it would mean 1970.
+    if let Ok(n) = text.trim().parse::<i64>() {
+        if n.abs() < 100_000_000_000 {
+            return Err(invalid(format!(
+                "{what}: {n} looks like seconds or a year, not epoch milliseconds; give milliseconds (e.g. {}) or ISO 8601 (2026-03-10)",
+                n.saturating_mul(1000)
+            )));
+        }
+    }
     hubspot_wire::time::parse_hs_datetime(text).ok_or_else(|| {
         invalid(format!(
             "{what}: {text:?} is not a date; use ISO 8601 (2026-03-10 or 2026-03-10T09:00:00Z) or epoch milliseconds"

@@ -149,7 +149,8 @@ fn article(path: &Path) -> Result<Article, KnowledgeError> {
     Ok(Article {
         source: format!("file:{}", path.display()),
         title: title.filter(|t| !t.trim().is_empty()).unwrap_or(name),
-        url: Some(format!("file://{}", path.display())),
+        // Escaped (`FAQ #2.md` is not a fragment).
+        url: reqwest::Url::from_file_path(path).ok().map(String::from),
         text,
         updated_ms,
     })

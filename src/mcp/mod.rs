@@ -522,10 +522,23 @@ impl ServerHandler for HubSpotMcp {
         if let Some(action) = self.gated_action(&request.name) {
             let verdict = until_cancelled(
                 &ct,
-                crate::hubspot::observe::observed(
-                    calls.clone(),
-                    self.gate_write(&action, &mut request, &context),
-                ),
+                crate::hubspot::observe::observed(calls.clone(), async {
+                    use futures::FutureExt;
+                    // A bug in the gate is answered as ours, like a tool's (never a hang).
+                    match std::panic::AssertUnwindSafe(self.gate_write(&action, &mut request, &context))
+                        .catch_unwind()
+                        .await
+                    {
+                        Ok(verdict) => verdict,
+                        Err(_) => {
+                            tracing::error!("the write gate panicked; answered as an internal error");
+                            Err(rmcp::ErrorData::internal_error(
+                                "internal error in hubspot-mcp's write gate (a bug, logged on the server); nothing was written",
+                                None,
+                            ))
+                        }
+                    }
+                }),
             )
             .await
             .and_then(|v| v);

@@ -88,9 +88,13 @@ pub struct HandoffWrites {
 #[serde(rename_all = "camelCase")]
 pub struct RetrievedRecord {
     pub id: String,
+    /// The record's type; `knowledge` for a knowledge article.
     pub object_type: String,
     pub score: f64,
     pub title: String,
+    /// Where the reviewer reads an article.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 /// The note → record association type id (shared object table).
@@ -405,16 +409,30 @@ impl HubSpotMcp {
                 return ("none (the semantic index failed)".into(), Vec::new());
             }
         };
+        // The knowledge articles that answer it, for the reviewer (best two above the floor).
+        let article_filter = crate::index::SearchFilter {
+            object_types: vec![crate::knowledge::KIND.to_string()],
+            ..Default::default()
+        };
+        let articles = engine
+            .search(&query, 2, &article_filter)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "no knowledge articles for the handoff note");
+                Vec::new()
+            });
         let retrieved: Vec<RetrievedRecord> = hits
             .into_iter()
             .filter(|h| Some(h.payload.record_id.as_str()) != record_id)
             .filter(|h| f64::from(h.score) >= floor)
             .take(5)
+            .chain(articles.into_iter().filter(|h| f64::from(h.score) >= floor))
             .map(|h| RetrievedRecord {
                 id: h.payload.record_id.clone(),
                 object_type: h.payload.object_type.clone(),
                 score: (f64::from(h.score) * 1000.0).round() / 1000.0,
                 title: h.payload.title.clone(),
+                url: h.payload.url.clone(),
             })
             .collect();
         if retrieved.is_empty() {
@@ -425,7 +443,13 @@ impl HubSpotMcp {
         }
         let text = retrieved
             .iter()
-            .map(|r| format!("{} {} ({:.2}): {}", r.object_type, r.id, r.score, r.title))
+            .map(|r| match &r.url {
+                Some(url) => format!(
+                    "{} {} ({:.2}): {} {url}",
+                    r.object_type, r.id, r.score, r.title
+                ),
+                None => format!("{} {} ({:.2}): {}", r.object_type, r.id, r.score, r.title),
+            })
             .collect::<Vec<_>>()
             .join(", ");
         (text, retrieved)

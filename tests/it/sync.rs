@@ -1268,6 +1268,27 @@ async fn a_handoff_cites_records_similar_to_the_record_itself_above_the_floor() 
         .keys()
         .nth(2)
         .unwrap();
+    // A knowledge article about what the ticket says: the note cites it for the reviewer.
+    let text = r
+        .engine()
+        .record_text("tickets", &ticket.to_string())
+        .await
+        .unwrap()
+        .unwrap();
+    let docs = crate::support::tempdir("handoff-kb");
+    std::fs::write(
+        docs.join("runbook.md"),
+        format!("# Runbook for this kind of ticket\n\n{text}\n"),
+    )
+    .unwrap();
+    hubspot_mcp::knowledge::KnowledgeBase::new(
+        r.engine().store().clone(),
+        r.engine().state().clone(),
+        crate::support::embedder(),
+    )
+    .add_paths(std::slice::from_ref(&docs))
+    .await
+    .unwrap();
     let http = reqwest::Client::new();
     for (floor, expect_some) in [(0.5, true), (0.999, false)] {
         let (addr, stop) = serve(floor).await;
@@ -1296,6 +1317,15 @@ async fn a_handoff_cites_records_similar_to_the_record_itself_above_the_floor() 
                 !retrieved.is_empty(),
                 "tickets of the same topic are similar: {out}"
             );
+            let article = retrieved
+                .iter()
+                .find(|h| h["objectType"] == "knowledge")
+                .unwrap_or_else(|| panic!("the note cites the article: {out}"));
+            assert!(
+                article["url"].as_str().unwrap().ends_with("runbook.md"),
+                "{article}"
+            );
+            assert!(note.contains("Runbook for this kind of ticket"), "{note}");
             for hit in &retrieved {
                 assert_ne!(hit["id"], ticket.to_string(), "never the record itself");
                 assert!(hit["score"].as_f64().unwrap() >= 0.5, "{hit}");
@@ -1307,4 +1337,5 @@ async fn a_handoff_cites_records_similar_to_the_record_itself_above_the_floor() 
         }
         stop.cancel();
     }
+    let _ = std::fs::remove_dir_all(&docs);
 }
